@@ -1,0 +1,253 @@
+"""Gaussian basis sets as static, JAX-friendly arrays.
+
+Basis-set data (exponents, contraction coefficients) come from PySCF's library by name, so
+any basis PySCF knows works here (sto-3g, 6-31g, 6-31g*, 6-31g(2df,p), def2-svp, ...).
+Everything else is computed here: primitive and contraction normalisation, and the
+Cartesian-to-spherical transformation.
+
+Conventions, identical to PySCF's so matrices compare element by element:
+  * A shell of angular momentum l on one atom holds 2l+1 spherical AOs.
+  * AO order: shells in atom order, within an atom in the order of the basis file (one shell
+    per contraction column); within a shell p is (x, y, z) and l >= 2 is m = -l, ..., l.
+  * Cartesian components of a shell are ordered x^a y^b z^c with a descending, then b
+    descending (xx, xy, xz, yy, yz, zz).
+  * An AO is  sum_p c_p exp(-alpha_p r^2) * r^l Y_lm(r_hat)  with real, unit-normalised Y_lm
+    and the contraction normalised to one.
+
+Units: exponents in Bohr^-2, centres in Bohr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import numpy as np
+
+from dftgen.elements import UnsupportedElementError, symbol
+
+L_MAX = 3  # s, p, d, f
+
+
+class BasisError(ValueError):
+    """A basis set that cannot be used: unknown name, or shells beyond f."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Shell:
+    """One contracted shell.
+
+    Attributes:
+        atom: index of the atom it sits on.
+        l: angular momentum (0..3).
+        exponents: primitive exponents alpha_p in Bohr^-2, shape (nprim,).
+        coefficients: contraction coefficients c_p, shape (nprim,), including the radial
+            normalisation of each primitive and of the contraction (see the module docstring).
+    """
+
+    atom: int
+    l: int
+    exponents: tuple[float, ...]
+    coefficients: tuple[float, ...]
+
+    @property
+    def nprim(self) -> int:
+        return len(self.exponents)
+
+    @property
+    def nsph(self) -> int:
+        return 2 * self.l + 1
+
+    @property
+    def ncart(self) -> int:
+        return (self.l + 1) * (self.l + 2) // 2
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BasisSet:
+    """The shells of one basis set on one molecule, with padded arrays for JAX.
+
+    Array attributes (numpy; the integrals gather centres from the molecule's positions
+    through `shell_atom`, so positions stay differentiable):
+        shell_atom: (nshell,) int, atom of each shell.
+        shell_l: (nshell,) int, angular momentum.
+        nprim: (nshell,) int, number of primitives.
+        exponents: (nshell, max_nprim), padded with 1.0 (a harmless exponent).
+        coefficients: (nshell, max_nprim), padded with 0.0, so padding contributes nothing.
+        ao_loc: (nshell + 1,) int, first spherical AO of each shell; ao_loc[-1] == nao.
+    """
+
+    name: str
+    shells: tuple[Shell, ...]
+    numbers: tuple[int, ...]
+
+    def __post_init__(self):
+        nsh = len(self.shells)
+        max_nprim = max(s.nprim for s in self.shells)
+        exps = np.ones((nsh, max_nprim))
+        coefs = np.zeros((nsh, max_nprim))
+        for i, s in enumerate(self.shells):
+            exps[i, : s.nprim] = s.exponents
+            coefs[i, : s.nprim] = s.coefficients
+        sizes = [s.nsph for s in self.shells]
+        arrays = dict(
+            shell_atom=np.array([s.atom for s in self.shells], dtype=np.int64),
+            shell_l=np.array([s.l for s in self.shells], dtype=np.int64),
+            nprim=np.array([s.nprim for s in self.shells], dtype=np.int64),
+            exponents=exps,
+            coefficients=coefs,
+            ao_loc=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        )
+        for key, value in arrays.items():
+            value.setflags(write=False)
+            object.__setattr__(self, key, value)
+
+    @property
+    def nshell(self) -> int:
+        return len(self.shells)
+
+    @property
+    def nao(self) -> int:
+        return int(self.ao_loc[-1])
+
+    @property
+    def max_l(self) -> int:
+        return int(self.shell_l.max())
+
+    @property
+    def ao_atom(self) -> np.ndarray:
+        """(nao,) int: the atom each spherical AO sits on."""
+        return np.repeat(self.shell_atom, np.diff(self.ao_loc))
+
+    @property
+    def shape_key(self) -> tuple:
+        """Everything about the basis that fixes array shapes: equal keys can share a compiled
+        program (molecules of one shape bucket)."""
+        return (self.name, tuple((s.l, s.nprim) for s in self.shells))
+
+    def __repr__(self) -> str:
+        return f"BasisSet({self.name!r}, nshell={self.nshell}, nao={self.nao}, max_l={self.max_l})"
+
+
+def build(mol, name: str) -> BasisSet:
+    """The basis set `name` (any name PySCF knows) on the atoms of `mol`.
+
+    Raises:
+        BasisError: PySCF does not know the name, or a shell has l > 3.
+        UnsupportedElementError: the basis set has no functions for an element of `mol`.
+    """
+    shells = []
+    for atom, z in enumerate(mol.numbers):
+        for l, exps, coefs in _element_shells(name, int(z)):
+            shells.append(Shell(atom, l, exps, coefs))
+    return BasisSet(name=name.lower(), shells=tuple(shells), numbers=tuple(int(z) for z in mol.numbers))
+
+
+@functools.lru_cache(maxsize=None)
+def _element_shells(name: str, z: int) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...]:
+    """(l, exponents, normalised coefficients) for each shell of element z in basis `name`."""
+    from pyscf.gto import basis as pyscf_basis
+
+    element = symbol(z)
+    try:
+        raw = pyscf_basis.load(name, element)
+    except (KeyError, RuntimeError, OSError, ValueError) as err:
+        if _is_known_basis(name):
+            raise UnsupportedElementError(
+                f"basis {name!r} has no functions for element {element}"
+            ) from None
+        raise BasisError(f"unknown basis set {name!r}: {err}") from None
+    if not raw:
+        raise UnsupportedElementError(f"basis {name!r} has no functions for element {element}")
+    shells = []
+    for entry in raw:
+        l = int(entry[0])
+        rows = entry[2:] if isinstance(entry[1], (int, np.integer)) else entry[1:]  # skip kappa
+        if l > L_MAX:
+            raise BasisError(
+                f"basis {name!r}, element {element}: l={l} shell; dftgen supports s to f (l <= 3)"
+            )
+        table = np.array(rows, dtype=np.float64)
+        exps = table[:, 0]
+        for column in table[:, 1:].T:
+            keep = column != 0.0
+            coefs = normalised_contraction(l, exps[keep], column[keep])
+            shells.append((l, tuple(exps[keep]), tuple(coefs)))
+    return tuple(shells)
+
+
+def _is_known_basis(name: str) -> bool:
+    from pyscf.gto import basis as pyscf_basis
+
+    try:
+        pyscf_basis.load(name, "H")
+        return True
+    except Exception:
+        try:
+            pyscf_basis.load(name, "C")
+            return True
+        except Exception:
+            return False
+
+
+def _radial_integral(n: int, alpha):
+    """int_0^inf r^n exp(-alpha r^2) dr = Gamma((n+1)/2) / (2 alpha^((n+1)/2))."""
+    return math.gamma((n + 1) / 2) / (2.0 * np.power(alpha, (n + 1) / 2))
+
+
+def normalised_contraction(l: int, exps: np.ndarray, coefs: np.ndarray) -> np.ndarray:
+    """Coefficients that normalise each primitive r^l exp(-a r^2) radially (over r^2 dr) and
+    then the whole contraction to one."""
+    exps = np.asarray(exps, dtype=np.float64)
+    prim_norm = 1.0 / np.sqrt(_radial_integral(2 * l + 2, 2 * exps))
+    c = np.asarray(coefs, dtype=np.float64) * prim_norm
+    overlap = _radial_integral(2 * l + 2, exps[:, None] + exps[None, :])
+    return c / np.sqrt(c @ overlap @ c)
+
+
+# -- angular parts -----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def cart_powers(l: int) -> tuple[tuple[int, int, int], ...]:
+    """Exponents (a, b, c) of x^a y^b z^c for the Cartesian components of a shell, PySCF order."""
+    return tuple((a, b, l - a - b) for a in range(l, -1, -1) for b in range(l - a, -1, -1))
+
+
+@functools.lru_cache(maxsize=None)
+def cart2sph(l: int) -> np.ndarray:
+    """(ncart, 2l+1) matrix C with r^l Y_lm = sum_k C[k, m] x^a_k y^b_k z^c_k, PySCF's m order.
+
+    Y_lm are the real spherical harmonics normalised to one on the unit sphere; the
+    polynomial expansion of the real solid harmonics follows Helgaker, Jorgensen & Olsen,
+    Molecular Electronic-Structure Theory, eq. 6.4.47-6.4.50 (Racah normalisation), scaled
+    by sqrt((2l+1) / 4 pi).
+    """
+    powers = cart_powers(l)
+    index = {p: k for k, p in enumerate(powers)}
+    ms = (1, -1, 0) if l == 1 else tuple(range(-l, l + 1))
+    out = np.zeros((len(powers), 2 * l + 1))
+    for col, m in enumerate(ms):
+        am = abs(m)
+        n_lm = math.sqrt(2 * math.factorial(l + am) * math.factorial(l - am) / (2.0 if m == 0 else 1.0))
+        n_lm /= 2**am * math.factorial(l)
+        vm = 0.5 if m < 0 else 0.0
+        for t in range((l - am) // 2 + 1):
+            for u in range(t + 1):
+                v = vm
+                while v <= math.floor(am / 2 - vm) + vm + 1e-9:
+                    coef = (
+                        (-1) ** round(t + v - vm)
+                        * 0.25**t
+                        * math.comb(l, t)
+                        * math.comb(l - t, am + t)
+                        * math.comb(t, u)
+                        * math.comb(am, round(2 * v))
+                    )
+                    a = round(2 * t + am - 2 * (u + v))
+                    b = round(2 * (u + v))
+                    c = l - 2 * t - am
+                    out[index[(a, b, c)], col] += n_lm * coef
+                    v += 1.0
+    return out * math.sqrt((2 * l + 1) / (4 * math.pi))
