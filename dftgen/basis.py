@@ -124,7 +124,7 @@ class BasisSet:
     def shape_key(self) -> tuple:
         """Everything about the basis that fixes array shapes: equal keys can share a compiled
         program (molecules of one shape bucket)."""
-        return (self.name, tuple((s.l, s.nprim) for s in self.shells))
+        return (self.name, tuple((s.atom, s.l, s.nprim) for s in self.shells))
 
     def __repr__(self) -> str:
         return f"BasisSet({self.name!r}, nshell={self.nshell}, nao={self.nao}, max_l={self.max_l})"
