@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+# one XLA thread per pytest worker: `make test` runs two workers on two cores
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 from dftgen import Molecule  # noqa: E402
 
