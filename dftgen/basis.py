@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 
 import numpy as np
 
@@ -151,7 +152,9 @@ def _element_shells(name: str, z: int) -> tuple[tuple[int, tuple[float, ...], tu
 
     element = symbol(z)
     try:
-        raw = pyscf_basis.load(name, element)
+        with warnings.catch_warnings():  # PySCF suggests installing an online basis exchange
+            warnings.simplefilter("ignore")
+            raw = pyscf_basis.load(name, element)
     except (KeyError, RuntimeError, OSError, ValueError) as err:
         if _is_known_basis(name):
             raise UnsupportedElementError(
@@ -178,17 +181,18 @@ def _element_shells(name: str, z: int) -> tuple[tuple[int, tuple[float, ...], tu
 
 
 def _is_known_basis(name: str) -> bool:
+    """Whether PySCF has `name` at all (for telling an unknown basis from a missing element)."""
     from pyscf.gto import basis as pyscf_basis
 
-    try:
-        pyscf_basis.load(name, "H")
-        return True
-    except Exception:
+    for element in ("H", "C"):
         try:
-            pyscf_basis.load(name, "C")
-            return True
-        except Exception:
-            return False
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if pyscf_basis.load(name, element):
+                    return True
+        except (KeyError, RuntimeError, OSError, ValueError):
+            continue
+    return False
 
 
 def _radial_integral(n: int, alpha):
