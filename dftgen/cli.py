@@ -65,6 +65,45 @@ def cmd_integrals(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    """Run restricted Kohn-Sham (or Hartree-Fock with --xc hf) on one molecule."""
+    from dftgen.elements import HARTREE_EV
+    from dftgen.scf import run_dft
+
+    mol = _molecule_from_args(args)
+    result = run_dft(
+        mol, args.preset, forces=args.forces, basis=args.basis, xc=args.xc,
+        grid_level=args.grid_level, precision=args.precision, max_iter=args.max_iter,
+        mode=args.mode, conv_tol=args.conv_tol,
+    )
+    if args.json:
+        print(json.dumps({"molecule": mol.name, **result.to_dict()}))
+        return 0
+    s = result.settings
+    rows = [
+        ("molecule", mol.name),
+        ("level of theory", f"{s.xc} / {s.basis} / grid level {s.grid_level} / {s.precision}"),
+        ("basis functions (nao)", result.nao),
+        ("total energy", f"{result.energy_ha:.10f} Ha"),
+        ("HOMO", f"{result.homo_ha:.6f} Ha  ({result.homo_ha * HARTREE_EV:.4f} eV)"),
+        ("LUMO", f"{result.lumo_ha:.6f} Ha  ({result.lumo_ha * HARTREE_EV:.4f} eV)"),
+        ("HOMO-LUMO gap", f"{result.gap_ev:.4f} eV"),
+        ("dipole", f"{sum(result.dipole_debye**2) ** 0.5:.4f} Debye"),
+        ("iterations", f"{result.iterations} ({s.mode} mode)"),
+        ("converged", f"{result.converged} (std of last 5 energies "
+                      f"{result.energy_std_last5_ev:.2e} eV)"),
+        ("wall time", f"{sum(result.timings.values()):.2f} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    if result.forces_ha_bohr is not None:
+        print("forces (Ha/Bohr):")
+        for sym, f in zip(mol.symbols, result.forces_ha_bohr):
+            print(f"  {sym:<2s} {f[0]:14.8f} {f[1]:14.8f} {f[2]:14.8f}")
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dftgen",
@@ -72,6 +111,21 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dftgen {dftgen.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="a DFT calculation on one molecule", description=cmd_run.__doc__)
+    _add_molecule_args(p)
+    p.add_argument("--preset", default="qm1b", choices=["qm1b", "accurate"],
+                   help="named settings (default qm1b: b3lyp5/sto-3g/grid 0/float32/20 iterations)")
+    p.add_argument("--basis", help="basis set (overrides the preset)")
+    p.add_argument("--xc", help="functional: b3lyp5, b3lyp, pbe, blyp, lda, pbe0, hf (overrides)")
+    p.add_argument("--grid-level", type=int, help="grid level 0-9 (overrides)")
+    p.add_argument("--precision", choices=["float32", "float64"], help="(overrides)")
+    p.add_argument("--max-iter", type=int, help="iterations (fixed mode) or cap (converge mode)")
+    p.add_argument("--mode", choices=["fixed", "converge"], help="(overrides)")
+    p.add_argument("--conv-tol", type=float, help="energy tolerance in Ha for converge mode")
+    p.add_argument("--forces", action="store_true", help="also compute forces (Ha/Bohr)")
+    p.add_argument("--json", action="store_true", help="print one JSON object; keys carry units")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
         "integrals",
