@@ -1,0 +1,69 @@
+"""Initial-guess density matrices: core Hamiltonian and minao.
+
+minao (PySCF's default, and QM1B's): each atom contributes a spherically averaged density in
+a minimal basis made of the occupied shells of the ANO basis, occupied as the
+non-relativistic spin-restricted Hartree-Fock ground configuration (fractional occupation
+for an open shell); the block-diagonal atomic density D_min is then projected onto the
+target basis by P = S^-1 <target|minimal>:  D = P D_min P^T.
+
+Densities are (nao, nao) float64 numpy arrays (computed once per molecule, outside the
+SCF's compiled loop); dm = 2 * C_occ C_occ^T.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from dftgen import integrals
+from dftgen.basis import BasisSet, Shell, normalised_contraction
+from dftgen.elements import symbol
+
+
+def core(h: np.ndarray, s: np.ndarray, n_occ: int) -> np.ndarray:
+    """Density of the lowest `n_occ` doubly occupied eigenvectors of h C = S C e."""
+    from scipy.linalg import eigh
+
+    _, c = eigh(h, s)
+    return 2.0 * c[:, :n_occ] @ c[:, :n_occ].T
+
+
+def minao(mol, basis: BasisSet) -> np.ndarray:
+    """The minao guess density of `mol` in `basis` (nao, nao), as PySCF's init_guess_by_minao."""
+    minimal, occupations = [], []
+    for atom, z in enumerate(mol.numbers):
+        for l, exps, coefs, occ in _atomic_minimal_shells(int(z)):
+            minimal.append(Shell(atom, l, exps, coefs))
+            occupations.append(np.full(2 * l + 1, occ))
+    union = BasisSet(name=f"{basis.name}+minao", shells=basis.shells + tuple(minimal),
+                     numbers=basis.numbers)
+    s = np.asarray(integrals.overlap(mol, union, precision="float64"))
+    n = basis.nao
+    projector = np.linalg.solve(s[:n, :n], s[:n, n:])
+    return projector @ (np.concatenate(occupations)[:, None] * projector.T)
+
+
+@functools.lru_cache(maxsize=None)
+def _atomic_minimal_shells(z: int):
+    """(l, exponents, coefficients, occupation per AO) of each occupied ANO shell of element z."""
+    from pyscf.data.elements import NRSRHF_CONFIGURATION
+    from pyscf.gto import basis as pyscf_basis
+
+    ano = pyscf_basis.load("ano", symbol(z))
+    shells = []
+    for l in range(4):
+        electrons = NRSRHF_CONFIGURATION[z][l]
+        if electrons == 0:
+            continue
+        capacity = 2 * (2 * l + 1)
+        n_closed = electrons // capacity
+        fraction = 2.0 * (electrons / capacity - n_closed)  # electrons per AO of the open shell
+        table = np.array(ano[l][1:], dtype=np.float64)  # rows: exponent, contraction columns
+        occs = [2.0] * n_closed + [fraction]
+        for column, occ in enumerate(occs, start=1):
+            if occ == 0.0:
+                continue  # an empty shell adds nothing to the density
+            coefs = normalised_contraction(l, table[:, 0], table[:, column])
+            shells.append((l, tuple(table[:, 0]), tuple(coefs), occ))
+    return tuple(shells)

@@ -1,0 +1,103 @@
+"""Named SCF settings: "qm1b" (what QM1B ran on IPUs) and "accurate" (DESIGN.md section 3).
+
+Every setting can be overridden by keyword (`run_dft(mol, preset="qm1b", basis="6-31g")`) or
+by the matching CLI flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dftgen.precision import PRECISIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything that fixes the numbers of one calculation.
+
+    Attributes:
+        xc: functional name known to `dftgen.xc` ("b3lyp5", "b3lyp", "pbe", "hf", ...).
+        basis: basis-set name known to PySCF.
+        grid_level: PySCF-style grid level, 0 (coarse) to 9.
+        precision: "float32" iterations (final energy and orbital energies re-evaluated once
+            in float64) or "float64" throughout.
+        mode: "fixed" runs exactly `max_iter` iterations (a static JAX loop, as QM1B);
+            "converge" stops when both `conv_tol` and `conv_tol_grad` are met.
+        max_iter: iterations in fixed mode; the cap in converge mode.
+        conv_tol: energy change between iterations, Hartree.
+        conv_tol_grad: Frobenius norm of the orbital gradient F D S - S D F in the orthonormal
+            basis; None means sqrt(conv_tol), as PySCF.
+        diis_space: number of Fock/error pairs kept by Pulay DIIS (0 switches DIIS off).
+        diis_start: first cycle (1-based) whose Fock matrix is extrapolated.
+        init_guess: "minao" (superposition of atomic minimal-basis densities) or "core".
+        level_shift: Hartree added to virtual orbital energies during iterations.
+        orthogonalisation: "cholesky" or "lowdin" for the generalised eigenproblem.
+        std_threshold_ev: a result is flagged converged when the std of its last five
+            iteration energies is below this (QM1B's convergence proxy); in converge mode the
+            tolerances decide.
+    """
+
+    xc: str = "b3lyp5"
+    basis: str = "sto-3g"
+    grid_level: int = 0
+    precision: str = "float32"
+    mode: str = "fixed"
+    max_iter: int = 20
+    conv_tol: float = 1e-9
+    conv_tol_grad: float | None = None
+    diis_space: int = 9
+    diis_start: int = 1
+    init_guess: str = "minao"
+    level_shift: float = 0.0
+    orthogonalisation: str = "cholesky"
+    std_threshold_ev: float = 0.01
+
+    def __post_init__(self):
+        checks = [
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (self.mode in ("fixed", "converge"), "mode must be 'fixed' or 'converge'"),
+            (0 <= self.grid_level <= 9, "grid_level must be 0..9"),
+            (self.max_iter >= 1, "max_iter must be >= 1"),
+            (self.diis_space >= 0, "diis_space must be >= 0"),
+            (self.diis_start >= 1, "diis_start must be >= 1"),
+            (self.init_guess in ("minao", "core"), "init_guess must be 'minao' or 'core'"),
+            (self.orthogonalisation in ("cholesky", "lowdin"),
+             "orthogonalisation must be 'cholesky' or 'lowdin'"),
+            (self.conv_tol > 0, "conv_tol must be > 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"invalid SCF settings: {message} ({self!r})")
+
+    @property
+    def gradient_tolerance(self) -> float:
+        return self.conv_tol**0.5 if self.conv_tol_grad is None else self.conv_tol_grad
+
+
+PRESETS: dict[str, Settings] = {
+    # QM1B (Mathiasen et al. 2023): B3LYP with VWN5, STO-3G, grid level 0, float32 on the IPU,
+    # exactly 20 iterations, DIIS with 9 vectors from the first cycle, minao guess.
+    "qm1b": Settings(),
+    "accurate": Settings(
+        xc="b3lyp", basis="6-31g*", grid_level=3, precision="float64", mode="converge",
+        max_iter=100, conv_tol=1e-9, diis_space=8, diis_start=1,
+    ),
+}
+
+
+def resolve(preset: str | Settings = "qm1b", **overrides) -> Settings:
+    """The settings of a preset (or a Settings object) with keyword overrides applied.
+
+    Overrides whose value is None are ignored, so CLI flags left unset keep the preset's value.
+    """
+    if isinstance(preset, Settings):
+        base = preset
+    elif preset in PRESETS:
+        base = PRESETS[preset]
+    else:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown SCF setting(s) {unknown}; valid settings: {sorted(fields)}")
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,211 @@
+"""The SCF iterations of restricted Kohn-Sham / Hartree-Fock as one pure JAX function.
+
+Everything a molecule contributes arrives as arrays in `SCFInputs` (a pytree), and everything
+that fixes shapes or control flow (functional, settings) is static, so one compiled program
+serves every molecule of a shape bucket and `jax.vmap` batches them.
+
+One iteration, as PySCF orders it: take the Fock matrix F[D] of the current density,
+extrapolate it with Pulay DIIS, optionally level-shift it, solve F C = S C e through an
+orthogonaliser X (X^T S X = 1), occupy the lowest orbitals, and rebuild F and the energy for
+the new density. Closed shell throughout: D = sum_i occ_i C_i C_i^T with occ_i in {0, 2}.
+
+Energies in Hartree; all matrices (nao, nao) in the AO basis unless named otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from dftgen import integrals, xc
+from dftgen.presets import Settings
+
+
+class SCFInputs(NamedTuple):
+    """Arrays of one molecule (add a leading axis for a batch).
+
+    h: core Hamiltonian T + V, (nao, nao).   s: overlap, (nao, nao).
+    x: orthogonaliser with x^T s x = 1, (nao, nao).
+    eri: electron repulsion integrals as `dftgen.integrals.jk` takes them.
+    ao: AO values (and gradients for GGAs) on the grid, as `dftgen.xc.vxc` takes them.
+    weights: grid weights, (npts,); zero for padding points.
+    dm0: initial density, (nao, nao).   occ: occupation numbers in aufbau order, (nao,).
+    e_nuc: nuclear repulsion energy, scalar.
+    """
+
+    h: jax.Array
+    s: jax.Array
+    x: jax.Array
+    eri: jax.Array
+    ao: jax.Array
+    weights: jax.Array
+    dm0: jax.Array
+    occ: jax.Array
+    e_nuc: jax.Array
+
+
+class SCFState(NamedTuple):
+    """What the iterations leave behind.
+
+    dm, fock: the last density and the (unextrapolated) Fock matrix built from it.
+    energy: total energy of dm.   history: (max_iter,) total energy after each cycle, the
+    tail filled with the last value when converge mode stops early.
+    cycles: iterations run.   converged: the convergence test of converge mode was met.
+    grad_norm: Frobenius norm of the orthonormal-basis commutator X^T (F D S - S D F) X.
+    """
+
+    dm: jax.Array
+    fock: jax.Array
+    energy: jax.Array
+    history: jax.Array
+    cycles: jax.Array
+    converged: jax.Array
+    grad_norm: jax.Array
+
+
+def fock_and_energy(dm, inputs: SCFInputs, functional: str):
+    """F[D] and E[D] (total, Hartree) for a closed-shell density.
+
+    E = tr(D h) + 1/2 tr(D J) - a/4 tr(D K) + E_xc + E_nuc with a the exact-exchange fraction;
+    F = h + J - a/2 K + V_xc.
+    """
+    spec = xc.functional(functional)
+    j, k = integrals.jk(inputs.eri, dm)
+    veff = j - 0.5 * spec.hybrid * k
+    energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, j) - 0.25 * spec.hybrid * jnp.vdot(dm, k)
+    if spec.has_dft:
+        _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm)
+        veff = veff + v_xc
+        energy = energy + e_xc
+    return inputs.h + veff, energy + inputs.e_nuc
+
+
+def orthogonaliser(s, method: str = "cholesky"):
+    """X with X^T S X = 1: inverse transpose Cholesky factor, or Loewdin's S^-1/2."""
+    if method == "cholesky":
+        chol = jnp.linalg.cholesky(s)
+        eye = jnp.eye(s.shape[0], dtype=s.dtype)
+        return jax.scipy.linalg.solve_triangular(chol, eye, lower=True).T
+    w, v = jnp.linalg.eigh(s)
+    return (v * jax.lax.rsqrt(w)) @ v.T
+
+
+def solve_fock(fock, x):
+    """Orbital energies (nao,) ascending and coefficients (nao, nao) of F C = S C e."""
+    e, c = jnp.linalg.eigh(x.T @ fock @ x)
+    return e, x @ c
+
+
+def density(c, occ):
+    return (c * occ) @ c.T
+
+
+def commutator(fock, dm, s, x):
+    """X^T (F D S - S D F) X: zero at self-consistency."""
+    fds = fock @ dm @ s
+    return x.T @ (fds - fds.T) @ x
+
+
+class DIIS(NamedTuple):
+    """Pulay's direct inversion in the iterative subspace, as a ring buffer of pairs."""
+
+    focks: jax.Array  # (space, nao, nao)
+    errors: jax.Array  # (space, nao, nao)
+    count: jax.Array  # pairs pushed so far
+
+    @classmethod
+    def empty(cls, space: int, nao: int, dtype):
+        z = jnp.zeros((space, nao, nao), dtype)
+        return cls(z, z, jnp.zeros((), jnp.int32))
+
+    def push(self, fock, error) -> DIIS:
+        slot = self.count % self.focks.shape[0]
+        return DIIS(self.focks.at[slot].set(fock), self.errors.at[slot].set(error), self.count + 1)
+
+    def extrapolate(self):
+        """sum_i c_i F_i minimising |sum_i c_i e_i| subject to sum_i c_i = 1."""
+        space = self.focks.shape[0]
+        filled = jnp.arange(space) < self.count
+        b = jnp.einsum("iab,jab->ij", self.errors, self.errors)
+        b = jnp.where(filled[:, None] & filled[None, :], b, 0.0)
+        # scaling by the largest error norm changes only the Lagrange multiplier, but keeps
+        # float32 away from underflow near convergence
+        b = b / jnp.maximum(jnp.max(jnp.diag(b)), jnp.finfo(b.dtype).tiny)
+        b = b + jnp.diag(jnp.where(filled, 0.0, 1.0))  # empty slots decouple with c = 0
+        ones = filled.astype(b.dtype)
+        lhs = jnp.block([[b, ones[:, None]], [ones[None, :], jnp.zeros((1, 1), b.dtype)]])
+        rhs = jnp.zeros(space + 1, b.dtype).at[space].set(1.0)
+        c = _symmetric_pinv_solve(lhs, rhs)[:space]
+        return jnp.einsum("i,iab->ab", c, self.focks)
+
+
+def _symmetric_pinv_solve(a, b):
+    """Least-squares solution of a symmetric, possibly singular system (repeated DIIS vectors)."""
+    w, v = jnp.linalg.eigh(a)
+    cutoff = jnp.finfo(a.dtype).eps * a.shape[0] * jnp.max(jnp.abs(w))
+    w_inv = jnp.where(jnp.abs(w) > cutoff, 1.0 / jnp.where(w == 0, 1.0, w), 0.0)
+    return v @ (w_inv * (v.T @ b))
+
+
+@functools.partial(jax.jit, static_argnames=("functional", "settings"))
+def iterate(inputs: SCFInputs, functional: str, settings: Settings) -> SCFState:
+    """Run the SCF from inputs.dm0: `settings.max_iter` cycles in fixed mode, or until
+    |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode."""
+    nao = inputs.h.shape[-1]
+    dtype = inputs.h.dtype
+    fock0, energy0 = fock_and_energy(inputs.dm0, inputs, functional)
+    history0 = jnp.zeros(settings.max_iter, dtype)
+    diis0 = DIIS.empty(max(settings.diis_space, 1), nao, dtype)
+    converge = settings.mode == "converge"
+
+    def body(carry):
+        cycle, dm, fock, energy, history, diis, _, _ = carry
+        error = commutator(fock, dm, inputs.s, inputs.x)
+        if settings.diis_space > 0:
+            use = cycle + 1 >= settings.diis_start
+            pushed = diis.push(fock, error)
+            diis = jax.tree.map(lambda a, b: jnp.where(use, a, b), pushed, diis)
+            fock = jnp.where(use, diis.extrapolate(), fock)
+        if settings.level_shift:
+            fock = fock + settings.level_shift * (inputs.s - 0.5 * inputs.s @ dm @ inputs.s)
+        _, c = solve_fock(fock, inputs.x)
+        new_dm = density(c, inputs.occ)
+        new_fock, new_energy = fock_and_energy(new_dm, inputs, functional)
+        grad_norm = jnp.linalg.norm(commutator(new_fock, new_dm, inputs.s, inputs.x))
+        done = (jnp.abs(new_energy - energy) < settings.conv_tol) & (
+            grad_norm < settings.gradient_tolerance
+        )
+        history = jnp.where(jnp.arange(settings.max_iter) >= cycle, new_energy, history)
+        return cycle + 1, new_dm, new_fock, new_energy, history, diis, done, grad_norm
+
+    def cond(carry):
+        cycle, done = carry[0], carry[6]
+        keep_going = cycle < settings.max_iter
+        return keep_going & ~done if converge else keep_going
+
+    start = (jnp.zeros((), jnp.int32), inputs.dm0, fock0, energy0, history0, diis0,
+             jnp.zeros((), bool), jnp.asarray(jnp.inf, dtype))
+    cycles, dm, fock, energy, history, _, done, grad_norm = jax.lax.while_loop(cond, body, start)
+    return SCFState(dm, fock, energy, history, cycles, done, grad_norm)
+
+
+@functools.partial(jax.jit, static_argnames=("functional",))
+def final_evaluation(last_fock, inputs: SCFInputs, functional: str):
+    """Density, Fock matrix, total energy and orbitals from the last Fock matrix, once.
+
+    The last Fock matrix is diagonalised once more (no DIIS) and its aufbau density taken,
+    as PySCF does after convergence. The float32 path calls this with float64 inputs (the
+    qm1b preset's final evaluation): re-solving in float64 restores an idempotent density,
+    so the energy error is second order in the float32 orbital error instead of first
+    order in the float32 loss of orthonormality.
+
+    Returns (dm, fock, energy, mo_energy, mo_coeff).
+    """
+    _, c = solve_fock(last_fock, inputs.x)
+    dm = density(c, inputs.occ)
+    fock, energy = fock_and_energy(dm, inputs, functional)
+    mo_energy, mo_coeff = solve_fock(fock, inputs.x)
+    return dm, fock, energy, mo_energy, mo_coeff
