@@ -1,0 +1,1 @@
+"""Gaussian integrals in JAX: overlap, kinetic, nuclear attraction, electron repulsion."""
