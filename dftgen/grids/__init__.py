@@ -1,0 +1,10 @@
+"""Molecular integration grids and atomic orbitals on them.
+
+    grid = dftgen.grids.build(mol, level=3)        # PySCF's default grid: points, weights
+    ao = dftgen.grids.ao_values(mol, basis, grid.points, deriv=1)   # (4, npts, nao), JAX
+    padded = dftgen.grids.pad(grid, 40_000)          # zero-weight points for batching
+"""
+
+from dftgen.grids.molecular import Grid, build, pad
+
+__all__ = ["Grid", "build", "pad"]
