@@ -6,5 +6,6 @@
 """
 
 from dftgen.grids.molecular import Grid, build, pad
+from dftgen.grids.orbitals import ao_values, evaluate
 
-__all__ = ["Grid", "build", "pad"]
+__all__ = ["Grid", "build", "pad", "ao_values", "evaluate"]
