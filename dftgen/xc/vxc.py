@@ -1,0 +1,97 @@
+"""XC energy and Kohn-Sham potential matrix of a closed-shell density matrix on a grid.
+
+With phi_i the AO values at the grid points r_p (weights w_p) and D the (nao, nao) density
+matrix, rho(r) = sum_ij D_ij phi_i(r) phi_j(r) and sigma = |grad rho|^2. Then
+
+    N    = sum_p w_p rho_p
+    E_xc = sum_p w_p e(rho_p, sigma_p)
+    V_ij = dE_xc/dD_ij = sum_p w_p [vrho phi_i phi_j + 2 vsigma grad rho . grad(phi_i phi_j)]
+
+which is what PySCF's `NumInt.nr_rks` returns as (nelec, excsum, vmat). The grid is walked in
+chunks of `chunk_size` points so that the working arrays stay (chunk_size, nao) however large
+the grid; everything is a pure jnp function, jit-traceable and differentiable in D and ao.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from dftgen.precision import dtype as precision_dtype
+from dftgen.xc.functionals import Functional, energy_and_potential, functional
+
+DEFAULT_CHUNK = 4096
+
+
+def _block(f: Functional, ao, weights, dm):
+    """(N, E_xc, V) of one block of grid points; ao is (4, n, nao) for GGAs, (1, n, nao) else."""
+    phi = ao[0]
+    phi_dm = phi @ dm  # (n, nao): sum_j D_ij phi_j at each point
+    rho = jnp.sum(phi_dm * phi, axis=1)
+    if f.is_gga:
+        grad_rho = 2.0 * jnp.einsum("xpi,pi->xp", ao[1:4], phi_dm)  # D symmetric
+        sigma = jnp.sum(grad_rho**2, axis=0)
+        e, vrho, vsigma = energy_and_potential(f, rho, sigma)
+        # V = H + H^T with H_ij = sum_p phi_i [w vrho/2 phi_j + 2 w vsigma grad rho . grad phi_j]
+        weighted = (0.5 * weights * vrho)[:, None] * phi + jnp.einsum(
+            "xpi,xp->pi", ao[1:4], (2.0 * weights * vsigma) * grad_rho
+        )
+    else:
+        e, vrho, _ = energy_and_potential(f, rho)
+        weighted = (0.5 * weights * vrho)[:, None] * phi
+    half = phi.T @ weighted
+    return jnp.dot(weights, rho), jnp.dot(weights, e), half + half.T
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def _vxc(f: Functional, ao, weights, dm, chunk_size: int):
+    npts = weights.shape[0]
+    n_full = npts // chunk_size
+
+    def add_chunk(total, start):
+        block = (
+            lax.dynamic_slice_in_dim(ao, start, chunk_size, axis=1),
+            lax.dynamic_slice_in_dim(weights, start, chunk_size),
+        )
+        return jax.tree.map(jnp.add, total, _block(f, *block, dm)), None
+
+    nao = dm.shape[0]
+    total = (jnp.zeros((), dm.dtype), jnp.zeros((), dm.dtype), jnp.zeros((nao, nao), dm.dtype))
+    total, _ = lax.scan(add_chunk, total, jnp.arange(n_full) * chunk_size)
+    rest = n_full * chunk_size
+    if rest < npts:  # the last, shorter chunk: a static slice
+        total = jax.tree.map(jnp.add, total, _block(f, ao[:, rest:], weights[rest:], dm))
+    return total
+
+
+def vxc(
+    xc: str | Functional,
+    ao,
+    weights,
+    dm,
+    *,
+    precision: str = "float64",
+    chunk_size: int = DEFAULT_CHUNK,
+):
+    """XC energy and potential matrix of a closed-shell density matrix, as PySCF's nr_rks.
+
+    xc: functional name or `Functional`. ao: AO values on the grid, (npts, nao) or
+    (k, npts, nao) with k >= 1: [value, d/dx, d/dy, d/dz] (k = 4) is required for GGAs.
+    weights: (npts,) quadrature weights (Bohr^3). dm: (nao, nao) symmetric density matrix
+    (total, both spins). Returns (n_electrons, E_xc in Hartree, V_xc (nao, nao) in Hartree).
+    Exact exchange (`functional(xc).hybrid`) is not included: the SCF adds it.
+    """
+    f = functional(xc)
+    dt = precision_dtype(precision)
+    ao = jnp.asarray(ao, dt)
+    if ao.ndim == 2:
+        ao = ao[None]
+    if f.is_gga and ao.shape[0] < 4:
+        raise ValueError(f"{f.name} is a GGA: ao must hold values and gradients, (4, npts, nao)")
+    ao = ao[:4] if f.is_gga else ao[:1]
+    weights = jnp.asarray(weights, dt)
+    dm = jnp.asarray(dm, dt)
+    return _vxc(f, ao, weights, dm, min(chunk_size, weights.shape[0]))
