@@ -131,30 +131,38 @@ def _shell_group(points, centres, exponents, coefficients, l, deriv):
     d = points[:, None, :] - centres[None, :, :]  # (B, nsh, 3)
     s = jnp.sum(d * d, axis=-1)
     gauss = coefficients * jnp.exp(-exponents * s[..., None])  # (B, nsh, nprim)
-    radial = gauss.sum(-1)
-    c = jnp.asarray(cart2sph(l), d.dtype)  # (ncart, 2l+1)
-    powers = np.array(cart_powers(l))  # (ncart, 3)
-    # d_x^k, d_y^k, d_z^k for k = 0..l, stacked: (l+1, B, nsh, 3)
-    pw = [jnp.ones_like(d)]
-    for _ in range(l):
-        pw.append(pw[-1] * d)
-    pw = jnp.stack(pw)
-    axes = np.arange(3)
-
-    def monomials(exps):  # prod over axes of d_axis^exps[k, axis]: (B, nsh, ncart)
-        return jnp.prod(pw[exps, :, :, axes], axis=1).transpose(1, 2, 0)
-
-    angular = monomials(powers) @ c  # (B, nsh, 2l+1)
-    nsh = centres.shape[0]
-    value = (radial[..., None] * angular).reshape(points.shape[0], nsh * (2 * l + 1))
+    radial = gauss.sum(-1)[..., None]
+    angular = _monomials(d, l) @ jnp.asarray(cart2sph(l), d.dtype)  # (B, nsh, 2l+1)
+    value = radial * angular
+    flat = (points.shape[0], -1)
     if deriv == 0:
-        return value
-    dradial = -2.0 * (exponents * gauss).sum(-1)  # 2 R'(s): grad R = d * 2 R'(s)
-    grads = []
+        return value.reshape(flat)
+    dradial = -2.0 * (exponents * gauss).sum(-1)[..., None]  # grad R = d * dradial
+    grads = [d[..., axis, None] * dradial * angular for axis in range(3)]
+    if l > 0:
+        lower = _monomials(d, l - 1)
+        for axis in range(3):
+            grads[axis] = grads[axis] + radial * (lower @ jnp.asarray(_cart2sph_derivative(l, axis), d.dtype))
+    return jnp.stack([value, *grads]).reshape(4, *flat)
+
+
+def _monomials(d, l):
+    """(B, nsh, ncart) Cartesian monomials d_x^a d_y^b d_z^c of degree l, PySCF's order."""
+    powers = [[jnp.ones_like(d[..., axis])] for axis in range(3)]
     for axis in range(3):
-        lowered = powers.copy()
-        lowered[:, axis] = np.maximum(lowered[:, axis] - 1, 0)
-        dangular = (monomials(lowered) * jnp.asarray(powers[:, axis], d.dtype)) @ c
-        g = d[..., axis, None] * dradial[..., None] * angular + radial[..., None] * dangular
-        grads.append(g.reshape(value.shape))
-    return jnp.stack([value, *grads])
+        for _ in range(l):
+            powers[axis].append(powers[axis][-1] * d[..., axis])
+    return jnp.stack([powers[0][a] * powers[1][b] * powers[2][c] for a, b, c in cart_powers(l)], -1)
+
+
+@functools.lru_cache(maxsize=None)
+def _cart2sph_derivative(l: int, axis: int) -> np.ndarray:
+    """(ncart(l-1), 2l+1) matrix D with d/d(axis) S_m = sum_k D[k, m] (monomial k of degree l-1)."""
+    lower = {p: k for k, p in enumerate(cart_powers(l - 1))}
+    derivative = np.zeros((len(lower), len(cart_powers(l))))
+    for k, p in enumerate(cart_powers(l)):
+        if p[axis]:
+            q = list(p)
+            q[axis] -= 1
+            derivative[lower[tuple(q)], k] = p[axis]
+    return derivative @ cart2sph(l)
