@@ -111,7 +111,7 @@ def test_vmap_over_molecules_of_one_shape_bucket():
     positions = np.stack([m.positions for m in mols])
 
     def one(r, e, c, p):
-        return grids.evaluate(bases[0].shape_key, r, e, c, p, deriv=1)
+        return grids.ao_values_arrays(bases[0].shape_key, r, e, c, p, deriv=1)
 
     batch = np.asarray(jax.vmap(one)(positions, *stacked, points))
     for k, m in enumerate(mols):

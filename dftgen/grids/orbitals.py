@@ -47,11 +47,11 @@ def ao_values(mol, basis, points, deriv: int = 0, precision: str = "float64",
         (npts, nao) for deriv=0, like "GTOval_sph"; (4, npts, nao) for deriv=1 (value,
         d/dx, d/dy, d/dz), like "GTOval_sph_deriv1". AO order is PySCF's.
     """
-    return evaluate(basis.shape_key, mol.positions, basis.exponents, basis.coefficients,
+    return ao_values_arrays(basis.shape_key, mol.positions, basis.exponents, basis.coefficients,
                     points, deriv=deriv, precision=precision, block_size=block_size)
 
 
-def evaluate(shape_key, positions, exponents, coefficients, points, deriv: int = 0,
+def ao_values_arrays(shape_key, positions, exponents, coefficients, points, deriv: int = 0,
              precision: str = "float64", block_size: int = BLOCK_SIZE):
     """`ao_values` on plain arrays, for batching molecules of one shape bucket with jax.vmap.
 
