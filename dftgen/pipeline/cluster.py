@@ -1,0 +1,108 @@
+"""Dask clusters for the pipeline: local (default), an existing scheduler, or SLURM.
+
+Workers run JAX, so each gets one process per core with one thread, XLA's CPU thread pool
+off (`--xla_cpu_multi_thread_eigen=false`), BLAS/OpenMP threads at 1 (the nanny's default)
+and JAX's persistent compilation cache in a shared folder, all set in the environment
+before the worker process starts: a program compiled by one worker is then loaded, not
+compiled again, by the others and by later runs.
+
+A scheduler gives up on a task after it has killed `allowed_failures` + 1 workers
+(KilledWorker); the driver then bisects the task to isolate the molecule responsible.
+For an existing cluster the scheduler's own `distributed.scheduler.allowed-failures`
+applies and the workers' environment is whatever they were started with (see slurm/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+DEFAULT_CACHE = Path("~/.cache/dftgen/jax")
+JOBQUEUE_FILE = Path(__file__).resolve().parents[2] / "slurm" / "jobqueue.yaml"
+DEVICES = {"cpu": "cpu", "gpu": "cuda"}
+
+
+def worker_env(device: str | None = None, cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """Environment variables for worker processes (set before JAX is imported there).
+
+    device: "cpu" or "gpu" (JAX_PLATFORMS); None leaves JAX's own choice.
+    cache_dir: JAX's persistent compilation cache; default $JAX_COMPILATION_CACHE_DIR or
+    ~/.cache/dftgen/jax.
+    """
+    cache = cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR") or DEFAULT_CACHE.expanduser()
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    env = {
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+        "JAX_COMPILATION_CACHE_DIR": str(cache),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    if device is not None:
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {sorted(DEVICES)}, got {device!r}")
+        env["JAX_PLATFORMS"] = DEVICES[device]
+    return env
+
+
+@contextlib.contextmanager
+def connect(kind: str = "local", *, workers: int | None = None, address: str | None = None,
+            scheduler_file: str | None = None, env: dict[str, str] | None = None,
+            allowed_failures: int = 1, jobs: int = 1,
+            jobqueue_file: str | os.PathLike = JOBQUEUE_FILE) -> Iterator:
+    """A dask.distributed Client, closed (with any cluster it started) on exit.
+
+    kind: "local" starts a LocalCluster of `workers` processes (default: one per core);
+    "slurm" starts a SLURMCluster from `jobqueue_file` adapting between 0 and `jobs` jobs.
+    address / scheduler_file: connect to a running scheduler instead (kind is ignored).
+    """
+    import dask
+    from distributed import Client
+
+    if address or scheduler_file:
+        with Client(address=address, scheduler_file=scheduler_file) as client:
+            yield client
+        return
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
+        if kind == "local":
+            from distributed import LocalCluster
+
+            n = workers or os.cpu_count() or 1
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env or {},
+                                   dashboard_address=":0")
+        elif kind == "slurm":
+            cluster = slurm_cluster(jobqueue_file)
+            cluster.adapt(minimum_jobs=0, maximum_jobs=jobs)
+        else:
+            raise ValueError(f"cluster must be 'local' or 'slurm', got {kind!r}")
+        with cluster, Client(cluster) as client:
+            yield client
+
+
+def slurm_cluster(jobqueue_file: str | os.PathLike = JOBQUEUE_FILE, **overrides):
+    """A dask-jobqueue SLURMCluster configured from a jobqueue YAML file (no jobs started;
+    `job_script()` renders without SLURM installed)."""
+    import dask
+    import yaml
+    from dask_jobqueue import SLURMCluster
+
+    config = yaml.safe_load(Path(jobqueue_file).read_text())
+    with dask.config.set(_dotted(config)):  # dotted keys: merge into the defaults, not replace
+        return SLURMCluster(**overrides)
+
+
+def _dotted(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def n_workers(client) -> int:
+    return len(client.scheduler_info().get("workers", {}))

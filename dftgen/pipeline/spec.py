@@ -1,0 +1,245 @@
+"""Pipeline specs: what a dataset run computes, read from TOML and validated.
+
+A spec has a name, a global seed and one table per stage:
+
+    [source]      where the SMILES come from (kind = "qm9" | "smiles" | "gdb11" | "csv")
+    [filter]      elements, heavy-atom range, maximum hydrogens, limit
+    [conformers]  ETKDGv3 conformers per molecule, optional MMFF relaxation, embedding timeout
+    [dft]         preset and Settings overrides (any field of `dftgen.presets.Settings`), forces
+    [plan]        how molecules are cut into tasks
+    [output]      shard size and the train/val/test fractions
+    [run]         how it runs (workers, retries, in-flight window): not part of the data
+
+The config hash covers everything that decides the data (all but `name` and `[run]`, and
+the shard size, which only decides packaging); it names the run directory, so the same
+command finds the same directory again and resumes there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+
+from dftgen.presets import Settings, resolve
+
+SOURCE_KINDS = ("qm9", "smiles", "gdb11", "csv")
+
+
+class SpecError(ValueError):
+    """A pipeline spec that cannot be used: the message names the file, key and problem."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSpec:
+    """kind: "qm9" (qm9pack's 130,831 molecules), "smiles" (a text file, SMILES first on each
+    line), "gdb11" (GDB-11 `.smi` files: a file, or a folder of gdb11_sizeNN.smi), "csv" (a
+    CSV file with a SMILES column). path: the file or folder (not for qm9), absolute or
+    relative to the spec file. column: the CSV column holding SMILES."""
+
+    kind: str = "qm9"
+    path: str | None = None
+    column: str = "smiles"
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterSpec:
+    """elements: allowed element symbols; heavy_atoms: inclusive (min, max) range;
+    max_hydrogens: None for no limit (QM1B: 14); limit: keep the first N molecules after
+    filtering (None: all)."""
+
+    elements: tuple[str, ...] = ("H", "C", "N", "O", "F")
+    heavy_atoms: tuple[int, int] = (1, 9)
+    max_hydrogens: int | None = 14
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ConformerSpec:
+    """per_molecule: ETKDGv3 conformers asked per molecule (RDKit may return fewer);
+    optimize: None (raw ETKDG geometries, as QM1B) or "mmff"; timeout_s: embedding time
+    limit per molecule, seconds."""
+
+    per_molecule: int = 1
+    optimize: str | None = None
+    timeout_s: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DFTSpec:
+    """preset: "qm1b" or "accurate"; overrides: Settings fields that replace the preset's
+    values, as sorted (name, value) pairs; forces: also compute forces."""
+
+    preset: str = "qm1b"
+    overrides: tuple[tuple[str, object], ...] = ()
+    forces: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return resolve(self.preset, **dict(self.overrides))
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanSpec:
+    """task_conformers: conformers per task (tasks of a few minutes; a molecule's conformers
+    never split across tasks); batch_size: conformers per `run_dft_batch` call inside a task
+    (one compiled program per bucket and batch size)."""
+
+    task_conformers: int = 64
+    batch_size: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSpec:
+    """shard_mb: target shard size in MiB; splits: (name, fraction) pairs summing to 1,
+    assigned per molecule so that all conformers of a molecule share a split."""
+
+    shard_mb: float = 512.0
+    splits: tuple[tuple[str, float], ...] = (("train", 0.9), ("val", 0.05), ("test", 0.05))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """workers: local worker processes (None: one per core); window: tasks in flight at once
+    (None: twice the workers); retries: Dask retries of a task that raised; allowed_failures:
+    worker deaths a task may cause before it is declared poisonous and bisected."""
+
+    workers: int | None = None
+    window: int | None = None
+    retries: int = 2
+    allowed_failures: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSpec:
+    name: str = "default"
+    seed: int = 0
+    source: SourceSpec = SourceSpec()
+    filter: FilterSpec = FilterSpec()
+    conformers: ConformerSpec = ConformerSpec()
+    dft: DFTSpec = DFTSpec()
+    plan: PlanSpec = PlanSpec()
+    output: OutputSpec = OutputSpec()
+    run: RunSpec = RunSpec()
+
+    def replace(self, **sections) -> PipelineSpec:
+        """A copy with fields of sections replaced: `spec.replace(filter={"limit": 10})`."""
+        changes = {}
+        for section, fields in sections.items():
+            current = getattr(self, section)
+            changes[section] = dataclasses.replace(current, **fields) if isinstance(fields, dict) else fields
+        return _validated(dataclasses.replace(self, **changes), "<replace>")
+
+    def data_dict(self) -> dict:
+        """Everything that decides the data, as plain JSON values (settings fully expanded)."""
+        out = {
+            "seed": self.seed,
+            "source": dataclasses.asdict(self.source),
+            "filter": dataclasses.asdict(self.filter),
+            "conformers": dataclasses.asdict(self.conformers),
+            "dft": {"settings": dataclasses.asdict(self.dft.settings), "forces": self.dft.forces},
+            "plan": dataclasses.asdict(self.plan),
+            "splits": dict(self.output.splits),
+        }
+        return json.loads(json.dumps(out))  # tuples -> lists, as they read back
+
+    def config_hash(self) -> str:
+        """SHA-256 (hex) of `data_dict()` in canonical JSON."""
+        text = json.dumps(self.data_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def run_dir(self, out_root: str | os.PathLike) -> Path:
+        """The run directory under out_root: `<name>-<first 12 hex of the config hash>`."""
+        return Path(out_root) / f"{self.name}-{self.config_hash()[:12]}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def load(path: str | os.PathLike) -> PipelineSpec:
+    """Read and validate a TOML spec; a relative source path is taken from the spec's folder."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"pipeline spec {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"pipeline spec {str(path)!r}: {err}") from None
+    source = data.get("source", {})
+    if isinstance(source, dict) and source.get("path"):
+        source["path"] = str((path.parent / os.path.expanduser(source["path"])).resolve())
+    return from_dict(data, where=str(path))
+
+
+def from_dict(data: dict, where: str = "<dict>") -> PipelineSpec:
+    """A validated spec from nested dicts as TOML gives them."""
+    data = dict(data)
+    unknown = set(data) - {f.name for f in dataclasses.fields(PipelineSpec)}
+    if unknown:
+        raise SpecError(f"pipeline spec {where}: unknown key(s) {sorted(unknown)}")
+    top = {k: data.pop(k) for k in ("name", "seed") if k in data}
+    sections = {}
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise SpecError(f"pipeline spec {where}: [{name}] must be a table")
+        sections[name] = _section(name, dict(table), where)
+    return _validated(PipelineSpec(**top, **sections), where)
+
+
+_SECTION_TYPES = {"source": SourceSpec, "filter": FilterSpec, "conformers": ConformerSpec,
+                  "dft": DFTSpec, "plan": PlanSpec, "output": OutputSpec, "run": RunSpec}
+_SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def _section(name: str, table: dict, where: str):
+    cls = _SECTION_TYPES[name]
+    if name == "dft":
+        overrides = {k: table.pop(k) for k in list(table) if k in _SETTINGS_FIELDS}
+        table["overrides"] = tuple(sorted(overrides.items()))
+    if name == "output" and "splits" in table:
+        table["splits"] = tuple((str(k), float(v)) for k, v in table["splits"].items())
+    if name == "filter":
+        for key in ("elements", "heavy_atoms"):
+            if key in table:
+                table[key] = tuple(table[key])
+    if name == "conformers" and table.get("optimize") == "none":
+        table["optimize"] = None
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(table) - known
+    if unknown:
+        raise SpecError(f"pipeline spec {where}: unknown key(s) in [{name}]: {sorted(unknown)}; "
+                        f"valid: {sorted(known)}")
+    return cls(**table)
+
+
+def _validated(spec: PipelineSpec, where: str) -> PipelineSpec:
+    s, f, c, p, o, r = spec.source, spec.filter, spec.conformers, spec.plan, spec.output, spec.run
+    lo, hi = f.heavy_atoms if len(f.heavy_atoms) == 2 else (0, -1)
+    checks = [
+        (s.kind in SOURCE_KINDS, f"[source] kind must be one of {SOURCE_KINDS}, got {s.kind!r}"),
+        (s.kind == "qm9" or bool(s.path), f"[source] kind {s.kind!r} needs a path"),
+        (1 <= lo <= hi, f"[filter] heavy_atoms must be [min, max] with 1 <= min <= max, "
+                        f"got {list(f.heavy_atoms)}"),
+        (f.max_hydrogens is None or f.max_hydrogens >= 0, "[filter] max_hydrogens must be >= 0"),
+        (f.limit is None or f.limit >= 1, "[filter] limit must be >= 1"),
+        (c.per_molecule >= 1, "[conformers] per_molecule must be >= 1"),
+        (c.optimize in (None, "mmff"), "[conformers] optimize must be \"none\" or \"mmff\""),
+        (c.timeout_s >= 0, "[conformers] timeout_s must be >= 0"),
+        (p.task_conformers >= 1 and p.batch_size >= 1, "[plan] sizes must be >= 1"),
+        (o.shard_mb > 0, "[output] shard_mb must be > 0"),
+        (abs(sum(v for _, v in o.splits) - 1.0) < 1e-9 and all(v >= 0 for _, v in o.splits),
+         "[output] split fractions must be >= 0 and sum to 1"),
+        (r.workers is None or r.workers >= 1, "[run] workers must be >= 1"),
+        (r.retries >= 0 and r.allowed_failures >= 0, "[run] retries and allowed_failures >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise SpecError(f"pipeline spec {where}: {message}")
+    try:
+        spec.dft.settings
+    except ValueError as err:
+        raise SpecError(f"pipeline spec {where}: [dft] {err}") from None
+    return spec

@@ -1,0 +1,142 @@
+"""One pipeline task, as a worker runs it: conformers -> DFT -> one part file.
+
+`run_task` embeds each molecule's conformers, runs the kernel (`run_dft_batch`) on them in
+batches of `batch_size` conformers (all of one shape bucket, so one compiled program per
+bucket and batch size), and writes everything, results and failures, to
+`parts/<task id>.h5` under a temporary name and a rename. The part file lists the molecule
+ids the task attempted: that list is what a restarted run reads to skip finished work. Only
+a small summary goes back to the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from pathlib import Path
+
+import dftgen
+from dftgen.data import shards
+from dftgen.molecule import MoleculeError
+from dftgen.pipeline.conformers import embed, molecule_seed
+from dftgen.pipeline.failures import Failure
+from dftgen.pipeline.plan import Task
+from dftgen.pipeline.records import MoleculeResult, to_block
+from dftgen.pipeline.spec import ConformerSpec
+from dftgen.presets import Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """What every task of a run shares (sent to workers with each task; small)."""
+
+    seed: int
+    conformers: ConformerSpec
+    settings: Settings
+    forces: bool
+    batch_size: int
+    parts_dir: str
+    config_hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSummary:
+    task_id: str
+    bucket: str
+    molecules: int
+    conformers: int
+    failures: int
+    unconverged: int
+    seconds: float
+    dft_seconds: float
+
+
+def part_path(parts_dir: str | Path, task_id: str) -> Path:
+    return Path(parts_dir) / f"{task_id}.h5"
+
+
+def run_task(task: Task, config: TaskConfig) -> TaskSummary:
+    """Compute a task and write its part file; returns counts and timings."""
+    start = time.perf_counter()
+    failures: list[Failure] = []
+    embedded: list[MoleculeResult] = []
+    for entry in task.molecules:
+        try:
+            conformers = embed(entry, config.conformers, config.seed)
+        except MoleculeError as err:
+            failures.append(Failure.from_exception(entry.id, entry.smiles, "embed", err, retryable=False))
+            continue
+        embedded.append(MoleculeResult(entry, molecule_seed(config.seed, entry.id), conformers, []))
+    dft_start = time.perf_counter()
+    done, dft_failures = compute(embedded, config.settings, config.forces, config.batch_size)
+    dft_seconds = time.perf_counter() - dft_start
+    failures += dft_failures
+    unconverged = [
+        Failure(m.entry.id, m.entry.smiles, i, "scf", "SCFNotConverged", False,
+                f"std of the last five energies {r.energy_std_last5_ev:.3g} eV after {r.iterations} "
+                f"iterations (threshold {config.settings.std_threshold_ev} eV); the row is kept "
+                "with converged=False")
+        for m in done for i, r in enumerate(m.results) if not r.converged
+    ]
+    failures += unconverged
+    seconds = time.perf_counter() - start
+    attrs = {
+        "task_id": task.id,
+        "bucket": task.bucket,
+        "attempted_ids": [str(m.id) for m in task.molecules],
+        "config_hash": config.config_hash,
+        "code_version": dftgen.__version__,
+        "settings": dataclasses.asdict(config.settings),
+        "seconds": seconds,
+        "dft_seconds": dft_seconds,
+        "finished_unix": time.time(),
+    }
+    shards.write(part_path(config.parts_dir, task.id), to_block(done, failures, config.forces), attrs)
+    return TaskSummary(task.id, task.bucket, len(done), sum(len(m.results) for m in done),
+                       len(failures) - len(unconverged), len(unconverged), seconds, dft_seconds)
+
+
+def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, batch_size: int
+            ) -> tuple[list[MoleculeResult], list[Failure]]:
+    """Fill in `results` of each molecule by `run_dft_batch` over batches of conformers.
+
+    A batch that raises is run again molecule by molecule, so one bad molecule costs only
+    itself; a molecule any of whose conformers fails is a failure as a whole (no partial
+    molecules in the data). MoleculeError is final; any other exception is recorded as
+    retryable.
+    """
+    from dftgen.scf import SCFNotConvergedWarning, run_dft_batch
+
+    flat = [(k, mol) for k, m in enumerate(molecules) for mol in m.conformers]
+    results: list = [None] * len(flat)
+    errors: dict[int, BaseException] = {}
+
+    def run(indices: list[int]) -> None:
+        with warnings.catch_warnings():  # non-convergence is recorded as data instead
+            warnings.simplefilter("ignore", SCFNotConvergedWarning)
+            out = run_dft_batch([flat[i][1] for i in indices], settings, forces=forces)
+        for i, r in zip(indices, out):
+            results[i] = r
+
+    for begin in range(0, len(flat), batch_size):
+        batch = list(range(begin, min(begin + batch_size, len(flat))))
+        try:
+            run(batch)
+        except Exception:  # noqa: BLE001 - isolate the molecule that raised, below
+            for owner in dict.fromkeys(flat[i][0] for i in batch):
+                if owner in errors:
+                    continue
+                try:
+                    run([i for i in batch if flat[i][0] == owner])
+                except Exception as err:  # noqa: BLE001 - recorded as a failure row
+                    errors[owner] = err
+    done, failures = [], []
+    for k, m in enumerate(molecules):
+        if k in errors:
+            err = errors[k]
+            failures.append(Failure.from_exception(m.entry.id, m.entry.smiles, "dft", err,
+                                                   retryable=not isinstance(err, MoleculeError)))
+            continue
+        m.results = [results[i] for i, (owner, _) in enumerate(flat) if owner == k]
+        done.append(m)
+    return done, failures
