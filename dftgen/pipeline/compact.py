@@ -4,7 +4,7 @@ Parts are read in name order; each molecule is kept once (the first part holding
 molecule computed twice (a worker that died after renaming its part, then ran again) still
 appears once. Molecules are assigned to splits by their id, so all conformers of a molecule
 share a split and the assignment never depends on the order of work. Shards
-(`shards/<split>-NNNNN.h5`) close when they reach the target size; the failure table
+(`shards/<split>-NNNNN.h5`) close at the first part boundary past the target size; the failure table
 (`shards/failures.h5`) keeps final failures and retryable ones of molecules that never
 succeeded; `shards/index.json` lists the shards with their counts and is written last.
 """
@@ -45,12 +45,13 @@ def compact(run_dir: str | Path, splits: list[tuple[str, float]], shard_mb: floa
     limit = shard_mb * 2**20
     seen: set[int] = set()
     pending = {name: [] for name, _ in splits}
+    pending_bytes = dict.fromkeys(pending, 0)
     written = {name: [] for name, _ in splits}
     failure_blocks = []
 
     def flush(split: str) -> None:
         block = Block.concatenate(pending[split])
-        pending[split] = []
+        pending[split], pending_bytes[split] = [], 0
         if block.n_molecules == 0:
             return
         order = np.argsort(block.molecules["id"], kind="stable")
@@ -71,7 +72,8 @@ def compact(run_dir: str | Path, splits: list[tuple[str, float]], shard_mb: floa
             part = block.take_molecules(assigned == split)
             if part.n_molecules:
                 pending[split].append(part)
-                if sum(b.nbytes for b in pending[split]) >= limit:
+                pending_bytes[split] += part.nbytes
+                if pending_bytes[split] >= limit:
                     flush(split)
     for split in pending:
         flush(split)
