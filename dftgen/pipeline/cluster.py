@@ -83,18 +83,28 @@ def connect(kind: str = "local", *, workers: int | None = None, address: str | N
 
 def slurm_cluster(jobqueue_file: str | os.PathLike = JOBQUEUE_FILE, **overrides):
     """A dask-jobqueue SLURMCluster configured from a jobqueue YAML file (no jobs started;
-    `job_script()` renders without SLURM installed)."""
+    `job_script()` renders without SLURM installed).
+
+    The file's `jobqueue.slurm` table becomes the cluster's keyword arguments (jobqueue reads
+    its config lazily, after a temporary config would be gone); its `distributed` table
+    configures the scheduler the cluster starts.
+    """
     import dask
     import yaml
     from dask_jobqueue import SLURMCluster
 
     config = yaml.safe_load(Path(jobqueue_file).read_text())
-    with dask.config.set(_dotted(config)):  # dotted keys: merge into the defaults, not replace
-        return SLURMCluster(**overrides)
+    job = {_JOB_KEYS.get(key, key.replace("-", "_")): value
+           for key, value in config.get("jobqueue", {}).get("slurm", {}).items()}
+    with dask.config.set(_dotted({"distributed": config.get("distributed", {})})):
+        return SLURMCluster(**(job | overrides))
+
+
+_JOB_KEYS = {"name": "job_name"}  # config key -> SLURMCluster keyword where they differ
 
 
 def _dotted(tree: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    """{"a": {"b": 1}} -> {"a.b": 1}: dask.config.set merges dotted keys into the defaults."""
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict) and value:
