@@ -25,3 +25,8 @@ def dtype(precision: str):
 def enable_x64() -> None:
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
+
+
+def precision_name(dt) -> str:
+    """The precision name of a floating dtype (the inverse of `dtype`)."""
+    return "float64" if jnp.dtype(dt) == jnp.float64 else "float32"

@@ -168,7 +168,7 @@ def _prepare(mol: Molecule, settings: Settings) -> _Prepared:
     grid = None
     ao = ao64 = jnp.zeros((1, 1, bas.nao), work_dtype)
     weights = jnp.zeros((1,), work_dtype)
-    if spec.has_dft:
+    if spec.terms:
         with clock("grid_s"):
             grid = grids.build(mol, settings.grid_level)
         with clock("ao_s"):
@@ -336,10 +336,10 @@ def _forces(p: _Prepared, settings: Settings, dm, mo_energy, mo_coeff) -> np.nda
         j, k = integrals.jk(eri, dm)
         energy = (jnp.vdot(dm, h) + 0.5 * jnp.vdot(dm, j) - 0.25 * spec.hybrid * jnp.vdot(dm, k)
                   + integrals.nuclear_repulsion(mol) - jnp.vdot(w, s))
-        if spec.has_dft:
+        if spec.terms:
             ao = grids.ao_values(mol, p.basis, points, deriv=1 if spec.is_gga else 0,
                                  precision="float64")
-            energy = energy + xc.vxc(settings.xc, ao, weights, dm)[1]
+            energy = energy + xc.vxc(settings.xc, ao, weights, dm, precision="float64")[1]
         return energy
 
     positions = jnp.asarray(p.mol.positions, jnp.float64)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from dftgen import integrals, xc
+from dftgen.precision import precision_name
 from dftgen.presets import Settings
 
 
@@ -76,8 +77,9 @@ def fock_and_energy(dm, inputs: SCFInputs, functional: str):
     j, k = integrals.jk(inputs.eri, dm)
     veff = j - 0.5 * spec.hybrid * k
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, j) - 0.25 * spec.hybrid * jnp.vdot(dm, k)
-    if spec.has_dft:
-        _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm)
+    if spec.terms:  # a density functional part, beyond exact exchange
+        _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
+                               precision=precision_name(dm.dtype))
         veff = veff + v_xc
         energy = energy + e_xc
     return inputs.h + veff, energy + inputs.e_nuc
