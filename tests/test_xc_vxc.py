@@ -86,6 +86,22 @@ def test_potential_is_the_derivative_of_the_energy(water_case):
     assert bool(jnp.all(jnp.isfinite(grad_ao)))
 
 
+def test_float32_potential_derivative_is_finite(water_case):
+    """d V_xc / d D in float32 (second derivatives of the functional, as a trainer that
+    differentiates through SCF steps needs) is finite on a grid whose tails reach rho < 1e-20."""
+    _, grids, ao, dm = water_case
+    assert np.min(np.einsum("pi,ij,pj->p", ao[0], dm, ao[0])) < 1e-20
+    ao32, weights = jnp.asarray(ao, jnp.float32), jnp.asarray(grids.weights, jnp.float32)
+    probe = jnp.asarray(np.random.default_rng(0).normal(size=dm.shape), jnp.float32)
+
+    def projected_potential(dm):
+        return jnp.sum(probe * vxc("b3lyp", ao32, weights, dm, precision="float32")[2])
+
+    grad = jax.jit(jax.grad(projected_potential))(jnp.asarray(dm, jnp.float32))
+    assert grad.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(grad)))
+    assert float(jnp.max(jnp.abs(grad))) > 0
+
+
 def test_functional_objects_are_accepted(water_case):
     _, grids, ao, dm = water_case
     by_object = vxc(functional("pbe0"), ao, grids.weights, dm)[1]

@@ -79,7 +79,7 @@ def pbe_c(rho, sigma):
     eps = pw92_eps(rho)
     t2 = _T2_COEFF * sigma * (1.0 / jnp.cbrt(rho)) ** 7
     growth = jnp.expm1(-eps / PBE_GAMMA)  # = (beta/gamma) / A, positive since eps < 0
-    y_max = float(jnp.finfo(t2.dtype).max) ** 0.125
+    y_max = float(jnp.finfo(t2.dtype).max) ** 0.125  # (1 + y + y^2)^4 stays finite
     y = jnp.minimum(PBE_BETA / PBE_GAMMA / growth * t2, y_max)
     y1 = y * (1.0 + y)
     # y1 / (1 + y1), in the form whose value and autodiff derivative are both free of cancellation
