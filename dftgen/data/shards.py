@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 SCHEMA_VERSION = 1
+_JSON_ATTRS = "json_attributes"  # names the attributes stored as JSON text (dicts, lists)
 
 # column -> (dtype, trailing shape, units); "str" is a UTF-8 variable-length string
 MOLECULE_COLUMNS = {
@@ -177,7 +178,8 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def write(path: str | os.PathLike, block: Block, attrs: dict) -> None:
     """Write a block to an HDF5 file atomically (temporary name, then rename).
 
-    attrs: file attributes; dict and list values are stored as JSON text. schema_version is
+    attrs: file attributes; dict and list values are stored as JSON text (and listed in the
+    `json_attributes` attribute, so they read back as dicts and lists). schema_version is
     added. conformer_start and atom_start columns are written next to the counts.
     """
     import h5py
@@ -187,8 +189,10 @@ def write(path: str | os.PathLike, block: Block, attrs: dict) -> None:
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["schema_version"] = SCHEMA_VERSION
+            encoded = sorted(k for k, v in attrs.items() if isinstance(v, (dict, list, tuple)))
+            f.attrs[_JSON_ATTRS] = json.dumps(encoded)
             for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
+                f.attrs[key] = json.dumps(value) if key in encoded else value
             for group_name in ("molecules", "conformers", "atoms", "failures"):
                 columns = getattr(block, group_name)
                 group = f.create_group(group_name)
@@ -232,11 +236,14 @@ def read(path: str | os.PathLike) -> tuple[Block, dict]:
 
 def read_attrs(f) -> dict:
     """File attributes of an open h5py File, JSON text decoded."""
+    encoded = set(json.loads(f.attrs.get(_JSON_ATTRS, "[]")))
     out = {}
     for key, value in f.attrs.items():
+        if key == _JSON_ATTRS:
+            continue
         if isinstance(value, bytes):
             value = value.decode()
-        if isinstance(value, str) and value[:1] in "{[":
+        if key in encoded:
             value = json.loads(value)
         elif isinstance(value, np.generic):
             value = value.item()

@@ -65,7 +65,7 @@ def connect(kind: str = "local", *, workers: int | None = None, address: str | N
         with Client(address=address, scheduler_file=scheduler_file) as client:
             yield client
         return
-    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
+    with dask.config.set(scheduler_config(allowed_failures)):
         if kind == "local":
             from distributed import LocalCluster
 
@@ -79,6 +79,18 @@ def connect(kind: str = "local", *, workers: int | None = None, address: str | N
             raise ValueError(f"cluster must be 'local' or 'slurm', got {kind!r}")
         with cluster, Client(cluster) as client:
             yield client
+
+
+def scheduler_config(allowed_failures: int) -> dict:
+    """Scheduler settings for JAX tasks of minutes on single-threaded workers.
+
+    worker-saturation 1.0 gives each worker one task at a time (the default 1.1 rounds up
+    to two for one thread): a task queued behind a poisonous one on the same worker would
+    otherwise be blamed when that worker dies. Inputs are tiny, so nothing is lost by not
+    sending tasks ahead.
+    """
+    return {"distributed.scheduler.allowed-failures": allowed_failures,
+            "distributed.scheduler.worker-saturation": 1.0}
 
 
 def slurm_cluster(jobqueue_file: str | os.PathLike = JOBQUEUE_FILE, **overrides):

@@ -87,6 +87,8 @@ def compact(run_dir: str | Path, splits: list[tuple[str, float]], shard_mb: floa
         "splits": written,
         "failures": "failures.h5",
         "n_failures": int(len(failures["molecule_id"])),
+        "failures_by_stage": {str(k): int(v) for k, v in zip(*np.unique(failures["stage"].astype(str),
+                                                                           return_counts=True))},
     }
     (tmp_out / "index.json").write_text(json.dumps(index, indent=1))
     _swap(tmp_out, out)

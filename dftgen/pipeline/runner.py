@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from dftgen.pipeline.progress import Progress
 from dftgen.pipeline.records import to_block
 from dftgen.pipeline.resume import pending_tasks, scan
 from dftgen.pipeline.spec import PipelineSpec
-from dftgen.pipeline.tasks import TaskConfig, TaskSummary, part_path, run_task
+from dftgen.pipeline.tasks import TaskConfig, TaskSummary, part_path, run_task, summary_of_part
 
 INGEST_PART = "ingest"  # parts/ingest.h5: failures found while ingesting
 
@@ -116,14 +116,12 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
             finally:
                 bar.close()
     shard_index = compact(run_dir, list(spec.output.splits), spec.output.shard_mb, _attrs(spec))
-    final = scan(run_dir / "parts")
-    stages = Counter()
-    for part in final.parts:
-        stages.update(part.failures_by_stage)
+    shard_counts = [s for entries in shard_index["splits"].values() for s in entries]
     report = RunReport(
         run_dir=run_dir, planned_molecules=len(plan.molecules), tasks_run=len(summaries),
-        molecules_done=sum(len(p.molecule_ids) for p in final.parts),
-        conformers=sum(p.conformers for p in final.parts), failures_by_stage=dict(stages),
+        molecules_done=sum(s["molecules"] for s in shard_counts),
+        conformers=sum(s["conformers"] for s in shard_counts),
+        failures_by_stage=shard_index["failures_by_stage"],
         seconds=time.perf_counter() - start, dft_seconds=sum(s.dft_seconds for s in summaries),
         shard_index=shard_index, conformers_run=sum(s.conformers for s in summaries),
     )
@@ -156,6 +154,10 @@ def execute(client, tasks: list[Task], config: TaskConfig, spec: PipelineSpec, b
         task = in_flight.pop(future)
         if future.status == "finished":
             summary = future.result()
+            summaries.append(summary)
+            bar.task_done(len(task.molecules), summary)
+        elif part_path(config.parts_dir, task.id).is_file():  # it finished; its worker died later
+            summary = summary_of_part(part_path(config.parts_dir, task.id))
             summaries.append(summary)
             bar.task_done(len(task.molecules), summary)
         else:

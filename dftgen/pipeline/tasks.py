@@ -56,7 +56,13 @@ def part_path(parts_dir: str | Path, task_id: str) -> Path:
 
 
 def run_task(task: Task, config: TaskConfig) -> TaskSummary:
-    """Compute a task and write its part file; returns counts and timings."""
+    """Compute a task and write its part file; returns counts and timings.
+
+    Idempotent: when the part file exists (the task finished, but its worker died before
+    the scheduler heard, so Dask runs it again) the summary is read from it.
+    """
+    if part_path(config.parts_dir, task.id).is_file():
+        return summary_of_part(part_path(config.parts_dir, task.id))
     start = time.perf_counter()
     failures: list[Failure] = []
     embedded: list[MoleculeResult] = []
@@ -90,10 +96,25 @@ def run_task(task: Task, config: TaskConfig) -> TaskSummary:
         "seconds": seconds,
         "dft_seconds": dft_seconds,
         "finished_unix": time.time(),
+        "failed_molecules": len(failures) - len(unconverged),
     }
     shards.write(part_path(config.parts_dir, task.id), to_block(done, failures, config.forces), attrs)
     return TaskSummary(task.id, task.bucket, len(done), sum(len(m.results) for m in done),
                        len(failures) - len(unconverged), len(unconverged), seconds, dft_seconds)
+
+
+def summary_of_part(path: Path) -> TaskSummary:
+    """The summary of a finished task, read back from its part file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        attrs = shards.read_attrs(f)
+        unconverged = int((~f["conformers/converged"][()]).sum())
+        molecules, conformers = len(f["molecules/id"]), len(f["conformers/molecule_id"])
+        failed = int(attrs.get("failed_molecules", len(f["failures/molecule_id"]) - unconverged))
+    return TaskSummary(str(attrs.get("task_id", path.stem)), str(attrs.get("bucket", "")), molecules,
+                       conformers, failed, unconverged, float(attrs.get("seconds", 0.0)),
+                       float(attrs.get("dft_seconds", 0.0)))
 
 
 def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, batch_size: int
