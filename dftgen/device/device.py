@@ -1,0 +1,177 @@
+"""`Device`: where the kernel runs (JAX's CPU or GPU, or emulated IPUs) and what IPU mode checks.
+
+    device = dftgen.device.get("ipu-bow")           # or "ipu-gc200", "cpu", "gpu"; n= for a Pod
+    admission = device.admit(mol, basis, inputs, settings)   # raises DeviceError if refused
+    states = device.map_batch(fn, stacked_inputs)            # batch split over the n devices
+
+An emulated IPU runs on JAX's CPU host devices (one per IPU of a Pod). Before a molecule's SCF
+program runs, `admit` applies the IPU rules: the program must be float32 only, and the
+molecule must fit in SRAM by the analytic model and on every tile by the tile map. It returns
+XLA's memory analysis of the compiled program, the model, the tile map and the BSP estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+from dftgen import integrals
+from dftgen.basis import BasisSet
+from dftgen.device import cost, memory, pod, tiles
+from dftgen.device.rules import COMPILE_CACHE, DeviceError, require_float32
+from dftgen.device.specs import DeviceSpec, spec
+from dftgen.presets import Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryAssessment:
+    """The analytic footprint and tile map of one molecule on one IPU."""
+
+    footprint: memory.Footprint
+    tile_map: tiles.TileMap
+
+    @property
+    def fits(self) -> bool:
+        return self.footprint.fits and self.tile_map.fits
+
+    @property
+    def reason(self) -> str:
+        if not self.footprint.fits:
+            return self.footprint.reason()
+        if not self.tile_map.fits:
+            s = self.tile_map.summary()
+            return (f"the chip total fits but {s['tiles_over_budget']} tile(s) exceed their "
+                    f"{s['budget_bytes_per_tile']} B (largest {s['max_bytes_per_tile']} B)")
+        return ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """What `Device.admit` found for one molecule (it fits, or admit would have raised)."""
+
+    device: str
+    nao: int
+    assessment: MemoryAssessment | None
+    xla_memory: dict
+    estimate: cost.Estimate | None
+    compile_cache: dict
+
+    def as_dict(self) -> dict:
+        out = {"device": self.device, "fits": True, "nao": self.nao,
+               "xla_memory": self.xla_memory, "compile_cache": self.compile_cache}
+        if self.assessment is not None:
+            fp = self.assessment.footprint
+            out.update(memory_bytes=fp.peak_bytes, limit_bytes=fp.limit_bytes,
+                       tiles_used=self.assessment.tile_map.tiles_used,
+                       memory_model=fp.as_dict(), tile_map=self.assessment.tile_map.summary())
+        if self.estimate is not None:
+            out.update(self.estimate.as_dict())
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Device:
+    """n devices of one spec; for IPUs, n emulated chips of a Pod (one molecule per chip)."""
+
+    spec: DeviceSpec
+    n: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_ipu(self) -> bool:
+        return self.spec.is_ipu
+
+    @property
+    def jax_devices(self) -> list:
+        """The JAX devices it runs on: host CPU devices for emulated IPUs."""
+        platform = "gpu" if self.spec.kind == "gpu" else "cpu"
+        try:
+            found = jax.devices(platform)
+        except RuntimeError as err:
+            raise DeviceError(f"device {self.name!r}: JAX has no {platform} backend") from err
+        if len(found) < self.n:
+            hint = (f"; call dftgen.device.configure_host_devices({self.n}) before JAX starts"
+                    if platform == "cpu" else "")
+            raise DeviceError(f"device {self.name!r} with n={self.n} needs {self.n} JAX "
+                              f"{platform} devices, found {len(found)}{hint}")
+        return found[: self.n]
+
+    def assess_memory(self, basis: BasisSet, settings: Settings, npts: int) -> MemoryAssessment:
+        """Analytic footprint and tile map of a molecule in `basis` with `npts` grid points."""
+        fp = memory.footprint(memory.workload(basis, settings, npts), self.spec)
+        return MemoryAssessment(fp, tiles.tile_map(basis, fp, self.spec))
+
+    def check_fits(self, mol, basis: BasisSet, settings: Settings, npts: int) -> MemoryAssessment:
+        """`assess_memory`, raising DeviceError with the reason when the molecule does not
+        fit; cheap (no integrals), so a driver can call it before building a molecule's
+        inputs."""
+        assessment = self.assess_memory(basis, settings, npts)
+        if not assessment.fits:
+            raise DeviceError(f"molecule {mol.name!r} (nao={basis.nao}) does not fit one "
+                              f"{self.name}: {assessment.reason}")
+        return assessment
+
+    def admit(self, mol, basis: BasisSet, inputs, settings: Settings) -> Admission:
+        """Check a molecule's SCF program against the device's rules before it runs.
+
+        Args: the molecule, its BasisSet, its `SCFInputs` (as the driver built them) and the
+        settings. Raises DeviceError (IPU only) when the program has a float64 array (each is
+        named) or the molecule does not fit (the largest buffers and the limit are named).
+        Compiles the programs once per shape (COMPILE_CACHE) for XLA's analyses.
+        """
+        from dftgen.scf.iterations import iterate
+
+        if not self.is_ipu:
+            program = COMPILE_CACHE.compile("iterate", iterate, inputs, functional=settings.xc,
+                                            settings=settings)
+            return Admission(self.name, basis.nao, None, memory.xla_memory(program), None,
+                             COMPILE_CACHE.stats())
+        require_float32(iterate, inputs, names=("inputs",), functional=settings.xc,
+                        settings=settings)
+        assessment = self.check_fits(mol, basis, settings, int(inputs.weights.shape[-1]))
+        program = COMPILE_CACHE.compile("iterate", iterate, inputs, functional=settings.xc,
+                                        settings=settings)
+        fock = COMPILE_CACHE.compile("fock_and_energy", _fock_program(), inputs.dm0, inputs,
+                                     functional=settings.xc)
+        eri = COMPILE_CACHE.compile("eri", _eri_program(basis, settings.precision), mol.positions,
+                                    static_key=(basis.shape_key, settings.precision))
+        estimate = cost.estimate(self.spec, basis.nao, cost.ProgramCost.of(eri),
+                                 cost.ProgramCost.of(fock), cost.ProgramCost.of(program),
+                                 settings.max_iter, settings.diis_space)
+        return Admission(self.name, basis.nao, assessment, memory.xla_memory(program), estimate,
+                         COMPILE_CACHE.stats())
+
+    def map_batch(self, fn, stacked):
+        """fn over the leading axis of `stacked`, split across the n JAX devices (see
+        `dftgen.device.pod.map_batch`); equal to jax.vmap(fn)(stacked)."""
+        return pod.map_batch(fn, stacked, self.jax_devices)
+
+
+def _fock_program():
+    from dftgen.scf.iterations import fock_and_energy
+
+    return jax.jit(fock_and_energy, static_argnames="functional")
+
+
+def _eri_program(basis: BasisSet, precision: str):
+    """The ERI evaluation as a jitted function of the positions (for XLA's cost analysis)."""
+    from dftgen.molecule import Molecule
+
+    numbers = basis.numbers
+
+    def eri(positions):
+        mol = Molecule(numbers=numbers, positions=positions)
+        return integrals.eri(mol, basis, precision=precision)
+
+    return jax.jit(eri)
+
+
+def get(name: str = "cpu", n: int = 1) -> Device:
+    """A device by name ("cpu", "gpu", "ipu-gc200", "ipu-bow"); n > 1 for a Pod of n."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return Device(spec(name), n)
