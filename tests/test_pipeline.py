@@ -217,8 +217,8 @@ def test_worker_environment_limits_threads_and_sets_the_cache(tmp_path):
         worker_env("tpu", cache_dir=tmp_path)
 
 
-def test_slurm_job_script_renders_from_the_shipped_config():
-    cluster = slurm_cluster()
+def test_slurm_job_script_renders_from_the_shipped_config(tmp_path):
+    cluster = slurm_cluster(log_directory=str(tmp_path / "logs"))  # jobqueue creates the folder
     try:
         script = cluster.job_script()
     finally:

@@ -6,7 +6,6 @@ parsed arguments and returns the exit status.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "pipelines" / "default.toml"
@@ -80,16 +79,3 @@ def add_commands(subparsers) -> None:
     q.add_argument("--all", action="store_true", help="keep unconverged and zero-gap rows (QM1B dropped them)")
     q.set_defaults(func=export)
 
-
-def _parser() -> argparse.ArgumentParser:
-    """A stand-alone parser of the three commands (`python -m dftgen.pipeline.commands`)."""
-    parser = argparse.ArgumentParser(prog="dftgen")
-    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    return parser
-
-
-if __name__ == "__main__":
-    import sys
-
-    arguments = _parser().parse_args()
-    sys.exit(arguments.func(arguments))
