@@ -76,6 +76,7 @@ def test_dft_table_takes_settings_overrides():
     ({"dft": {"preset": "fast"}}, "unknown preset"),
     ({"output": {"splits": {"train": 0.5}}}, "sum to 1"),
     ({"filter": {"max_h": 3}}, "unknown key"),
+    ({"filter": {"elements": ["C", "Xx"]}}, "unsupported element 'Xx'"),
     ({"colour": "blue"}, "unknown key"),
 ])
 def test_bad_specs_say_what_is_wrong(data, message):

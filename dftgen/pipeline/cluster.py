@@ -126,5 +126,14 @@ def _dotted(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def dashboard(client) -> str:
+    """Where the Dask dashboard is (it needs bokeh, which dask[distributed] does not pull in)."""
+    import importlib.util
+
+    if importlib.util.find_spec("bokeh") is None:
+        return "not available (pip install 'bokeh>=3.1' to get one)"
+    return client.dashboard_link
+
+
 def n_workers(client) -> int:
     return len(client.scheduler_info().get("workers", {}))

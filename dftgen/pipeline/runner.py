@@ -109,7 +109,7 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
         with cluster_mod.connect(cluster, workers=workers or spec.run.workers, address=address,
                                  scheduler_file=scheduler_file, env=env,
                                  allowed_failures=spec.run.allowed_failures, jobs=jobs) as client:
-            log(f"Dask dashboard: {client.dashboard_link}")
+            log(f"Dask dashboard: {cluster_mod.dashboard(client)}")
             bar = Progress(total, total - pending_conformers, spec.conformers.per_molecule, enabled=progress)
             try:
                 summaries = execute(client, pending, run_config(spec, run_dir), spec, bar, task_fn)

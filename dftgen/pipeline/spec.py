@@ -24,6 +24,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from dftgen.elements import atomic_number
 from dftgen.presets import Settings, resolve
 
 SOURCE_KINDS = ("qm9", "smiles", "gdb11", "csv")
@@ -238,6 +239,11 @@ def _validated(spec: PipelineSpec, where: str) -> PipelineSpec:
     for ok, message in checks:
         if not ok:
             raise SpecError(f"pipeline spec {where}: {message}")
+    for element in f.elements:
+        try:
+            atomic_number(element)
+        except ValueError as err:
+            raise SpecError(f"pipeline spec {where}: [filter] elements: {err}") from None
     try:
         spec.dft.settings
     except ValueError as err:
