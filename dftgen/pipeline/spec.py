@@ -87,7 +87,7 @@ class DFTSpec:
 class PlanSpec:
     """task_conformers: conformers per task (tasks of a few minutes; a molecule's conformers
     never split across tasks); batch_size: conformers per `run_dft_batch` call inside a task
-    (one compiled program per bucket and batch size)."""
+    (short batches are padded with copies, so each bucket compiles one program)."""
 
     task_conformers: int = 64
     batch_size: int = 8

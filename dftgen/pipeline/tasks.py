@@ -119,7 +119,8 @@ def summary_of_part(path: Path) -> TaskSummary:
 
 def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, batch_size: int
             ) -> tuple[list[MoleculeResult], list[Failure]]:
-    """Fill in `results` of each molecule by `run_dft_batch` over batches of conformers.
+    """Fill in `results` of each molecule by `run_dft_batch` over batches of exactly
+    `batch_size` conformers (the last one padded with copies), so that a bucket compiles once.
 
     A batch that raises is run again molecule by molecule, so one bad molecule costs only
     itself; a molecule any of whose conformers fails is a failure as a whole (no partial
@@ -133,9 +134,13 @@ def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, b
     errors: dict[int, BaseException] = {}
 
     def run(indices: list[int]) -> None:
+        mols = [flat[i][1] for i in indices]
+        # a short batch is filled up with copies of its last conformer (results discarded):
+        # every call of a bucket then has one shape and reuses one compiled program
+        mols += [mols[-1]] * (batch_size - len(mols))
         with warnings.catch_warnings():  # non-convergence is recorded as data instead
             warnings.simplefilter("ignore", SCFNotConvergedWarning)
-            out = run_dft_batch([flat[i][1] for i in indices], settings, forces=forces)
+            out = run_dft_batch(mols, settings, forces=forces)
         for i, r in zip(indices, out):
             results[i] = r
 
