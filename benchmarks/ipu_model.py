@@ -27,7 +27,7 @@ from molecules import QM1B_LIKE_SMILES  # noqa: E402
 from dftgen import Molecule, integrals  # noqa: E402
 from dftgen.device import COMPILE_CACHE, cost, get  # noqa: E402
 from dftgen.presets import PRESETS  # noqa: E402
-from dftgen.scf.driver import _prepare  # noqa: E402
+from dftgen.scf.driver import prepare  # noqa: E402
 from dftgen.scf.iterations import iterate  # noqa: E402
 
 QM1B_PUBLISHED_MS = 40_000 * 3600e3 / 1.07e9  # 134.6 ms per conformer per IPU
@@ -63,7 +63,7 @@ def main() -> None:
     print(f"{'molecule':<24s} {'heavy':>5s} {'nao':>4s} {'IPU est. ms':>11s} "
           f"{'CPU ms':>8s} {'QM1B ms':>8s}")
     for mol in one_per_size():
-        prepared = _prepare(mol, settings)
+        prepared = prepare(mol, settings)
         admission = device.admit(mol, prepared.basis, prepared.work, settings)
         program = COMPILE_CACHE.compile("iterate", iterate, prepared.work,
                                         functional=settings.xc, settings=settings)

@@ -137,6 +137,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["float64", "float32"], default="float64")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_integrals)
+
+    from dftgen.device.commands import add_commands as add_device_commands
+    from dftgen.pipeline.commands import add_commands as add_pipeline_commands
+
+    add_pipeline_commands(sub)
+    add_device_commands(sub)
     return parser
 
 

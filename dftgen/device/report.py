@@ -17,7 +17,7 @@ from dftgen.presets import resolve
 def report(mol, device: str = "ipu-bow", preset: str = "qm1b", **overrides) -> dict:
     """A JSON-ready report; always has fits, nao, memory_bytes, limit_bytes, tiles_used,
     estimated_ms_per_conformer (None when it does not fit) and reason ("" when it fits)."""
-    from dftgen.scf.driver import _prepare
+    from dftgen.scf.driver import prepare
 
     settings = resolve(preset, **overrides)
     dev = get(device)
@@ -35,7 +35,7 @@ def report(mol, device: str = "ipu-bow", preset: str = "qm1b", **overrides) -> d
         if not assessment.fits:
             return {**out, "fits": False, "reason": assessment.reason,
                     "compile_cache": COMPILE_CACHE.stats()}
-    prepared = _prepare(mol, settings)
+    prepared = prepare(mol, settings)
     try:
         admission = dev.admit(mol, bas, prepared.work, settings)
     except DeviceError as err:

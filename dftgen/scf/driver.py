@@ -88,7 +88,7 @@ class DFTResult:
 
 
 @dataclasses.dataclass
-class _Prepared:
+class Prepared:
     """One molecule's arrays: `work` in the iteration precision, `exact` in float64."""
 
     mol: Molecule
@@ -121,7 +121,7 @@ def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *, forc
     order. Molecules of a bucket share the basis structure; their grids are padded to one
     size with zero-weight points."""
     settings = resolve(preset, **overrides)
-    prepared = [_prepare(mol, settings) for mol in mols]
+    prepared = [prepare(mol, settings) for mol in mols]
     buckets: dict[tuple, list[int]] = {}
     for i, p in enumerate(prepared):
         buckets.setdefault(p.basis.shape_key, []).append(i)
@@ -141,7 +141,7 @@ def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *, forc
 # -- preparation ---------------------------------------------------------------------------
 
 
-def _prepare(mol: Molecule, settings: Settings) -> _Prepared:
+def prepare(mol: Molecule, settings: Settings) -> Prepared:
     if mol.spin != 0 or mol.n_electrons % 2:
         raise MoleculeError(
             f"molecule {mol.name!r}: restricted Kohn-Sham needs a closed shell, but it has "
@@ -193,7 +193,7 @@ def _prepare(mol: Molecule, settings: Settings) -> _Prepared:
 
     work = inputs(work_dtype, eri, ao)
     exact = inputs(jnp.float64, eri.astype(jnp.float64), ao64) if exact_needed else None
-    return _Prepared(mol, bas, grid, work, exact, n_occ, timings)
+    return Prepared(mol, bas, grid, work, exact, n_occ, timings)
 
 
 class _Clock:
@@ -248,7 +248,7 @@ def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
 # -- results -------------------------------------------------------------------------------
 
 
-def _finish(p: _Prepared, state, settings: Settings, want_forces: bool, keep: bool) -> DFTResult:
+def _finish(p: Prepared, state, settings: Settings, want_forces: bool, keep: bool) -> DFTResult:
     clock = _Clock(p.timings)
     final_inputs = p.exact if p.exact is not None else p.work
     with clock("final_s"):
@@ -310,7 +310,7 @@ def _dipole(mol, bas, dm) -> np.ndarray:
     return (nuclear - electronic) * DEBYE_AU
 
 
-def _forces(p: _Prepared, settings: Settings, dm, mo_energy, mo_coeff) -> np.ndarray:
+def _forces(p: Prepared, settings: Settings, dm, mo_energy, mo_coeff) -> np.ndarray:
     """-dE/dR (natoms, 3) at the final density, by JAX autodiff (no differentiation through
     the iterations).
 
