@@ -10,6 +10,7 @@ vmapped, compiled program; padding never changes a number.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen import basis as basis_mod
+from dftgen import device as device_layer
 from dftgen import grids, guess, integrals, xc
 from dftgen.elements import DEBYE_AU, HARTREE_EV
 from dftgen.molecule import Molecule, MoleculeError
@@ -61,6 +63,7 @@ class DFTResult:
     mo_coeff: np.ndarray | None = None
     dm: np.ndarray | None = None
     forces_ha_bohr: np.ndarray | None = None
+    device: dict | None = None  # the device layer's admission report, when a device was given
 
     @property
     def gap_ev(self) -> float:
@@ -84,6 +87,8 @@ class DFTResult:
             "timings_s": self.timings,
             "settings": dataclasses.asdict(self.settings),
         }
+        if self.device is not None:
+            out["device"] = self.device
         return out
 
 
@@ -101,7 +106,7 @@ class Prepared:
 
 
 def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool = False,
-            keep_orbitals: bool = False, **overrides) -> DFTResult:
+            keep_orbitals: bool = False, device=None, **overrides) -> DFTResult:
     """Restricted Kohn-Sham (or Hartree-Fock, xc="hf") for one molecule.
 
     Args:
@@ -111,17 +116,39 @@ def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool = Fa
         forces: also return forces, -dE/dR in Hartree/Bohr, by JAX autodiff of the energy
             at the final density.
         keep_orbitals: keep mo_coeff and the density matrix in the result.
+        device: None (JAX's default backend), a name ("cpu", "gpu", "ipu-bow", "ipu-gc200")
+            or a `dftgen.device.Device`. On an emulated IPU every molecule is admitted by the
+            device layer first (float32 only, memory, tiles), which raises
+            `dftgen.device.DeviceError` with the reason when it does not fit.
     """
-    return run_dft_batch([mol], preset, forces=forces, keep_orbitals=keep_orbitals, **overrides)[0]
+    return run_dft_batch([mol], preset, forces=forces, keep_orbitals=keep_orbitals,
+                         device=device, **overrides)[0]
 
 
 def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *, forces: bool = False,
-                  keep_orbitals: bool = False, **overrides) -> list[DFTResult]:
+                  keep_orbitals: bool = False, device=None, **overrides) -> list[DFTResult]:
     """`run_dft` for many molecules, one compiled program per shape bucket; results in input
     order. Molecules of a bucket share the basis structure; their grids are padded to one
-    size with zero-weight points."""
+    size with zero-weight points. With a device of n > 1 (an emulated IPU Pod), each bucket's
+    molecules are split across the n devices."""
     settings = resolve(preset, **overrides)
+    if isinstance(device, str):
+        device = device_layer.get(device)
+    with _on(device):
+        return _run(mols, settings, forces, keep_orbitals, device)
+
+
+def _on(device):
+    """Place computations on the device's first JAX device (emulated IPUs run on the host)."""
+    if device is None:
+        return contextlib.nullcontext()
+    return jax.default_device(device.jax_devices[0])
+
+
+def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) -> list[DFTResult]:
     prepared = [prepare(mol, settings) for mol in mols]
+    admissions = [None if device is None else device.admit(p.mol, p.basis, p.work, settings)
+                  for p in prepared]
     buckets: dict[tuple, list[int]] = {}
     for i, p in enumerate(prepared):
         buckets.setdefault(p.basis.shape_key, []).append(i)
@@ -129,12 +156,14 @@ def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *, forc
     for indices in buckets.values():
         group = [prepared[i] for i in indices]
         start = time.perf_counter()
-        states = _iterate_bucket([p.work for p in group], settings)
+        states = _iterate_bucket([p.work for p in group], settings, device)
         elapsed = (time.perf_counter() - start) / len(group)
         for k, (i, p) in enumerate(zip(indices, group)):
             state = jax.tree.map(lambda a: a[k], states)
             p.timings["scf_s"] = elapsed
             results[i] = _finish(p, state, settings, forces, keep_orbitals)
+            if admissions[i] is not None:
+                results[i].device = admissions[i].as_dict()
     return results
 
 
@@ -220,20 +249,31 @@ class _Phase:
 # -- iterations ----------------------------------------------------------------------------
 
 
-def _iterate_bucket(inputs: list[SCFInputs], settings: Settings):
-    """Run one bucket: a single molecule directly, several through one vmapped program."""
-    if len(inputs) == 1:
+def _iterate_bucket(inputs: list[SCFInputs], settings: Settings, device=None):
+    """Run one bucket: a single molecule directly, several through one vmapped program (split
+    across the devices of a Pod)."""
+    pod = device is not None and device.n > 1
+    if len(inputs) == 1 and not pod:
         state = iterate(inputs[0], settings.xc, settings)
         return jax.tree.map(lambda a: a[None], state)
     npts = max(i.weights.shape[0] for i in inputs)
     npts = -(-npts // GRID_PAD_MULTIPLE) * GRID_PAD_MULTIPLE
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[_pad_grid(i, npts) for i in inputs])
+    if pod:
+        return device.map_batch(_iterate_one(settings.xc, settings), stacked)
     return _batched_iterate(settings.xc, settings)(stacked)
 
 
 @functools.lru_cache(maxsize=None)
+def _iterate_one(functional: str, settings: Settings):
+    """The SCF of one molecule with its static arguments bound (one object per setting, so
+    compiled programs are reused)."""
+    return functools.partial(iterate, functional=functional, settings=settings)
+
+
+@functools.lru_cache(maxsize=None)
 def _batched_iterate(functional: str, settings: Settings):
-    return jax.jit(jax.vmap(functools.partial(iterate, functional=functional, settings=settings)))
+    return jax.jit(jax.vmap(_iterate_one(functional, settings)))
 
 
 def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
