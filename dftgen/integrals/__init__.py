@@ -1,1 +1,19 @@
-"""Gaussian integrals in JAX: overlap, kinetic, nuclear attraction, electron repulsion."""
+"""Gaussian integrals in JAX: overlap, kinetic, nuclear attraction, electron repulsion.
+
+Every public function takes a `Molecule`, a basis (a `BasisSet` or a name) and
+`precision="float64"|"float32"`, and is differentiable with respect to the positions.
+For batches of molecules of one shape bucket, `layout.stack` gives traced arrays to
+`jax.vmap` the `*_matrix` kernels over.
+"""
+
+from dftgen.integrals.layout import BasisArrays, Layout, prepare, stack
+from dftgen.integrals.one_electron import (
+    kinetic,
+    nuclear,
+    nuclear_repulsion,
+    one_electron_integrals,
+    overlap,
+)
+
+__all__ = ["overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
+           "prepare", "stack", "Layout", "BasisArrays"]

@@ -1,0 +1,127 @@
+"""Primitive-pair data of a pair class: Hermite expansion coefficients of every primitive
+pair, with contraction coefficients and the Cartesian-to-spherical map folded in.
+
+For a pair of groups (a, b) with primitives alpha_i on A and beta_j on B, and a Hermite
+index h = (t, u, v), the pair's spherical function products are
+    phi_m(r) phi_n(r) = sum_{ij} sum_h  E[ij, h, m, n] Lambda_h(r; p_ij, P_ij),
+so any integral over the product is a contraction of E with that integral over Hermite
+Gaussians Lambda_h. Computed once per pair and reused by every partner (the ERI's kets).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
+from dftgen.integrals.layout import BasisArrays, Layout, PairClass, angular
+
+
+class PairData(NamedTuple):
+    """Primitive pairs of a pair class, pp = npa * npb per pair.
+
+    p: (npair, pp) total exponents; centre: (npair, pp, 3) Gaussian product centres P;
+    e: (npair, pp, nh, nsph_a * nsph_b) Hermite coefficients over hermite_tuples(la + lb).
+    """
+
+    p: jnp.ndarray
+    centre: jnp.ndarray
+    e: jnp.ndarray
+
+
+def max_l(kind) -> int:
+    return max(kind[0])
+
+
+def gather(layout: Layout, cls: PairClass, arrays: BasisArrays):
+    """Exponents (npair, np), contraction coefficients per Cartesian component
+    (npair, np, ncart) and centres (npair, 3) of both sides of every pair of a class."""
+    out = []
+    for side, kind in ((0, cls.kind_a), (1, cls.kind_b)):
+        groups = [layout.groups[pair[side]] for pair in cls.pairs]
+        nprim = kind[1]
+        shells = np.array([g.shells for g in groups])  # (npair, nshell_in_group)
+        _, shell_of, _ = angular(kind[0])
+        exps = arrays.exponents[shells[:, 0], :nprim]
+        coefs = arrays.coefficients[shells[:, shell_of], :nprim]  # (npair, ncart, np)
+        centre = arrays.positions[np.array([g.atom for g in groups])]
+        out.append((exps, jnp.swapaxes(coefs, 1, 2), centre))
+    return out
+
+
+def _primitive_pairs(side_a, side_b):
+    (ea, _, ca), (eb, _, cb) = side_a, side_b
+    a, b = ea[:, :, None], eb[:, None, :]
+    xab = (ca - cb)[:, None, None, :]
+    return a, b, xab
+
+
+def _cartesian(per_axis, powers_a, powers_b, herm):
+    """Product over axes of per-axis tables (..., i, j, t) -> (..., nh, nca, ncb)."""
+    out = None
+    for d, table in enumerate(per_axis):
+        factor = table[..., powers_a[None, :, None, d], powers_b[None, None, :, d], herm[:, None, None, d]]
+        out = factor if out is None else out * factor
+    return out
+
+
+def _to_spherical(cart, side_a, side_b, kind_a, kind_b):
+    """Fold contraction coefficients and cart2sph into (npair, npa, npb, X, nca, ncb)
+    -> (npair, npa*npb, X, nsph_a*nsph_b)."""
+    (_, coef_a, _), (_, coef_b, _) = side_a, side_b
+    to_a, to_b = angular(kind_a[0])[2], angular(kind_b[0])[2]
+    ca = coef_a[..., None] * to_a.astype(coef_a.dtype)  # (npair, npa, nca, nsa)
+    cb = coef_b[..., None] * to_b.astype(coef_b.dtype)
+    sph = jnp.einsum("xabhij,xaim,xbjn->xabhmn", cart, ca, cb)
+    npair, npa, npb, nh, nsa, nsb = sph.shape
+    return sph.reshape(npair, npa * npb, nh, nsa * nsb)
+
+
+def pair_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> PairData:
+    """Hermite coefficients of every primitive pair of a class (see module docstring)."""
+    side_a, side_b = gather(layout, cls, arrays)
+    la, lb = max_l(cls.kind_a), max_l(cls.kind_b)
+    a, b, xab = _primitive_pairs(side_a, side_b)
+    table = expansion_coefficients(la, lb, a[..., None], b[..., None], xab)  # (..., 3, i, j, t)
+    per_axis = [table[..., d, :, :, :] for d in range(3)]
+    herm = np.array(hermite_tuples(la + lb))
+    cart = _cartesian(per_axis, angular(cls.kind_a[0])[0], angular(cls.kind_b[0])[0], herm)
+    p = a + b
+    centre = (a[..., None] * side_a[2][:, None, None, :] + b[..., None] * side_b[2][:, None, None, :]) / p[..., None]
+    npair = p.shape[0]
+    return PairData(
+        p=p.reshape(npair, -1),
+        centre=centre.reshape(npair, -1, 3),
+        e=_to_spherical(cart, side_a, side_b, cls.kind_a, cls.kind_b),
+    )
+
+
+def kinetic_pairs(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
+    """Kinetic-energy integrals -1/2 <a|nabla^2|b> of every pair, (npair, nsph_a*nsph_b).
+
+    Along one axis, d^2/dx^2 x_B^j e^{-b x_B^2} = j(j-1) x_B^{j-2} - 2b(2j+1) x_B^j + 4b^2 x_B^{j+2},
+    so the kinetic integral is a sum of overlaps with j - 2, j, j + 2.
+    """
+    side_a, side_b = gather(layout, cls, arrays)
+    la, lb = max_l(cls.kind_a), max_l(cls.kind_b)
+    a, b, xab = _primitive_pairs(side_a, side_b)
+    s, k = [], []
+    overlaps = expansion_coefficients(la, lb + 2, a[..., None], b[..., None], xab)[..., 0]
+    for d in range(3):
+        ov = overlaps[..., d, :, :]  # (..., la+1, lb+3)
+        bb = b[..., None, None]
+        j = np.arange(lb + 1)
+        lower = jnp.concatenate([jnp.zeros_like(ov[..., :2]), ov[..., : max(lb - 1, 0)]], axis=-1)[..., : lb + 1]
+        kin = -0.5 * (j * (j - 1) * lower - 2 * bb * (2 * j + 1) * ov[..., : lb + 1]
+                      + 4 * bb * bb * ov[..., 2 : lb + 3])
+        s.append(ov[..., : lb + 1, None])
+        k.append(kin[..., None])
+    norm = (jnp.pi / (a + b)) ** 1.5
+    herm = np.zeros((1, 3), dtype=np.int64)
+    pa, pb = angular(cls.kind_a[0])[0], angular(cls.kind_b[0])[0]
+    cart = sum(
+        _cartesian([k[d] if d == axis else s[d] for d in range(3)], pa, pb, herm) for axis in range(3)
+    ) * norm[..., None, None, None]
+    return _to_spherical(cart, side_a, side_b, cls.kind_a, cls.kind_b).sum(axis=1)[:, 0]
