@@ -24,6 +24,7 @@ from dftgen import basis as basis_mod
 from dftgen import device as device_layer
 from dftgen import grids, guess, integrals, xc
 from dftgen.elements import DEBYE_AU, HARTREE_EV
+from dftgen.integrals.multipole import dipole
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import dtype as precision_dtype
 from dftgen.presets import Settings, resolve
@@ -344,7 +345,7 @@ def _mulliken(mol, bas, dm, s) -> np.ndarray:
 
 def _dipole(mol, bas, dm) -> np.ndarray:
     """Dipole moment (3,) in Debye about the origin: sum_A Z_A R_A - tr(D r)."""
-    r = np.asarray(integrals.dipole(mol, bas, precision="float64"))
+    r = np.asarray(dipole(mol, bas, precision="float64"))
     nuclear = mol.numbers @ np.asarray(mol.positions, dtype=np.float64)
     electronic = np.einsum("xij,ji->x", r, dm)
     return (nuclear - electronic) * DEBYE_AU
