@@ -6,7 +6,9 @@ For batches of molecules of one shape bucket, `layout.stack` gives traced arrays
 `jax.vmap` the `*_matrix` kernels over.
 """
 
-from dftgen.integrals.layout import BasisArrays, Layout, prepare, stack
+from dftgen.integrals.eri import eri, eri_packed, unpack
+from dftgen.integrals.jk import jk
+from dftgen.integrals.layout import BasisArrays, Layout, prepare, stack, trace_counts
 from dftgen.integrals.one_electron import (
     kinetic,
     nuclear,
@@ -15,5 +17,5 @@ from dftgen.integrals.one_electron import (
     overlap,
 )
 
-__all__ = ["overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
+__all__ = ["eri", "eri_packed", "jk", "unpack", "trace_counts", "overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
            "prepare", "stack", "Layout", "BasisArrays"]

@@ -13,6 +13,7 @@ for STO-3G this cuts the primitive quartets of the ERI by about 3x.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 from typing import NamedTuple
@@ -92,6 +93,10 @@ class Layout:
                     continue
                 classes.setdefault((ka, kb), []).append((a, b))
         return tuple(PairClass(ka, kb, tuple(p)) for (ka, kb), p in classes.items())
+
+
+#: how many times each kernel ("overlap", "eri", ...) was traced: a compile-cache check
+trace_counts: collections.Counter = collections.Counter()
 
 
 class BasisArrays(NamedTuple):

@@ -13,7 +13,6 @@ The `*_matrix(layout, arrays)` kernels are pure functions of traced arrays: vmap
 
 from __future__ import annotations
 
-import collections
 import functools
 
 import jax
@@ -21,12 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen.integrals.hermite import coulomb_hermite
-from dftgen.integrals.layout import BasisArrays, Layout, prepare
+from dftgen.integrals.layout import BasisArrays, Layout, prepare, trace_counts
 from dftgen.integrals.pairs import kinetic_pairs, max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
-
-#: how many times each kernel was traced (a compile-cache check for tests)
-trace_counts: collections.Counter = collections.Counter()
 
 
 def _assemble(layout: Layout, blocks) -> jnp.ndarray:
