@@ -1,0 +1,147 @@
+"""CLI sub-commands: `dftgen train schnet`, `dftgen evaluate` and `dftgen predict`.
+
+The lead's CLI registers them with
+
+    train = dftgen.train.add_train_parser(subparsers)   # `dftgen train` and its trainers
+    add_train_commands(train)                            # `dftgen train schnet`
+    add_commands(subparsers)                             # `dftgen evaluate`, `dftgen predict`
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+
+
+def _spec_path(spec: str) -> Path:
+    """A spec file, or the name of one in the repository's models/ folder."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    named = MODELS_DIR / f"{spec}.toml"
+    if named.is_file():
+        return named
+    raise FileNotFoundError(f"no model spec {spec!r} (a TOML file, or one of "
+                            f"{sorted(p.stem for p in MODELS_DIR.glob('*.toml'))})")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--scaling takes comma-separated training-set sizes, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--scaling takes positive sizes, got {text!r}")
+    return sizes
+
+
+def train_schnet(args) -> int:
+    """Train SchNet (schnetpack) on a generated dataset; write model.pt, metrics.json and
+    learning_curve.png under OUT/<name>/ (with --scaling: one model per size, scaling.json
+    and the log-log scaling.png)."""
+    import torch
+
+    from dftgen.train.schnet import spec as spec_mod
+    from dftgen.train.schnet.data import load_splits
+    from dftgen.train.schnet.training import scaling, train
+
+    spec = spec_mod.load(_spec_path(args.spec))
+    if args.max_epochs is not None:
+        spec = spec.replace(training={"max_epochs": args.max_epochs})
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    splits = load_splits(args.data, spec.target_specs, spec.data.include_unconverged)
+    out_dir = Path(args.out) / spec.name
+    progress = not args.no_progress
+    if args.scaling:
+        result = scaling(spec, splits, out_dir, _sizes(args.scaling), source=str(args.data), progress=progress)
+        for n, *maes in zip(result["sizes"], *result["val_mae_mev"].values()):
+            print(f"{n:>9d} training conformers: validation MAE "
+                  + ", ".join(f"{t} {m:.1f} meV" for t, m in zip(spec.targets, maes)))
+        print(f"wrote {out_dir / 'scaling.json'} and {out_dir / 'scaling.png'}")
+        return 0
+    metrics = train(spec, splits, out_dir, train_size=args.train_size, source=str(args.data), progress=progress)
+    print(format_metrics(metrics["splits"], spec.targets))
+    print(f"wrote {out_dir}/model.pt, metrics.json, learning_curve.png")
+    return 0
+
+
+def evaluate(args) -> int:
+    """MAE and RMSE (meV) of a trained model on each split of a dataset, with the
+    offsets-only (mean-predictor) baseline."""
+    from dftgen.train.schnet.data import load_splits
+    from dftgen.train.schnet.evaluation import Trained
+
+    trained = Trained.load(args.model)
+    spec = trained.spec
+    splits = load_splits(args.data, spec.target_specs, spec.data.include_unconverged)
+    if args.split:
+        splits = {name: splits[name] for name in args.split.split(",")}
+    metrics = trained.metrics(splits)
+    print(json.dumps(metrics) if args.json else format_metrics(metrics, spec.targets))
+    return 0
+
+
+def predict(args) -> int:
+    """Predicted targets (eV) of one molecule by a trained model."""
+    from dftgen.cli import _molecule_from_args
+    from dftgen.train.schnet.evaluation import Trained
+
+    trained = Trained.load(args.model)
+    mol = _molecule_from_args(args)
+    values = trained.predict_molecule(mol)
+    if args.json:
+        print(json.dumps({"molecule": mol.name, **{f"{k}_ev": v for k, v in values.items()}}))
+    else:
+        for name, value in values.items():
+            print(f"{name:<7s} {value:12.4f} eV")
+    return 0
+
+
+def format_metrics(metrics: dict, targets) -> str:
+    """A table: split, target, MAE, RMSE and baseline MAE in meV, and counts."""
+    lines = [f"{'split':<6s} {'target':<7s} {'MAE':>10s} {'RMSE':>10s} {'baseline':>10s}  (meV)"]
+    for split, row in metrics.items():
+        for t in targets:
+            m = row[t]
+            lines.append(f"{split:<6s} {t:<7s} {m['mae_mev']:10.1f} {m['rmse_mev']:10.1f} "
+                         f"{m['baseline_mae_mev']:10.1f}")
+        lines.append(f"{split:<6s} {row['conformers']} conformers of {row['molecules']} molecules")
+    return "\n".join(lines)
+
+
+def add_train_commands(train_subparsers) -> None:
+    """Register `schnet` on the sub-parsers of `dftgen train`."""
+    p = train_subparsers.add_parser("schnet", help="SchNet (schnetpack) on a generated dataset",
+                                    description=train_schnet.__doc__)
+    p.add_argument("spec", help="model spec: a TOML file or a name in models/ (schnet-small, schnet-9m)")
+    p.add_argument("--data", required=True, help="run directory (datasets/<name>-<hash>), shards folder or shard")
+    p.add_argument("--out", default="models", help="parent folder of the model directory <name>/ (default models)")
+    p.add_argument("--max-epochs", type=int, help="epochs (overrides the spec)")
+    p.add_argument("--train-size", type=int, help="train on this many conformers (whole molecules, shuffled)")
+    p.add_argument("--scaling", help="comma-separated training-set sizes: one model each, and the scaling plot")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=train_schnet)
+
+
+def add_commands(subparsers) -> None:
+    """Register `evaluate` and `predict` on the `dftgen` sub-parsers."""
+    from dftgen.cli import _add_molecule_args
+
+    p = subparsers.add_parser("evaluate", help="errors of a trained model on a dataset's splits",
+                              description=evaluate.__doc__)
+    p.add_argument("model", help="model directory (models/<name>) or its model.pt")
+    p.add_argument("--data", required=True, help="run directory, shards folder or shard file")
+    p.add_argument("--split", help="comma-separated splits (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=evaluate)
+
+    p = subparsers.add_parser("predict", help="a trained model's predictions for one molecule",
+                              description=predict.__doc__)
+    p.add_argument("model", help="model directory (models/<name>) or its model.pt")
+    _add_molecule_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object; keys carry units")
+    p.set_defaults(func=predict)

@@ -1,0 +1,121 @@
+"""A SchNet model spec: what to predict, the network's size and the training recipe (TOML).
+
+    name = "schnet-small"
+    targets = ["gap"]                  # any of gap (default, QM1B's), energy, homo, lumo
+    [model]   n_atom_basis, n_filters, n_interactions, n_rbf, cutoff_bohr
+    [data]    batch_size, num_workers, neighbour_list, include_unconverged
+    [training] loss, lr, weight_decay, warmup_steps, lr_decay, max_epochs, seed
+
+Lengths are in Bohr, the unit of the shards' positions: QM1B's cutoff 15 was in its
+dataset's unit, also Bohr (7.9 Angstrom). Targets are in eV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A predicted property: its key in schnetpack's input dictionary and shard column."""
+
+    name: str
+    column: str
+    extensive: bool  # summed over atoms (energy) or averaged (orbital energies)
+
+
+TARGETS = {
+    "gap": Target("gap", "gap_ev", extensive=False),
+    "energy": Target("energy", "energy_ev", extensive=True),
+    "homo": Target("homo", "homo_ev", extensive=False),
+    "lumo": Target("lumo", "lumo_ev", extensive=False),
+}
+NEIGHBOUR_LISTS = ("vesin", "matscipy", "ase", "torch")
+LOSSES = ("l1", "mse")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSection:
+    n_atom_basis: int = 64  # features per atom
+    n_filters: int = 64  # filters of the continuous-filter convolutions
+    n_interactions: int = 3
+    n_rbf: int = 25  # Gaussians expanding distances 0 .. cutoff
+    cutoff_bohr: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSection:
+    batch_size: int = 32
+    num_workers: int = 0  # loader processes; 0 reads in the training process
+    neighbour_list: str = "vesin"  # schnetpack transform: vesin, matscipy, ase or torch
+    include_unconverged: bool = False  # QM1B dropped unconverged rows and zero gaps
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSection:
+    loss: str = "l1"  # l1 (QM1B) or mse
+    lr: float = 5e-4
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay
+    warmup_steps: int = 100  # linear warm-up of the learning rate from 0
+    lr_decay: float = 0.96  # learning rate x lr_decay after every epoch
+    max_epochs: int = 50
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    targets: tuple[str, ...] = ("gap",)
+    model: ModelSection = ModelSection()
+    data: DataSection = DataSection()
+    training: TrainingSection = TrainingSection()
+
+    def __post_init__(self):
+        unknown = [t for t in self.targets if t not in TARGETS]
+        if unknown or not self.targets:
+            raise ValueError(f"model {self.name!r}: targets must be a non-empty list of "
+                             f"{sorted(TARGETS)}, got {list(self.targets)}")
+        if self.data.neighbour_list not in NEIGHBOUR_LISTS:
+            raise ValueError(f"model {self.name!r}: neighbour_list must be one of {NEIGHBOUR_LISTS}")
+        if self.training.loss not in LOSSES:
+            raise ValueError(f"model {self.name!r}: loss must be one of {LOSSES}")
+
+    @property
+    def target_specs(self) -> list[Target]:
+        return [TARGETS[t] for t in self.targets]
+
+    def replace(self, **sections) -> ModelSpec:
+        """A copy with fields of sections replaced: spec.replace(training={"max_epochs": 3})."""
+        changes = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            changes[name] = dataclasses.replace(current, **value) if isinstance(value, dict) else value
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["targets"] = list(self.targets)
+        return out
+
+
+def from_dict(data: dict) -> ModelSpec:
+    sections = {"model": ModelSection, "data": DataSection, "training": TrainingSection}
+    unknown = set(data) - {"name", "targets", *sections}
+    if unknown:
+        raise ValueError(f"unknown model spec keys: {sorted(unknown)}")
+    kwargs = {"name": data["name"], "targets": tuple(data.get("targets", ("gap",)))}
+    for key, cls in sections.items():
+        fields = {f.name for f in dataclasses.fields(cls)}
+        table = data.get(key, {})
+        if set(table) - fields:
+            raise ValueError(f"unknown keys in [{key}]: {sorted(set(table) - fields)}")
+        kwargs[key] = cls(**table)
+    return ModelSpec(**kwargs)
+
+
+def load(path: str | os.PathLike) -> ModelSpec:
+    """A spec from a TOML file."""
+    return from_dict(tomllib.loads(Path(path).read_text()))
