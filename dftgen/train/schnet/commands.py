@@ -15,7 +15,7 @@ from pathlib import Path
 MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 
 
-def _spec_path(spec: str) -> Path:
+def spec_path(spec: str) -> Path:
     """A spec file, or the name of one in the repository's models/ folder."""
     path = Path(spec)
     if path.is_file():
@@ -47,7 +47,7 @@ def train_schnet(args) -> int:
     from dftgen.train.schnet.data import load_splits
     from dftgen.train.schnet.training import scaling, train
 
-    spec = spec_mod.load(_spec_path(args.spec))
+    spec = spec_mod.load(spec_path(args.spec))
     if args.max_epochs is not None:
         spec = spec.replace(training={"max_epochs": args.max_epochs})
     if args.threads:
