@@ -1,0 +1,121 @@
+"""The SCF engine against PySCF's RKS/RHF (DESIGN.md section 3 tolerances).
+
+PySCF runs with the same geometry, basis, functional and grid level, converged to 1e-11 Ha,
+with `small_rho_cutoff = 0` so both codes integrate on the full grid (PySCF otherwise drops
+grid points of negligible density after the first cycle).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from pyscf import dft, scf
+
+from dftgen import Molecule, MoleculeError
+from dftgen.scf import SCFNotConvergedWarning, run_dft, run_dft_batch
+
+CONVERGED = dict(mode="converge", precision="float64", conv_tol=1e-11, conv_tol_grad=1e-7,
+                 max_iter=100)
+
+
+def pyscf_reference(mol, basis, xc, grid_level=0):
+    pmol = mol.to_pyscf(basis)
+    if xc == "hf":
+        mf = scf.RHF(pmol)
+    else:
+        mf = dft.RKS(pmol)
+        mf.xc = xc
+        mf.grids.level = grid_level
+        mf.small_rho_cutoff = 0.0
+    mf.conv_tol = 1e-11
+    mf.kernel()
+    assert mf.converged
+    n = pmol.nelectron // 2
+    return mf, mf.e_tot, mf.mo_energy[n - 1], mf.mo_energy[n]
+
+
+def assert_matches(result, reference, de, dorb):
+    _, e, homo, lumo = reference
+    assert abs(result.energy_ha - e) <= de, (result.energy_ha, e)
+    assert abs(result.homo_ha - homo) <= dorb
+    assert abs(result.lumo_ha - lumo) <= dorb
+
+
+@pytest.mark.parametrize(
+    "xc, basis, level",
+    [("b3lyp5", "sto-3g", 0), ("hf", "sto-3g", 0), ("pbe", "def2-svp", 2), ("b3lyp", "6-31g*", 3)],
+)
+def test_float64_converged_matches_pyscf_on_water(water, xc, basis, level):
+    result = run_dft(water, "accurate", xc=xc, basis=basis, grid_level=level, **CONVERGED)
+    assert result.converged
+    assert_matches(result, pyscf_reference(water, basis, xc, level), de=1e-7, dorb=1e-6)
+
+
+@pytest.mark.slow
+def test_float64_converged_matches_pyscf_on_ten_heavy_atoms():
+    mol = Molecule.from_smiles("CC1=NOC(C)=C1C(N)=O", seed=0)
+    result = run_dft(mol, "qm1b", **CONVERGED)
+    assert_matches(result, pyscf_reference(mol, "sto-3g", "b3lyp5", 0), de=1e-7, dorb=1e-6)
+
+
+def test_qm1b_preset_is_within_float32_tolerance_of_converged_pyscf():
+    mol = Molecule.from_smiles("Oc1ccccc1CO", seed=0)
+    result = run_dft(mol, "qm1b")
+    _, e, homo, lumo = pyscf_reference(mol, "sto-3g", "b3lyp5", 0)
+    assert result.iterations == 20 and result.converged
+    assert abs(result.energy_ha - e) <= 1e-4
+    assert abs(result.gap_ha - (lumo - homo)) <= 1e-4
+    assert result.energy_history.shape == (20,)
+
+
+def test_forces_match_pyscf_gradients(water):
+    result = run_dft(water, "qm1b", forces=True, **CONVERGED)
+    mf, *_ = pyscf_reference(water, "sto-3g", "b3lyp5", 0)
+    reference = -mf.nuc_grad_method().kernel()
+    np.testing.assert_allclose(result.forces_ha_bohr, reference, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_rhf_forces_match_pyscf_gradients(water):
+    result = run_dft(water, "accurate", xc="hf", basis="6-31g*", forces=True, **CONVERGED)
+    mf, *_ = pyscf_reference(water, "6-31g*", "hf")
+    np.testing.assert_allclose(result.forces_ha_bohr, -mf.nuc_grad_method().kernel(), atol=1e-5)
+
+
+def test_batched_equals_one_at_a_time():
+    conformers = Molecule.conformers("CCO", 3, seed=3)
+    settings = dict(CONVERGED, conv_tol=1e-12, mode="fixed", max_iter=15)
+    batched = run_dft_batch(conformers, "qm1b", **settings)
+    for mol, b in zip(conformers, batched):
+        single = run_dft(mol, "qm1b", **settings)
+        assert abs(single.energy_ha - b.energy_ha) <= 1e-10
+        np.testing.assert_allclose(single.mo_energy, b.mo_energy, atol=1e-10)
+
+
+def test_dipole_and_mulliken_match_pyscf(water):
+    result = run_dft(water, "qm1b", keep_orbitals=True, **CONVERGED)
+    mf, *_ = pyscf_reference(water, "sto-3g", "b3lyp5", 0)
+    np.testing.assert_allclose(result.dipole_debye, mf.dip_moment(verbose=0), atol=1e-5)
+    np.testing.assert_allclose(result.mulliken_charges, mf.mulliken_pop(verbose=0)[1], atol=1e-6)
+
+
+def test_odd_electron_count_is_a_clear_error():
+    radical = Molecule.from_smiles("[CH3]")
+    with pytest.raises(MoleculeError, match=r"closed shell.*9 electrons"):
+        run_dft(radical)
+    hydrogen_atom = Molecule([1], [[0.0, 0.0, 0.0]], spin=1)
+    with pytest.raises(MoleculeError, match="closed shell"):
+        run_dft(hydrogen_atom)
+
+
+def test_non_convergence_warns_and_returns(water):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_dft(water, "accurate", basis="sto-3g", grid_level=0, max_iter=2)
+    assert result.converged is False and result.iterations == 2
+    assert any(issubclass(w.category, SCFNotConvergedWarning) for w in caught)
+
+
+def test_unknown_setting_is_named(water):
+    with pytest.raises(ValueError, match="unknown SCF setting.*'grid'"):
+        run_dft(water, grid=3)
