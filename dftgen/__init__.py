@@ -2,11 +2,16 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dftgen import compilation_cache
 from dftgen.molecule import EmbeddingError, Molecule, MoleculeError, SmilesError
+from dftgen.scf import DFTResult, run_dft, run_dft_batch
 
 try:
     __version__ = version("dftgen")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
 
-__all__ = ["Molecule", "MoleculeError", "SmilesError", "EmbeddingError", "__version__"]
+compilation_cache.enable()
+
+__all__ = ["Molecule", "MoleculeError", "SmilesError", "EmbeddingError", "DFTResult", "run_dft",
+           "run_dft_batch", "__version__"]
