@@ -78,7 +78,10 @@ def evaluate(args) -> int:
     spec = trained.spec
     splits = load_splits(args.data, spec.target_specs, spec.data.include_unconverged)
     if args.split:
-        splits = {name: splits[name] for name in args.split.split(",")}
+        asked = args.split.split(",")
+        if set(asked) - set(splits):
+            raise ValueError(f"--split {args.split!r}: the dataset's splits are {sorted(splits)}")
+        splits = {name: splits[name] for name in asked}
     metrics = trained.metrics(splits)
     print(json.dumps(metrics) if args.json else format_metrics(metrics, spec.targets))
     return 0
