@@ -28,9 +28,11 @@ from dftgen.integrals.multipole import dipole
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import dtype as precision_dtype
 from dftgen.presets import Settings, resolve
-from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
+from dftgen.scf.iterations import (SCFInputs, final_evaluation, iterate, jk_operators,
+                                   orthogonaliser)
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
+DENSE_ERI_BYTES = 1 << 30  # the SCF holds ERIs as J/K operators up to this size, else packed
 
 
 class SCFNotConvergedWarning(UserWarning):
@@ -157,7 +159,7 @@ def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) ->
     for indices in buckets.values():
         group = [prepared[i] for i in indices]
         start = time.perf_counter()
-        states = _iterate_bucket([p.work for p in group], settings, device)
+        states = jax.block_until_ready(_iterate_bucket([p.work for p in group], settings, device))
         elapsed = (time.perf_counter() - start) / len(group)
         for k, (i, p) in enumerate(zip(indices, group)):
             state = jax.tree.map(lambda a: a[k], states)
@@ -193,7 +195,10 @@ def prepare(mol: Molecule, settings: Settings) -> Prepared:
             integrals.nuclear(mol, bas, precision="float64"))
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with clock("eri_s"):
-        eri = integrals.eri(mol, bas, precision=settings.precision)
+        packed = integrals.eri(mol, bas, precision=settings.precision)
+        eri = packed
+        if 2 * bas.nao**4 * packed.dtype.itemsize <= DENSE_ERI_BYTES:
+            eri = jk_operators(integrals.unpack(packed, bas.nao))  # laid out once for fast J/K
         eri.block_until_ready()
     grid = None
     ao = ao64 = jnp.zeros((1, 1, bas.nao), work_dtype)
@@ -222,7 +227,8 @@ def prepare(mol: Molecule, settings: Settings) -> Prepared:
         )
 
     work = inputs(work_dtype, eri, ao)
-    exact = inputs(jnp.float64, eri.astype(jnp.float64), ao64) if exact_needed else None
+    # the one float64 evaluation takes the packed ERIs: a single J/K build needs no layout
+    exact = inputs(jnp.float64, packed.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
 
 
