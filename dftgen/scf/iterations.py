@@ -157,7 +157,7 @@ class DIIS(NamedTuple):
         # scaling by the largest error norm changes only the Lagrange multiplier, but keeps
         # float32 away from underflow near convergence
         b = b / jnp.maximum(jnp.max(jnp.diag(b)), jnp.finfo(b.dtype).tiny)
-        b = b + jnp.diag(jnp.where(filled, 0.0, 1.0))  # empty slots decouple with c = 0
+        b = b + jnp.diag((~filled).astype(b.dtype))  # empty slots decouple with c = 0
         ones = filled.astype(b.dtype)
         lhs = jnp.block([[b, ones[:, None]], [ones[None, :], jnp.zeros((1, 1), b.dtype)]])
         rhs = jnp.zeros(space + 1, b.dtype).at[space].set(1.0)
