@@ -1,0 +1,149 @@
+"""The DFT-loss model spec (TOML, e.g. models/dftloss.toml), validated into dataclasses.
+
+    name = "dftloss"
+    [dft]       preset = "qm1b" plus any SCF setting override (precision, xc, grid_level, ...)
+    [data]      train = [SMILES...], test = [SMILES...], conformers, seed; or dataset = PATH
+    [model]     width, n_rbf, cutoff_bohr, scf_steps, broadening, seed
+    [training]  route ("dft" or "labels"), steps, batch_size, lr, clip, eval_every
+    [labels]    weights of the label twin's loss terms: energy, orbitals, density
+    [compare]   budget_minutes, eval_points
+
+Units: lengths in Bohr, energies in Hartree, eigh broadening in Hartree^2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from dftgen.presets import Settings, resolve
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """Molecules: SMILES lists split by molecule (each with `conformers` ETKDG conformers,
+    seeds seed, seed + 1, ...), or a generated dataset (its train and test splits)."""
+
+    train: tuple[str, ...] = ()
+    test: tuple[str, ...] = ()
+    conformers: int = 1
+    seed: int = 0
+    dataset: str | None = None
+    limit: int | None = None  # at most this many conformers per split (datasets)
+
+    def __post_init__(self):
+        if self.dataset is None and not (self.train and self.test):
+            raise ValueError("[data] needs `train` and `test` SMILES lists, or `dataset`")
+        if self.conformers < 1:
+            raise ValueError("[data] conformers must be >= 1")
+        overlap = set(self.train) & set(self.test)
+        if overlap:
+            raise ValueError(f"[data] molecules in both train and test: {sorted(overlap)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    width: int = 32
+    n_rbf: int = 16
+    cutoff_bohr: float = 8.0
+    scf_steps: int = 2  # differentiable SCF steps after the predicted Hamiltonian
+    broadening: float = 1e-10  # eta of the eigh derivative, Hartree^2
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.width < 1 or self.n_rbf < 1 or self.cutoff_bohr <= 0:
+            raise ValueError("[model] width, n_rbf and cutoff_bohr must be positive")
+        if self.scf_steps < 0 or self.broadening <= 0:
+            raise ValueError("[model] scf_steps must be >= 0 and broadening > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSpec:
+    route: str = "dft"  # "dft": the energy is the loss; "labels": the supervised twin
+    steps: int = 300
+    batch_size: int = 4
+    lr: float = 3e-3
+    clip: float = 1.0  # global gradient norm
+    eval_every: int = 50
+
+    def __post_init__(self):
+        if self.route not in ("dft", "labels"):
+            raise ValueError(f"[training] route must be 'dft' or 'labels', got {self.route!r}")
+        if min(self.steps, self.batch_size, self.eval_every) < 1 or self.lr <= 0:
+            raise ValueError("[training] steps, batch_size, eval_every and lr must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelWeights:
+    """Weights of the twin's loss: (E[D] - E*)^2 and (e_HOMO/LUMO - labels)^2 in Hartree^2,
+    and the mean squared density difference where a label density exists."""
+
+    energy: float = 1.0
+    orbitals: float = 1.0
+    density: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareSpec:
+    budget_minutes: float = 10.0
+    eval_points: int = 8  # evaluations along each route's training
+
+    def __post_init__(self):
+        if self.budget_minutes <= 0 or self.eval_points < 1:
+            raise ValueError("[compare] budget_minutes and eval_points must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    name: str
+    dft: tuple[tuple[str, object], ...]  # preset and overrides, as (key, value) pairs
+    data: DataSpec
+    model: ModelSpec
+    training: TrainingSpec
+    labels: LabelWeights
+    compare: CompareSpec
+
+    @property
+    def settings(self) -> Settings:
+        dft = dict(self.dft)
+        return resolve(dft.pop("preset", "qm1b"), **dft)
+
+    def replace(self, **sections) -> Spec:
+        """A copy with fields of sections replaced: replace(training={"steps": 10})."""
+        new = {k: dataclasses.replace(getattr(self, k), **v) for k, v in sections.items()}
+        return dataclasses.replace(self, **new)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["dft"] = dict(self.dft)
+        return out
+
+
+_SECTIONS = {"data": DataSpec, "model": ModelSpec, "training": TrainingSpec,
+             "labels": LabelWeights, "compare": CompareSpec}
+
+
+def from_dict(raw: dict, where: str = "spec") -> Spec:
+    unknown = set(raw) - {"name", "dft", *_SECTIONS}
+    if unknown:
+        raise ValueError(f"{where}: unknown section(s) {sorted(unknown)}")
+    sections = {}
+    for key, cls in _SECTIONS.items():
+        values = dict(raw.get(key, {}))
+        fields = {f.name for f in dataclasses.fields(cls)}
+        bad = set(values) - fields
+        if bad:
+            raise ValueError(f"{where}: [{key}] has unknown key(s) {sorted(bad)}; known: {sorted(fields)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        sections[key] = cls(**values)
+    dft = tuple(sorted(raw.get("dft", {"preset": "qm1b"}).items()))
+    spec = Spec(name=str(raw.get("name", "dftloss")), dft=dft, **sections)
+    spec.settings  # validates the preset and overrides now, not at first use
+    return spec
+
+
+def load(path: str | Path) -> Spec:
+    path = Path(path)
+    with open(path, "rb") as fh:
+        return from_dict(tomllib.load(fh), str(path))
