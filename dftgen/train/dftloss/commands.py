@@ -1,0 +1,97 @@
+"""CLI sub-commands: `dftgen train dftloss SPEC` and `dftgen compare SPEC --budget-minutes M`.
+
+The lead's CLI registers them with
+
+    train = dftgen.train.add_train_parser(subparsers)
+    add_dftloss_command(train)        # `dftgen train dftloss`
+    add_compare_command(subparsers)   # `dftgen compare`
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+
+
+def spec_path(spec: str) -> Path:
+    """A spec file, or the name of one in the repository's models/ folder."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    named = MODELS_DIR / f"{spec}.toml"
+    if named.is_file():
+        return named
+    raise FileNotFoundError(f"no model spec {spec!r} (a TOML file, or one of "
+                            f"{sorted(p.stem for p in MODELS_DIR.glob('*.toml'))})")
+
+
+def _load_spec(args):
+    from dftgen.train.dftloss import config
+
+    spec = config.load(spec_path(args.spec))
+    if getattr(args, "data", None):
+        spec = spec.replace(data={"dataset": args.data})
+    if getattr(args, "route", None):
+        spec = spec.replace(training={"route": args.route})
+    if getattr(args, "steps", None):
+        spec = spec.replace(training={"steps": args.steps})
+    return spec
+
+
+def train_dftloss(args) -> int:
+    """Train the DFT-loss network (route dft: the energy of the predicted density is the
+    loss; route labels: the supervised twin) and evaluate it on held-out molecules; writes
+    model.eqx, spec.json, metrics.json and curve.png under OUT/<name>/."""
+    from dftgen.train.dftloss.train import run
+
+    spec = _load_spec(args)
+    out_dir = Path(args.out) / spec.name
+    metrics = run(spec, out_dir)
+    test = metrics["test"]
+    print(f"held-out energy MAE {test['energy_mae_mev']:.3f} meV (initial guess "
+          f"{metrics['test_guess_energy_mae_mev']:.1f} meV), gap MAE {test['gap_mae_mev']:.1f} meV, "
+          f"SCF iterations {test['iterations_from_prediction']:.1f} from the prediction against "
+          f"{test['iterations_from_minao']:.1f} from minao")
+    print(f"wrote {out_dir}/model.eqx, metrics.json, curve.png")
+    return 0
+
+
+def compare(args) -> int:
+    """Run the DFT-loss route and its label twin under the same compute budget (label
+    generation counted for the label route); write report.md, compare.json and PNGs of
+    error against wall-clock under OUT/<name>-compare/."""
+    from dftgen.train.dftloss import compare as compare_mod
+
+    spec = _load_spec(args)
+    budget = args.budget_minutes if args.budget_minutes is not None else spec.compare.budget_minutes
+    if budget <= 0:
+        raise ValueError(f"--budget-minutes must be positive, got {budget}")
+    out_dir = Path(args.out) / f"{spec.name}-compare"
+    compare_mod.run(spec, budget, out_dir)
+    print(f"wrote {out_dir / compare_mod.REPORT}")
+    return 0
+
+
+def add_dftloss_command(train_subparsers) -> None:
+    """Register `dftloss` on the `dftgen train` sub-parsers."""
+    p = train_subparsers.add_parser("dftloss", help="train by backpropagating through the DFT energy",
+                                    description=train_dftloss.__doc__)
+    p.add_argument("spec", help="model spec: a TOML file or a name in models/ (e.g. dftloss)")
+    p.add_argument("--data", help="a generated dataset to draw molecules (and twin labels) from, "
+                                  "instead of the spec's SMILES")
+    p.add_argument("--route", choices=["dft", "labels"], help="override the spec's route")
+    p.add_argument("--steps", type=int, help="override the spec's training steps")
+    p.add_argument("--out", default=str(MODELS_DIR), help="parent folder of the model (default models/)")
+    p.set_defaults(func=train_dftloss)
+
+
+def add_compare_command(subparsers) -> None:
+    """Register the top-level `compare` command."""
+    p = subparsers.add_parser("compare", help="DFT-loss training against training on labels, "
+                                              "under one compute budget", description=compare.__doc__)
+    p.add_argument("spec", help="model spec: a TOML file or a name in models/ (e.g. dftloss)")
+    p.add_argument("--budget-minutes", type=float, help="wall-clock per route (default: the spec's)")
+    p.add_argument("--data", help="a generated dataset to draw molecules from")
+    p.add_argument("--out", default=str(MODELS_DIR), help="parent folder of the report (default models/)")
+    p.set_defaults(func=compare)
