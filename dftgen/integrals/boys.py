@@ -46,7 +46,6 @@ def series_length(n_max: int, dtype_name: str) -> int:
     return k
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def boys(n_max: int, t: jax.Array) -> jax.Array:
     """F_n(t) for n = 0, ..., n_max.
 
@@ -57,40 +56,52 @@ def boys(n_max: int, t: jax.Array) -> jax.Array:
     Returns:
         Array of shape t.shape + (n_max + 1,), same dtype as t.
     """
+    return jnp.stack(boys_orders(n_max, t), axis=-1)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def boys_orders(n_max: int, t: jax.Array) -> tuple[jax.Array, ...]:
+    """(F_0(t), ..., F_n_max(t)) as separate arrays of t's shape.
+
+    The expensive parts (the series for F_n_max, erf for F_0, exp(-T)) are materialised and
+    each order follows from them by a few multiply-adds of the recursions: a consumer that
+    XLA fuses with an order then re-runs only those, not the series (fused into a stacked
+    output, it would re-run everything once per order).
+    """
     t = jnp.asarray(t)
     t0 = switch_point(n_max)
     small = t < t0
-    exp_t = jnp.exp(-t)
 
     # series branch, evaluated at min(T, T0) so the unused lanes stay finite
     ts = jnp.where(small, t, 0.0)
-    two_t = 2.0 * ts
     s = jnp.ones_like(ts)
     for k in range(series_length(n_max, t.dtype.name), 0, -1):
-        s = 1.0 + s * two_t * (1.0 / (2 * n_max + 2 * k + 1))
-    down = [jnp.exp(-ts) * s / (2 * n_max + 1)]
-    exp_ts = jnp.exp(-ts)
-    for n in range(n_max - 1, -1, -1):
-        down.append((two_t * down[-1] + exp_ts) / (2 * n + 1))
-    down = down[::-1]
+        s = 1.0 + s * (2.0 * ts) * (1.0 / (2 * n_max + 2 * k + 1))
 
     # erf branch, evaluated at max(T, T0)
     tl = jnp.where(small, t0, t)
-    two_tl = 2.0 * tl
     root_t = jnp.sqrt(tl)
     # 1 - erfc: sqrt(T) > 1.2 here, where erfc < 0.09, so its relative error shrinks
     # (XLA's float32 erf itself is only good to about 4 ulp)
-    up = [(0.5 * math.sqrt(math.pi)) * (1.0 - jax.lax.erfc(root_t)) / root_t]
+    f0 = (0.5 * math.sqrt(math.pi)) * (1.0 - jax.lax.erfc(root_t)) / root_t
+    exp_t = jnp.exp(-t)
+    top, f0, exp_t = jax.lax.optimization_barrier((jnp.exp(-ts) * s / (2 * n_max + 1), f0, exp_t))
+
+    down = [top]  # exact where small: ts = t, and exp(-ts) = exp_t there
+    for n in range(n_max - 1, -1, -1):
+        down.append((2.0 * ts * down[-1] + exp_t) / (2 * n + 1))
+    down = down[::-1]
+    up = [f0]
     exp_tl = jnp.where(small, math.exp(-t0), exp_t)
     for n in range(n_max):
         # divide rather than multiply by a rounded 1/(2T): that rounding would compound
-        up.append(((2 * n + 1) * up[-1] - exp_tl) / two_tl)
+        up.append(((2 * n + 1) * up[-1] - exp_tl) / (2.0 * tl))
+    return tuple(jnp.where(small, d, u) for d, u in zip(down, up))
 
-    return jnp.stack([jnp.where(small, d, u) for d, u in zip(down, up)], axis=-1)
 
-
-@boys.defjvp
+@boys_orders.defjvp
 def _boys_jvp(n_max, primals, tangents):
     (t,), (dt,) = primals, tangents
-    f = boys(n_max + 1, t)
-    return f[..., :-1], -f[..., 1:] * jnp.asarray(dt)[..., None]
+    f = boys_orders(n_max + 1, t)
+    dt = jnp.asarray(dt)
+    return f[:-1], tuple(-x * dt for x in f[1:])

@@ -7,43 +7,60 @@ Algorithm: McMurchie-Davidson with precomputed primitive-pair data.
 
 Why this one: every step is a dense array operation. The Hermite coefficients E of a pair
 (with contraction coefficients, 1/p and the map to spherical functions folded in) are
-computed once per primitive pair (pairs.py); for a class of shell-pair kinds, all bra
-pairs x all ket pairs then need one Boys evaluation and one R recursion per primitive
-quartet, a gather R_{h+h'}, and two contractions that are batched matrix products. That
-maps onto SIMD units and GPUs without per-quartet branching, unlike Rys quadrature (root
-finding) or Head-Gordon-Pople (recursions whose shape changes with the angular class).
-Shells of one atom sharing exponents (STO-3G's 2s/2p) are one group (layout.py), so their
-primitive quartets are evaluated once for all of their functions.
+computed once per primitive pair (pairs.py) and kept in memory; for a tile of bra pairs x a
+tile of ket pairs of two pair classes there is then one Boys evaluation and one R recursion
+per primitive quartet, a gather R_{h+h'}, and two contractions that are batched matrix
+products (ket side over its primitives and Hermite index; bra side likewise). That maps
+onto SIMD units and GPUs without per-quartet branching, unlike Rys quadrature (root finding)
+or Head-Gordon-Pople (recursions whose shape changes with the angular class). Shells of one
+atom sharing exponents (STO-3G's 2s/2p) are one group (layout.py), so their primitive
+quartets are evaluated once for all of their functions.
+
+What made it fast on CPU, where the work is bound by memory traffic rather than flops:
+  * the Boys values and R are materialised (`optimization_barrier`) instead of being refolded
+    by XLA into every gathered element (and an R entry is then computed once, so in float32
+    every use sees one rounding);
+  * class pairs are oriented so that the pair class with more Hermite x function products is
+    on the bra, whose contraction is amortised over the ket primitives;
+  * a class paired with itself is cut into square tiles and only the tiles on and below the
+    diagonal are computed (the 8-fold symmetry ij >= kl), not the whole square;
+  * the packed vector is gathered from the tiles with a static index map (a gather, not a
+    scatter, which XLA:CPU runs serially).
 
 Storage: the unique integrals packed as PySCF's `aosym="s8"`: pair index ij = i(i+1)/2 + j
 (i >= j), element ij(ij+1)/2 + kl (ij >= kl); `packed=False` unpacks to (nao,)*4.
 
-Working memory: the packed vector (n_s8 = npair(npair+1)/2, npair = nao(nao+1)/2), the
-blocks of every class pair before packing (at most ~4 n_s8 values: diagonal classes hold
-each integral twice, and pairs of one group both orders of their functions), and for the
-class pair being computed one chunk of at most `chunk_bytes` of intermediates (default
-32 MiB; lax.map runs the chunks one after another).
+Working memory (`memory_bound`): the packed vector (n_s8 = npair(npair+1)/2, npair =
+nao(nao+1)/2), the tiles of every class pair before the final gather (n_s8 plus the upper
+halves of diagonal tiles and padding: about 1.3 n_s8 for STO-3G molecules), the primitive-pair
+data (small), and for the tile being computed its intermediates, sized to at most
+`chunk_bytes` (default 32 MiB; lax.map runs the tiles one after another).
 
-Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2). A chunk of bra
-pairs whose largest bound stays below `threshold` is skipped (its integrals read zero), so
-no integral above the threshold is ever dropped.
+Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2). A tile pair whose
+largest bound stays below `threshold` is skipped (its integrals read zero), so no integral
+above the threshold is ever dropped.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals.hermite import coulomb_hermite, hermite_tuples
+from dftgen.integrals.hermite import coulomb_hermite_terms, hermite_tuples
 from dftgen.integrals.layout import BasisArrays, Layout, PairClass, prepare, trace_counts
 from dftgen.integrals.pairs import max_l, pair_data
+from dftgen.precision import dtype as precision_dtype
 
 DEFAULT_THRESHOLD = {"float64": 1e-10, "float32": 1e-7}
 PREFACTOR = 2.0 * math.pi**2.5
+#: a class paired with itself is cut into at least this many tiles per side, so that the
+#: computed upper halves of diagonal tiles add at most 1/MIN_TILES to its work
+MIN_TILES = 6
 
 
 def n_packed(nao: int) -> int:
@@ -64,83 +81,194 @@ def _hermite_sign(l: int) -> np.ndarray:
     return np.array([(-1.0) ** sum(tuv) for tuv in hermite_tuples(l)])
 
 
+class ClassData(NamedTuple):
+    """Primitive-pair data of one pair class, laid out for the two contractions.
+
+    p: (npair, pp) exponents; centre: (npair, pp, 3);
+    bra: (npair, f, pp * nh) E / p;  ket: (npair, pp * nh, f) E (-1)^(t+u+v) / p.
+    """
+
+    p: jnp.ndarray
+    centre: jnp.ndarray
+    bra: jnp.ndarray
+    ket: jnp.ndarray
+
+
+def _class_order(layout: Layout) -> tuple[PairClass, ...]:
+    """Unique pair classes, cheapest first: x >= y then puts the costlier class on the bra."""
+    def cost(cls):
+        l = max_l(cls.kind_a) + max_l(cls.kind_b)
+        nsph = sum(2 * k + 1 for k in cls.kind_a[0]) * sum(2 * k + 1 for k in cls.kind_b[0])
+        return len(hermite_tuples(l)) * nsph, cls.kind_a[1] * cls.kind_b[1]
+    return tuple(sorted(layout.pair_classes(unique=True, pad=True), key=cost))
+
+
+def _class_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> ClassData:
+    pd = pair_data(layout, cls, arrays)
+    npair, pp, nh, f = pd.e.shape
+    e = pd.e / pd.p[:, :, None, None]
+    sign = _hermite_sign(max_l(cls.kind_a) + max_l(cls.kind_b)).astype(e.dtype)[:, None]
+    return ClassData(
+        p=pd.p, centre=pd.centre,
+        bra=jnp.transpose(e, (0, 3, 1, 2)).reshape(npair, f, pp * nh),
+        ket=(e * sign).reshape(npair, pp * nh, f),
+    )
+
+
+def _tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray:
+    """Integrals between a tile of bra pairs and a tile of ket pairs: (tx, fab, ty, fcd)."""
+    tx, ppx = bra.p.shape
+    ty, ppy = ket.p.shape
+    fab, fcd = bra.bra.shape[1], ket.ket.shape[2]
+    index = _hermite_sum_index(lx, ly)
+    nhx, nhy = index.shape
+    # quartets laid out (ket pair, bra pair, bra primitive, ket primitive), flattened and
+    # materialised so that the Boys function and R run over one long vectorisable axis
+    p = bra.p[None, :, :, None]
+    q = ket.p[:, None, None, :]
+    r = tuple(bra.centre[None, :, :, None, d] - ket.centre[:, None, None, :, d] for d in range(3))
+    args = jax.lax.optimization_barrier(tuple(
+        jnp.broadcast_to(v, (ty, tx, ppx, ppy)).reshape(-1)
+        for v in (p * q / (p + q), PREFACTOR / jnp.sqrt(p + q)) + r))
+    herm = [h.reshape(ty, tx, ppx, ppy) for h in coulomb_hermite_terms(lx + ly, args[0], args[2:], args[1])]
+    gathered = jnp.stack([jnp.stack([herm[k] for k in row], axis=-1) for row in index], axis=3)
+    ket_done = jnp.matmul(gathered.reshape(ty, tx * ppx * nhx, ppy * nhy), ket.ket)
+    ket_done = jnp.transpose(ket_done.reshape(ty, tx, ppx * nhx, fcd), (1, 2, 0, 3))
+    out = jnp.matmul(bra.bra, ket_done.reshape(tx, ppx * nhx, ty * fcd))
+    return out.reshape(tx, fab, ty, fcd)
+
+
+def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
+    """Q (npair,): sqrt of the largest diagonal integral (ab|ab) of each pair."""
+    def one(pair):
+        tile = ClassData(*(x[None] for x in pair))
+        block = _tile_block(tile, tile, l, l)[0, :, 0, :]
+        return jnp.sqrt(jnp.max(jnp.abs(jnp.diagonal(block))))
+    return jax.vmap(one)(data)
+
+
+class TilePlan(NamedTuple):
+    """How the pairs of a class pair are cut: tx bra pairs x ty ket pairs per step."""
+
+    tx: int
+    ty: int
+    steps: np.ndarray  # (nstep, 2) bra tile, ket tile
+
+
+def _tile_plan(nx: int, ny: int, quartet_bytes: int, chunk_bytes: int, diagonal: bool) -> TilePlan:
+    budget = max(1, chunk_bytes // quartet_bytes)  # pair x pair products per step
+    if diagonal:
+        t = max(1, min(math.isqrt(budget), -(-nx // MIN_TILES)))
+        n = -(-nx // t)
+        t = -(-nx // n)
+        steps = [(i, j) for i in range(n) for j in range(i + 1)]
+        return TilePlan(t, t, np.array(steps))
+    ty = min(ny, budget)
+    tx = min(nx, max(1, budget // ty))
+    nty, ntx = -(-ny // ty), -(-nx // tx)
+    ty, tx = -(-ny // nty), -(-nx // ntx)
+    return TilePlan(tx, ty, np.array([(i, j) for i in range(ntx) for j in range(nty)]))
+
+
+def _quartet_bytes(lx: int, ppx: int, ly: int, ppy: int, itemsize: int) -> int:
+    """Bytes of intermediates per (bra pair, ket pair): the quartets' arguments, R, its
+    gathered copy and the ket-contracted products."""
+    nhx, nhy = len(hermite_tuples(lx)), len(hermite_tuples(ly))
+    per_quartet = 2 * nhx * nhy + 2 * len(hermite_tuples(lx + ly)) + lx + ly + 8
+    return ppx * ppy * per_quartet * itemsize
+
+
 def _pair_ao_index(layout: Layout, cls: PairClass) -> np.ndarray:
-    """(npair, nsph_a * nsph_b) PySCF pair index i(i+1)/2 + j of each function pair, -1 for
-    the duplicate (i < j) of a pair within one group."""
+    """(npair, nsph_a * nsph_b) PySCF pair index i(i+1)/2 + j of each function pair."""
     aa = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None]
     bb = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :]
-    same = np.array([a == b for a, b in cls.pairs])[:, None, None]
     hi, lo = np.maximum(aa, bb), np.minimum(aa, bb)
-    index = hi * (hi + 1) // 2 + lo
-    return np.where(same & (aa < bb), -1, index).reshape(len(cls.pairs), -1)
+    return (hi * (hi + 1) // 2 + lo).reshape(len(cls.pairs), -1)
 
 
-def _class_pair_block(bra, ket, lx, ly, chunk_bytes, skip=None):
-    """All integrals between the pairs of two classes, (nbra, nket, fab, fcd).
-
-    bra, ket: (p, centre, e) with e already scaled (bra by 1/p; ket by (-1)^{t+u+v}/q).
-    skip: optional (nbra,) bool, True where a bra pair's integrals may read zero.
-    """
-    p_b, c_b, e_b = bra
-    p_k, c_k, e_k = ket
-    nbra, ppx, nhx, fab = e_b.shape
-    nket, ppy, nhy, fcd = e_k.shape
-    index = _hermite_sum_index(lx, ly)
-    L = lx + ly
-    itemsize = jnp.dtype(e_b.dtype).itemsize
-    per_bra = ppx * nket * ppy * (nhx * nhy + 2 * len(hermite_tuples(L)) + L + 1) * itemsize
-    size = int(max(1, min(nbra, chunk_bytes // max(per_bra, 1))))
-    nchunk = -(-nbra // size)
-    pad = nchunk * size - nbra
-
-    def padded(x):
-        x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
-        return x.reshape((nchunk, size) + x.shape[1:])
-
-    def compute(p, c, e):
-        q = p_k[None, None, :, :]
-        pp = p[:, :, None, None]
-        alpha = pp * q / (pp + q)
-        r = c[:, :, None, None, :] - c_k[None, None]
-        herm = coulomb_hermite(L, alpha, r, PREFACTOR / jnp.sqrt(pp + q))
-        gathered = herm[..., index]  # (size, ppx, nket, ppy, nhx, nhy)
-        ket_done = jnp.einsum("bpkqhg,kqgf->bpkhf", gathered, e_k)
-        return jnp.einsum("bphe,bpkhf->bkef", e, ket_done)
-
-    def chunk(args):
-        p, c, e, s = args
-        if skip is None:
-            return compute(p, c, e)
-        return jax.lax.cond(jnp.all(s), lambda: jnp.zeros((size, nket, fab, fcd), e.dtype),
-                            lambda: compute(p, c, e))
-
-    s = padded(skip) if skip is not None else jnp.zeros((nchunk, size), bool)
-    out = jax.lax.map(jax.checkpoint(chunk), (padded(p_b), padded(c_b), padded(e_b), s))
-    return out.reshape((nchunk * size, nket, fab, fcd))[:nbra]
+def _padded_tiles(x: jnp.ndarray, size: int, ntile: int) -> jnp.ndarray:
+    """(n, ...) -> (ntile, size, ...), the last entry repeated as padding."""
+    pad = ntile * size - x.shape[0]
+    if pad:
+        x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)])
+    return x.reshape((ntile, size) + x.shape[1:])
 
 
-def _scaled_pairs(layout, arrays):
-    """Per unique pair class: (class, L, bra data, ket data)."""
-    out = []
-    for cls in layout.pair_classes(unique=True, pad=True):
-        pd = pair_data(layout, cls, arrays)
-        L = max_l(cls.kind_a) + max_l(cls.kind_b)
-        bra = (pd.p, pd.centre, pd.e / pd.p[:, :, None, None])
-        sign = _hermite_sign(L).astype(pd.e.dtype)[:, None]
-        ket = (pd.p, pd.centre, pd.e * sign / pd.p[:, :, None, None])
-        out.append((cls, L, bra, ket))
-    return out
+def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePlan,
+                      skip_bound=None, threshold: float = 0.0) -> jnp.ndarray:
+    """All planned tiles of a class pair: (nstep, tx, fab, ty, fcd)."""
+    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    bra = ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x))
+    ket = ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y))
+    fab, fcd = x.bra.shape[1], y.ket.shape[2]
+
+    def step(args):
+        i, j, skip = args
+        b = ClassData(*(a[i] for a in bra))
+        k = ClassData(*(a[j] for a in ket))
+        if skip_bound is None:
+            return _tile_block(b, k, lx, ly)
+        return jax.lax.cond(skip, lambda: jnp.zeros((plan.tx, fab, plan.ty, fcd), x.p.dtype),
+                            lambda: _tile_block(b, k, lx, ly))
+
+    i, j = plan.steps[:, 0], plan.steps[:, 1]
+    if skip_bound is None:
+        skip = jnp.zeros(len(i), bool)
+    else:
+        qx, qy = skip_bound
+        qx = _padded_tiles(qx, plan.tx, ntx).max(axis=1)
+        qy = _padded_tiles(qy, plan.ty, nty).max(axis=1)
+        skip = qx[i] * qy[j] < threshold
+    return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j), skip))
 
 
-def _schwarz(bra, ket, L):
-    """Q (npair,): sqrt of the largest diagonal integral (ab|ab) of each pair."""
-    def one(args):
-        b, k = args
-        one_b = tuple(x[None] for x in b)
-        one_k = tuple(x[None] for x in k)
-        block = _class_pair_block(one_b, one_k, L, L, 1 << 40)[0, 0]
-        return jnp.sqrt(jnp.max(jnp.abs(jnp.diagonal(block))))
-    return jax.lax.map(one, (bra, ket))
+def _gather_map(layout: Layout, classes, plans) -> np.ndarray:
+    """For each packed element, its position in the concatenated tiles (static)."""
+    size = n_packed(layout.nao)
+    source = np.full(size, -1, dtype=np.int64)
+    offset = 0
+    for (x, y), plan in plans.items():
+        ij = _pair_ao_index(layout, classes[x])
+        kl = _pair_ao_index(layout, classes[y])
+        ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+        ij = np.concatenate([ij, np.full((ntx * plan.tx - len(ij), ij.shape[1]), -1)])
+        kl = np.concatenate([kl, np.full((nty * plan.ty - len(kl), kl.shape[1]), -1)])
+        ij = ij.reshape(ntx, plan.tx * ij.shape[1])[plan.steps[:, 0]]  # (nstep, tx * fab)
+        kl = kl.reshape(nty, plan.ty * kl.shape[1])[plan.steps[:, 1]]
+        ij = ij.reshape(len(plan.steps), plan.tx, -1)[:, :, :, None, None]
+        kl = kl.reshape(len(plan.steps), 1, 1, plan.ty, -1)
+        hi, lo = np.maximum(ij, kl), np.minimum(ij, kl)
+        dest = np.where((ij >= 0) & (kl >= 0), hi * (hi + 1) // 2 + lo, -1).ravel()
+        valid = dest >= 0
+        source[dest[valid]] = offset + np.flatnonzero(valid)
+        offset += dest.size
+    if np.any(source < 0):
+        raise AssertionError("ERI tiling left packed elements uncovered")  # a bug, never data
+    return source
+
+
+@functools.lru_cache(maxsize=64)
+def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
+    """Static plan of a layout: classes (cheapest first), tile plans per class pair (x >= y),
+    and the gather map from the tiles to the packed vector."""
+    classes = _class_order(layout)
+    shapes = [(max_l(c.kind_a) + max_l(c.kind_b), c.kind_a[1] * c.kind_b[1]) for c in classes]
+    plans = {}
+    for x in range(len(classes)):
+        for y in range(x + 1):
+            per = _quartet_bytes(*shapes[x], *shapes[y], itemsize)
+            plans[x, y] = _tile_plan(len(classes[x].pairs), len(classes[y].pairs), per, chunk_bytes, x == y)
+    return classes, plans, _gather_map(layout, classes, plans)
+
+
+def memory_bound(layout: Layout, precision: str = "float64", chunk_bytes: int = 32 << 20) -> int:
+    """Bytes of working memory eri_packed needs beyond its inputs (see the module docstring):
+    the packed vector, every tile before the gather, and two tiles' intermediates."""
+    itemsize = jnp.dtype(precision_dtype(precision)).itemsize
+    classes, plans, source = _plans(layout, itemsize, chunk_bytes)
+    nfunc = [len(layout.groups[c.pairs[0][0]].aos) * len(layout.groups[c.pairs[0][1]].aos) for c in classes]
+    tiles = sum(len(p.steps) * p.tx * p.ty * nfunc[x] * nfunc[y] for (x, y), p in plans.items())
+    return (source.size + tiles) * itemsize + 2 * chunk_bytes
 
 
 def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
@@ -148,27 +276,16 @@ def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
     """The s8-packed ERI vector from traced arrays (pure; vmappable). threshold > 0 turns on
     Schwarz screening at that threshold."""
     trace_counts["eri"] += 1
-    classes = _scaled_pairs(layout, arrays)
-    bounds = [_schwarz(bra, ket, L) for _, L, bra, ket in classes] if threshold > 0 else None
-    size = n_packed(layout.nao)
-    dests, values = [], []
-    for x, (cls_x, lx, bra, _) in enumerate(classes):
-        ij = _pair_ao_index(layout, cls_x)
-        for y in range(x + 1):
-            cls_y, ly, _, ket = classes[y]
-            skip = None
-            if bounds is not None:
-                skip = bounds[x] * jnp.max(bounds[y]) < threshold
-            block = _class_pair_block(bra, ket, lx, ly, chunk_bytes, skip)
-            kl = _pair_ao_index(layout, cls_y)
-            i4, k4 = ij[:, None, :, None], kl[None, :, None, :]
-            hi, lo = np.maximum(i4, k4), np.minimum(i4, k4)
-            keep = (i4 >= 0) & (k4 >= 0) & ((x != y) | (i4 >= k4))
-            dests.append(np.where(keep, hi * (hi + 1) // 2 + lo, size).ravel())
-            values.append(block.reshape(-1))
-    out = jnp.zeros(size, dtype=values[0].dtype)
-    dest = np.concatenate(dests)
-    return out.at[dest].set(jnp.concatenate(values), mode="drop", unique_indices=True)
+    itemsize = jnp.dtype(arrays.exponents.dtype).itemsize
+    classes, plans, source = _plans(layout, itemsize, chunk_bytes)
+    ls = [max_l(c.kind_a) + max_l(c.kind_b) for c in classes]
+    data = [_class_data(layout, cls, arrays) for cls in classes]
+    bounds = [_schwarz(d, l) for d, l in zip(data, ls)] if threshold > 0 else None
+    tiles = []
+    for (x, y), plan in plans.items():
+        skip = None if bounds is None else (bounds[x], bounds[y])
+        tiles.append(_class_pair_tiles(data[x], data[y], ls[x], ls[y], plan, skip, threshold).ravel())
+    return jnp.concatenate(tiles)[source]
 
 
 def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
@@ -198,7 +315,7 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
         precision: "float64" or "float32".
         threshold: Schwarz screening threshold (None: 1e-10 in float64, 1e-7 in float32;
             0: no screening). No integral larger than it is dropped.
-        chunk_bytes: bound on the intermediates of one chunk (see the module docstring).
+        chunk_bytes: bound on the intermediates of one tile (see the module docstring).
     """
     layout, arrays = prepare(mol, basis, precision)
     if threshold is None:

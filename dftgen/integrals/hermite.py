@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals.boys import boys
+from dftgen.integrals.boys import boys_orders
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,50 +103,46 @@ def hermite_tuples(L: int) -> tuple[tuple[int, int, int], ...]:
     return tuple((t, u, n - t - u) for n in range(L + 1) for t in range(n, -1, -1) for u in range(n - t, -1, -1))
 
 
-@functools.lru_cache(maxsize=None)
-def _recursion_tables(L: int, level: int):
-    """Index tables for one step of the R recursion: from R^(m+1) over t+u+v <= L-level-1
-    to R^(m) over t+u+v <= L-level (the (0,0,0) entry comes from the Boys function)."""
-    prev = {tuv: k for k, tuv in enumerate(hermite_tuples(L - level - 1))}
-    lower, lower_factor, step, axis = [], [], [], []
-    for t, u, v in hermite_tuples(L - level)[1:]:
-        d = 0 if t > 0 else (1 if u > 0 else 2)
-        tuv = [t, u, v]
-        n = tuv[d]
-        tuv[d] -= 1
-        step.append(prev[tuple(tuv)])
-        tuv[d] -= 1
-        lower.append(prev[tuple(tuv)] if n >= 2 else 0)
-        lower_factor.append(float(n - 1))
-        axis.append(d)
-    return np.array(lower), np.array(lower_factor), np.array(step), np.array(axis)
-
-
-def coulomb_hermite(L: int, alpha, r, scale) -> jnp.ndarray:
-    """Hermite Coulomb integrals R_{tuv}(alpha, r) for t + u + v <= L, times `scale`.
+def coulomb_hermite_terms(L: int, alpha, r, scale) -> tuple[jnp.ndarray, ...]:
+    """Hermite Coulomb integrals R_{tuv}(alpha, r) for t + u + v <= L, times `scale`, as
+    separate arrays in the order of hermite_tuples(L).
 
     R^(m)_{000} = (-2 alpha)^m F_m(alpha |r|^2) and
     R^(m)_{t+1,u,v} = t R^(m+1)_{t-1,u,v} + x R^(m+1)_{t,u,v} (likewise for u, v);
-    R = R^(0). Evaluated level by level, each level a pair of gathers over the last axis.
+    R = R^(0). The result is materialised: fused into a consumer that reads an entry several
+    times (the ERI's R_{h+h'}), XLA would re-run the recursion for every read.
 
     Args:
         L: highest total order (static).
         alpha: exponent, shape (...).
-        r: vector (P - C or P - Q), shape (..., 3).
-        scale: factor folded into the Boys values, broadcastable to (...).
+        r: (x, y, z) components of P - C or P - Q, each broadcastable with alpha.
+        scale: factor folded into the Boys values, broadcastable to alpha.
 
     Returns:
-        Array (..., len(hermite_tuples(L))).
+        len(hermite_tuples(L)) arrays of the broadcast shape.
     """
-    f = boys(L, alpha * jnp.sum(r * r, axis=-1))
+    x, y, z = r
+    f = boys_orders(L, alpha * (x * x + y * y + z * z))
     minus_2a = -2.0 * alpha
     powers = [scale]  # scale * (-2 alpha)^m
-    for m in range(1, L + 1):
+    for _ in range(L):
         powers.append(powers[-1] * minus_2a)
-    r_level = (powers[L] * f[..., L])[..., None]
-    for level in range(L - 1, -1, -1):
-        lower, factor, step, axis = _recursion_tables(L, level)
-        head = (powers[level] * f[..., level])[..., None]
-        rest = r[..., axis] * r_level[..., step] + factor.astype(r.dtype) * r_level[..., lower]
-        r_level = jnp.concatenate([head, rest], axis=-1)
-    return r_level
+    axes = (x, y, z)
+    level = {(0, 0, 0): powers[L] * f[L]}
+    for m in range(L - 1, -1, -1):
+        upper = level
+        level = {(0, 0, 0): powers[m] * f[m]}
+        for tuv in hermite_tuples(L - m)[1:]:
+            d = 0 if tuv[0] > 0 else (1 if tuv[1] > 0 else 2)
+            n = tuv[d]
+            one_down = tuple(k - (i == d) for i, k in enumerate(tuv))
+            value = axes[d] * upper[one_down]
+            if n >= 2:
+                value = value + (n - 1) * upper[tuple(k - 2 * (i == d) for i, k in enumerate(tuv))]
+            level[tuv] = value
+    return jax.lax.optimization_barrier(tuple(level[tuv] for tuv in hermite_tuples(L)))
+
+
+def coulomb_hermite(L: int, alpha, r, scale) -> jnp.ndarray:
+    """`coulomb_hermite_terms` with r of shape (..., 3), stacked: (..., len(hermite_tuples(L)))."""
+    return jnp.stack(coulomb_hermite_terms(L, alpha, (r[..., 0], r[..., 1], r[..., 2]), scale), axis=-1)
