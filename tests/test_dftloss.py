@@ -26,7 +26,7 @@ F64 = precision_dtype("float64")  # switches JAX's x64 on
 
 SPEC = {
     "dft": {"preset": "qm1b", "precision": "float64"},
-    "data": {"train": ["O"], "test": ["[H][H]"], "conformers": 3},
+    "data": {"train": ["O"], "test": ["F"], "conformers": 3},
     "model": {"width": 16, "n_rbf": 8, "scf_steps": 2},
     "training": {"steps": 60, "batch_size": 3, "lr": 3e-3, "eval_every": 20},
 }
@@ -103,14 +103,17 @@ def test_loss_gradient_matches_central_finite_differences(spec, waters):
     direction = [d / norm for d in direction]
     loss = route_loss(spec)
 
-    def along(t):
+    # arrays enter as arguments, not closed-over constants (XLA would fold them: slow)
+    def along(t, leaves, direction, features):
         moved = jax.tree.unflatten(treedef, [p + t * d for p, d in zip(leaves, direction)])
-        return loss(eqx.combine(moved, static), sample.features, None)
+        return loss(eqx.combine(moved, static), features, None)
 
-    analytic = jax.jit(jax.grad(along))(0.0)
+    value_and_grad = jax.jit(jax.value_and_grad(along))
+    _, analytic = value_and_grad(jnp.asarray(0.0, F64), leaves, direction, sample.features)
     h = 1e-4
-    values = jax.jit(jax.vmap(along))(jnp.asarray([h, -h], F64))
-    numeric = (values[0] - values[1]) / (2 * h)
+    plus, minus = (value_and_grad(jnp.asarray(t, F64), leaves, direction, sample.features)[0]
+                   for t in (h, -h))
+    numeric = (plus - minus) / (2 * h)
     assert abs(float(analytic)) > 1e-4  # the direction is not a trivial one
     assert abs(float(analytic - numeric)) <= 1e-6 * abs(float(numeric))
 
@@ -168,3 +171,25 @@ def test_refine_densities_are_valid_closed_shell_densities(waters):
     dsd = pred.dm @ f.scf.s @ pred.dm
     np.testing.assert_allclose(dsd, 2.0 * pred.dm, atol=1e-10)
     assert abs(float(jnp.trace(pred.dm @ f.scf.s)) - 10.0) < 1e-10
+
+
+def test_dataset_molecules_keep_the_split_and_carry_labels_in_hartree(tmp_path):
+    """Molecules read from a generated dataset (synthetic labels here): train and test hold
+    different molecules, and stored eV labels arrive in Hartree for the label twin."""
+    from dftgen.data import open_dataset
+    from dftgen.elements import HARTREE_EV
+    from dftgen.train.dftloss import molecules
+    from dftgen.train.dftloss.config import DataSpec
+    from dftgen.train.schnet.synthetic import write_run
+
+    run = write_run(tmp_path / "run", molecules=12, conformers=2, heavy_atoms=(1, 3))
+    entries = molecules.load(DataSpec(dataset=str(run)))
+    smiles = {k: {e.mol.name.split(" #")[0] for e in v} for k, v in entries.items()}
+    assert entries["train"] and entries["test"] and not smiles["train"] & smiles["test"]
+    first = open_dataset(run).split("train")[0]
+    entry = entries["train"][0]
+    np.testing.assert_array_equal(entry.mol.numbers, first["z"])
+    np.testing.assert_allclose(entry.mol.positions, first["positions_bohr"])
+    assert entry.labels["energy"] == pytest.approx(first["energy_ev"] / HARTREE_EV, rel=1e-15)
+    assert entry.labels["lumo"] == pytest.approx(first["lumo_ev"] / HARTREE_EV, rel=1e-15)
+    assert len(molecules.load(DataSpec(dataset=str(run), limit=3))["train"]) == 3

@@ -113,7 +113,7 @@ def report(results: dict) -> str:
         "| route | labels (s) | wall-clock (s) | steps | energy MAE (meV) | min E[D] - E* (Ha) "
         "| HOMO MAE (meV) | LUMO MAE (meV) | gap MAE (meV) | SCF iterations: from prediction / minao |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        f"| initial guess (first SCF iterate) | | | | {results['guess_energy_mae_mev']:.2f} "
+        f"| initial guess (first SCF iterate) | | | | {results['guess_energy_mae_mev']:.4g} "
         "| | | | | |",
         _row("untrained network + SCF steps", untrained, None, None),
     ]
@@ -129,7 +129,7 @@ def _row(name: str, metrics: dict, last: dict | None, label_s: float | None) -> 
     cells = [name, "" if label_s is None else f"{label_s:.1f}",
              "" if last is None else f"{last['train_s']:.1f}",
              "0" if last is None else str(last["step"]),
-             f"{metrics['energy_mae_mev']:.3f}", f"{metrics['energy_min_error_ha']:.2e}",
+             f"{metrics['energy_mae_mev']:.4g}", f"{metrics['energy_min_error_ha']:.2e}",
              f"{metrics['homo_mae_mev']:.1f}", f"{metrics['lumo_mae_mev']:.1f}",
              f"{metrics['gap_mae_mev']:.1f}"]
     if "iterations_from_prediction" in metrics:

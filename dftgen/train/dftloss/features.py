@@ -74,7 +74,7 @@ def featurise(mol: Molecule, settings: Settings) -> Sample:
         raise ValueError(f"molecule {mol.name!r}: elements beyond Z={MAX_Z} are not supported")
     prepared = prepare(mol, settings)
     inputs = prepared.work
-    fock0, _ = fock_and_energy(inputs.dm0, inputs, settings.xc)
+    fock0, _ = _fock_and_energy(inputs.dm0, inputs, settings.xc)
     s, d0 = inputs.s, inputs.dm0
     sds = s @ d0 @ s
     fds = fock0 @ d0 @ s
@@ -101,6 +101,9 @@ def featurise(mol: Molecule, settings: Settings) -> Sample:
     )
     key = (prepared.basis.shape_key, inputs.weights.shape[0])
     return Sample(mol, features, key, prepared.n_occ)
+
+
+_fock_and_energy = jax.jit(fock_and_energy, static_argnames="functional")
 
 
 def stack(features: list[MoleculeFeatures]) -> MoleculeFeatures:
