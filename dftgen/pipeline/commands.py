@@ -50,7 +50,7 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generate a dataset from a pipeline spec (TOML)",
                               description=generate.__doc__)
     p.add_argument("spec", nargs="?", help=f"pipeline spec (default: {DEFAULT_SPEC.name}, "
-                                           "about 50 QM9 molecules x 2 conformers)")
+                                           "50 QM9 molecules x 2 conformers)")
     p.add_argument("--out", default="datasets",
                    help="parent folder of the run directory <name>-<config hash> (default datasets)")
     p.add_argument("--workers", type=int, help="local worker processes (default: the spec's, else one per core)")
