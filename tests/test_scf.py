@@ -125,3 +125,37 @@ def test_non_convergence_warns_and_returns(water):
 def test_unknown_setting_is_named(water):
     with pytest.raises(ValueError, match="unknown SCF setting.*'grid'"):
         run_dft(water, grid=3)
+
+
+# -- the Done-when sweep: 10+ molecules from water to 11 heavy atoms (slow) -------------------
+
+SWEEP = ["O", "C", "CCO", "c1ccccc1", "Oc1ccccc1CO", "CC1=NOC(C)=C1C(N)=O", "NC(=O)c1ccncc1O",
+         "CC(O)C1=CC=C(F)C=C1", "OCC1OC(O)C(O)C1O", "CN1C=NC2=C1C(=O)NC=N2", "CC(=O)Nc1ccc(O)cc1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("smiles", SWEEP)
+@pytest.mark.parametrize("xc", ["b3lyp5", "hf"])
+def test_sweep_float64_converged_matches_pyscf(smiles, xc):
+    mol = Molecule.from_smiles(smiles, seed=0)
+    result = run_dft(mol, "qm1b", xc=xc, **CONVERGED)
+    assert_matches(result, pyscf_reference(mol, "sto-3g", xc, 0), de=1e-7, dorb=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("smiles", SWEEP)
+def test_sweep_qm1b_preset_within_float32_tolerance(smiles):
+    mol = Molecule.from_smiles(smiles, seed=0)
+    result = run_dft(mol, "qm1b")
+    _, e, homo, lumo = pyscf_reference(mol, "sto-3g", "b3lyp5", 0)
+    assert abs(result.energy_ha - e) <= 1e-4
+    assert abs(result.gap_ha - (lumo - homo)) <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("smiles", ["CCO", "c1ccccc1"])
+def test_sweep_polarised_basis_sets(smiles):
+    mol = Molecule.from_smiles(smiles, seed=0)
+    for xc, basis, level in [("b3lyp", "6-31g*", 3), ("pbe", "def2-svp", 2)]:
+        result = run_dft(mol, "accurate", xc=xc, basis=basis, grid_level=level, **CONVERGED)
+        assert_matches(result, pyscf_reference(mol, basis, xc, level), de=1e-7, dorb=1e-6)
