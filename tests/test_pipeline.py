@@ -12,7 +12,7 @@ import pytest
 from dftgen.data import shards
 from dftgen.molecule import Molecule
 from dftgen.pipeline import spec as spec_mod
-from dftgen.pipeline.cluster import slurm_cluster, worker_env
+from dftgen.pipeline.cluster import expected_workers, slurm_cluster, worker_env
 from dftgen.pipeline.commands import DEFAULT_SPEC, add_commands
 from dftgen.pipeline.conformers import embed, molecule_seed
 from dftgen.pipeline.failures import Failure
@@ -229,6 +229,11 @@ def test_slurm_job_script_renders_from_the_shipped_config(tmp_path):
     assert 'export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false"' in script
     assert "JAX_COMPILATION_CACHE_DIR" in script
     assert "--lifetime 230m" in script and "--lifetime-stagger 10m" in script
+
+
+def test_window_is_sized_for_the_workers_a_cluster_will_have():
+    assert expected_workers("local", workers=3) == 3
+    assert expected_workers("slurm", jobs=4) == 4 * 32  # 32 processes per job in jobqueue.yaml
 
 
 def test_commands_parse():

@@ -137,3 +137,15 @@ def dashboard(client) -> str:
 
 def n_workers(client) -> int:
     return len(client.scheduler_info().get("workers", {}))
+
+
+def expected_workers(kind: str, workers: int | None = None, jobs: int = 1,
+                     jobqueue_file: str | os.PathLike = JOBQUEUE_FILE) -> int:
+    """Workers a cluster will have once it is up: what the in-flight window is sized for
+    (an adaptive SLURM cluster only grows when enough tasks are waiting)."""
+    if kind == "slurm":
+        import yaml
+
+        job = yaml.safe_load(Path(jobqueue_file).read_text())["jobqueue"]["slurm"]
+        return jobs * int(job.get("processes") or 1)
+    return workers or os.cpu_count() or 1

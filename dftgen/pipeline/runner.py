@@ -112,7 +112,9 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
             log(f"Dask dashboard: {cluster_mod.dashboard(client)}")
             bar = Progress(total, total - pending_conformers, spec.conformers.per_molecule, enabled=progress)
             try:
-                summaries = execute(client, pending, run_config(spec, run_dir), spec, bar, task_fn)
+                expected = 0 if address or scheduler_file else cluster_mod.expected_workers(
+                    cluster, workers or spec.run.workers, jobs)
+                summaries = execute(client, pending, run_config(spec, run_dir), spec, bar, task_fn, expected)
             finally:
                 bar.close()
     shard_index = compact(run_dir, list(spec.output.splits), spec.output.shard_mb, _attrs(spec))
@@ -130,18 +132,22 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
 
 
 def execute(client, tasks: list[Task], config: TaskConfig, spec: PipelineSpec, bar: Progress,
-            task_fn: Callable[[Task, TaskConfig], TaskSummary]) -> list[TaskSummary]:
-    """Run tasks through a bounded window; bisect tasks that kill workers."""
+            task_fn: Callable[[Task, TaskConfig], TaskSummary], expected_workers: int = 0) -> list[TaskSummary]:
+    """Run tasks through a bounded window; bisect tasks that kill workers.
+
+    The window is `[run] window`, else twice the workers (those connected or, when more,
+    those expected), so every worker has a task waiting and the scheduler holds few.
+    """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
-    window = spec.run.window or max(2, 2 * cluster_mod.n_workers(client))
     queue = deque(tasks)
     in_flight: dict = {}
     finished = as_completed()
     summaries = []
 
     def fill() -> None:
+        window = spec.run.window or 2 * max(cluster_mod.n_workers(client), expected_workers, 1)
         while queue and len(in_flight) < window:
             task = queue.popleft()
             future = client.submit(task_fn, task, config, key=f"dftgen-{config.config_hash[:8]}-{task.id}",
