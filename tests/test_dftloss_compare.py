@@ -60,14 +60,16 @@ def test_compare_writes_the_report_end_to_end(spec_file, tmp_path):
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png})" in report
     assert results["label_s"] > 0
+    assert results["logs"]["dft"][-1]["step"] >= 1
     for route in compare.ROUTES:
         log = results["logs"][route]
-        assert log[0]["step"] == 0 and log[-1]["step"] >= 1
+        # a route trains until its clock reaches the budget (labels may use all of it)
+        assert log[0]["step"] == 0 and log[-1]["train_s"] >= results["budget_s"]
         times = [e["train_s"] for e in log]
-        assert times == sorted(times) and times[0] >= results["feature_s"]
+        assert times == sorted(times)
         assert results["final"][route]["energy_min_error_ha"] > -BOUND_NOISE_HA
     # the label route's clock starts after its labels
-    assert results["logs"]["labels"][0]["train_s"] >= results["feature_s"] + results["label_s"]
+    assert results["logs"]["labels"][0]["train_s"] >= results["label_s"]
 
 
 def test_train_dftloss_command_writes_a_loadable_model(spec_file, tmp_path):

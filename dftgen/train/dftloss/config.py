@@ -4,7 +4,7 @@
     [dft]       preset = "qm1b" plus any SCF setting override (precision, xc, grid_level, ...)
     [data]      train = [SMILES...], test = [SMILES...], conformers, seed; or dataset = PATH
     [model]     width, n_rbf, cutoff_bohr, scf_steps, broadening, seed
-    [training]  route ("dft" or "labels"), steps, batch_size, lr, clip, eval_every
+    [training]  route ("dft" or "labels"), steps, batch_size, lr, warmup_steps, clip, eval_every
     [labels]    weights of the label twin's loss terms: energy, orbitals, density
     [compare]   budget_minutes, eval_points
 
@@ -64,6 +64,7 @@ class TrainingSpec:
     steps: int = 300
     batch_size: int = 4
     lr: float = 3e-3
+    warmup_steps: int = 20  # linear learning-rate warm-up: the gates scale Hartree-sized matrices
     clip: float = 1.0  # global gradient norm
     eval_every: int = 50
 
@@ -72,6 +73,8 @@ class TrainingSpec:
             raise ValueError(f"[training] route must be 'dft' or 'labels', got {self.route!r}")
         if min(self.steps, self.batch_size, self.eval_every) < 1 or self.lr <= 0:
             raise ValueError("[training] steps, batch_size, eval_every and lr must be positive")
+        if self.warmup_steps < 0:
+            raise ValueError("[training] warmup_steps must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,7 @@ def error_vs_time(logs: dict[str, list[dict]], key: str, ylabel: str, path: Path
                 label=route)
     if baseline is not None:
         ax.axhline(baseline, color="grey", linestyle="--", label="initial guess")
-    ax.set(xlabel="wall-clock seconds (features + labels + training)", ylabel=ylabel,
+    ax.set(xlabel="wall-clock seconds (labels + training)", ylabel=ylabel,
            yscale="log", title=title)
     ax.legend()
     fig.tight_layout()

@@ -58,11 +58,11 @@ def new_model(spec: Spec) -> HamiltonianCorrection:
 class Stopwatch:
     """Seconds of training, with evaluations paused out."""
 
-    def __init__(self, offset: float = 0.0):
-        self.offset, self.start, self.paused = offset, time.perf_counter(), 0.0
+    def __init__(self):
+        self.start, self.paused = time.perf_counter(), 0.0
 
     def elapsed(self) -> float:
-        return self.offset + time.perf_counter() - self.start - self.paused
+        return time.perf_counter() - self.start - self.paused
 
     def pause(self):
         return _Pause(self)
@@ -102,7 +102,8 @@ def fit(model, samples: list[Sample], loss: Callable, training: TrainingSpec, *,
     weights = np.array([len(buckets[k]) for k in keys], float)
     rng = np.random.default_rng(seed)
 
-    optimiser = optax.chain(optax.clip_by_global_norm(training.clip), optax.adam(training.lr))
+    lr = optax.linear_schedule(0.0, training.lr, training.warmup_steps) if training.warmup_steps else training.lr
+    optimiser = optax.chain(optax.clip_by_global_norm(training.clip), optax.adam(lr))
     opt_state = optimiser.init(eqx.filter(model, eqx.is_array))
 
     @eqx.filter_jit
