@@ -26,6 +26,7 @@ from molecules import QM1B_LIKE_SMILES  # noqa: E402
 
 from dftgen import Molecule, integrals  # noqa: E402
 from dftgen.device import COMPILE_CACHE, cost, get  # noqa: E402
+from dftgen.device.device import program_costs  # noqa: E402
 from dftgen.presets import PRESETS  # noqa: E402
 from dftgen.scf.driver import prepare  # noqa: E402
 from dftgen.scf.iterations import iterate  # noqa: E402
@@ -73,30 +74,12 @@ def main() -> None:
         print(f"{mol.name:<24s} {mol.n_heavy:>5d} {prepared.basis.nao:>4d} {est:>11.1f} "
               f"{1e3 * (scf_s + eri_s):>8.1f} {QM1B_PUBLISHED_MS:>8.1f}")
         if args.calibrate and mol.n_heavy == CALIBRATION_HEAVY_ATOMS:
-            phases = {p.name: p for p in admission.estimate.phases}
-            print("  phases: " + ", ".join(f"{k} {1e3 * p.seconds:.2f} ms" for k, p in phases.items()))
-            inputs = _cost_inputs(device, mol, prepared, settings)
-            eff = cost.calibrate(QM1B_PUBLISHED_MS, device.spec, **inputs)
+            phases = admission.estimate.phases
+            print("  phases: " + ", ".join(f"{p.name} {1e3 * p.seconds:.2f} ms" for p in phases))
+            costs = program_costs(mol, prepared.basis, prepared.work, settings)
+            eff = cost.calibrate(QM1B_PUBLISHED_MS, device.spec, prepared.basis.nao, *costs,
+                                 settings.max_iter, settings.diis_space)
             print(f"  calibrated EFFICIENCY = {eff:.6g} (currently {cost.EFFICIENCY})")
-
-
-def _cost_inputs(device, mol, prepared, settings) -> dict:
-    """The XLA costs admit used (all three programs are in the compile cache)."""
-    from dftgen.device.device import _eri_program, _fock_program
-
-    work = prepared.work
-    programs = {
-        "eri": COMPILE_CACHE.compile("eri", _eri_program(prepared.basis, settings.precision),
-                                     mol.positions,
-                                     static_key=(prepared.basis.shape_key, settings.precision)),
-        "fock": COMPILE_CACHE.compile("fock_and_energy", _fock_program(), work.dm0, work,
-                                      functional=settings.xc),
-        "iterate": COMPILE_CACHE.compile("iterate", iterate, work, functional=settings.xc,
-                                         settings=settings),
-    }
-    costs = {k: cost.ProgramCost.of(p) for k, p in programs.items()}
-    return dict(nao=prepared.basis.nao, iterations=settings.max_iter,
-                diis_space=settings.diis_space, **costs)
 
 
 if __name__ == "__main__":

@@ -166,3 +166,80 @@ def test_get_validates_and_lists_jax_devices():
     with pytest.raises(ValueError):
         get("ipu-bow", n=0)
     assert COMPILE_CACHE.stats()["programs"] >= 0
+
+
+# -- admission with the real kernel --------------------------------------------------------
+
+
+def test_admit_a_float32_molecule_gives_xla_memory_and_an_estimate(water):
+    from dftgen.scf.driver import prepare
+
+    prepared = prepare(water, QM1B)
+    admission = get("ipu-bow").admit(water, prepared.basis, prepared.work, QM1B)
+    assert admission.nao == 7 and admission.assessment.fits
+    assert admission.xla_memory["total_bytes"] > admission.xla_memory["argument_bytes"] > 0
+    assert admission.estimate.ms_per_conformer > 0
+    again = get("ipu-bow").admit(water, prepared.basis, prepared.work, QM1B)
+    assert again.estimate == admission.estimate  # deterministic, counted once per shape
+    report = admission.as_dict()
+    assert report["fits"] and report["limit_bytes"] == BOW.sram_bytes
+    assert report["estimated_ms_per_conformer"] == admission.estimate.ms_per_conformer
+
+
+def test_run_dft_on_an_emulated_ipu_equals_the_plain_run(water):
+    from dftgen import run_dft
+
+    plain = run_dft(water, preset="qm1b")
+    on_ipu = run_dft(water, preset="qm1b", device="ipu-bow")
+    assert abs(on_ipu.energy_ha - plain.energy_ha) < 1e-6  # float32 noise at most
+    np.testing.assert_allclose(on_ipu.mo_energy, plain.mo_energy, rtol=0, atol=1e-6)
+    assert isinstance(on_ipu.device, dict) and on_ipu.device["device"] == "ipu-bow"
+    assert on_ipu.device["estimated_ms_per_conformer"] > 0 and on_ipu.device["fits"]
+    assert on_ipu.to_dict()["device"] == on_ipu.device and plain.device is None
+
+
+def test_run_dft_in_float64_on_an_ipu_is_refused_naming_the_arrays(water):
+    from dftgen import run_dft
+
+    with pytest.raises(DeviceError, match="float32 only") as err:
+        run_dft(water, preset="qm1b", device="ipu-bow", precision="float64")
+    assert "inputs.h: float64[7, 7]" in str(err.value)
+    assert "inputs.eri" in str(err.value)
+
+
+def test_run_dft_refuses_a_molecule_too_large_for_the_device_with_its_reason(water):
+    """One Bow tile as a whole device (624 KiB): on a level-3 grid water's AO values and
+    gradients (4 x npts x nao floats) do not fit; on the level-0 grid they do."""
+    from dftgen import run_dft
+    from dftgen.device import Device
+
+    one_tile = Device(dataclasses.replace(BOW, name="ipu-bow-1-tile", tiles=1))
+    with pytest.raises(DeviceError) as err:
+        run_dft(water, preset="qm1b", grid_level=3, device=one_tile)
+    message = str(err.value)
+    assert "nao=7" in message and "does not fit one ipu-bow-1-tile" in message
+    assert "in its scf phase" in message and "ao_values" in message
+    assert "0.6 MB of SRAM" in message
+
+
+@pytest.mark.slow
+def test_run_dft_refuses_an_oversize_molecule_on_a_bow():
+    from dftgen import run_dft
+
+    mol = Molecule.from_smiles("CCCCCCCCCCCC", seed=0)  # C12H26: 86 orbitals
+    with pytest.raises(DeviceError, match=r"nao=86.*primitive_eri.*940\.6 MB"):
+        run_dft(mol, preset="qm1b", device="ipu-bow")
+
+
+@pytest.mark.slow
+def test_calibration_molecule_lands_within_2x_of_qm1b_published_time():
+    """The 10-heavy-atom molecule EFFICIENCY was calibrated on (benchmarks/ipu_model.py):
+    QM1B's < 40,000 IPU-hours for 1.07e9 conformers is 134.6 ms per conformer."""
+    from dftgen.scf.driver import prepare
+
+    mol = Molecule.from_smiles("CC1=NOC(C)=C1C(N)=O", seed=0)
+    prepared = prepare(mol, QM1B)
+    admission = get("ipu-bow").admit(mol, prepared.basis, prepared.work, QM1B)
+    published = 40_000 * 3600e3 / 1.07e9
+    assert admission.nao == 58
+    assert published / 2 < admission.estimate.ms_per_conformer < 2 * published
