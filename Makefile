@@ -26,8 +26,11 @@ $(STAMP): $(VPY) pyproject.toml
 
 venv: $(STAMP)
 
+# the main job: a QM1B-style dataset from the embedded default spec (about 50 QM9 molecules x 2
+# conformers), then a look at what it made
 demo: $(STAMP)
-	$(VENV)/bin/dftgen run --smiles 'CC(=O)Nc1ccc(O)cc1' --preset qm1b
+	$(VENV)/bin/dftgen generate pipelines/default.toml --out datasets
+	$(VENV)/bin/dftgen status $$(ls -td datasets/default-* | head -1)
 
 test: $(STAMP)
 	$(VPY) -m pytest -n 2 -q
