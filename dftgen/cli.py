@@ -141,13 +141,16 @@ def _build_parser() -> argparse.ArgumentParser:
     from dftgen.device.commands import add_commands as add_device_commands
     from dftgen.pipeline.commands import add_commands as add_pipeline_commands
     from dftgen.train import add_train_parser
+    from dftgen.train.dftloss.commands import add_compare_command, add_dftloss_command
     from dftgen.train.schnet.commands import add_commands as add_schnet_commands
     from dftgen.train.schnet.commands import add_train_commands as add_schnet_train_commands
 
     add_pipeline_commands(sub)
     train = add_train_parser(sub)
     add_schnet_train_commands(train)
+    add_dftloss_command(train)
     add_schnet_commands(sub)
+    add_compare_command(sub)
     add_device_commands(sub)
     return parser
 
