@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dftgen import compilation_cache
+from dftgen import compilation_cache, data
 from dftgen.molecule import EmbeddingError, Molecule, MoleculeError, SmilesError
 from dftgen.scf import DFTResult, run_dft, run_dft_batch
 
