@@ -157,6 +157,22 @@ def test_cost_estimate_is_deterministic_and_calibration_inverts_it():
         cost.estimate(specs.spec("cpu"), **costs)
 
 
+def test_counted_cost_multiplies_loop_bodies_by_their_trip_counts():
+    """XLA's own analysis counts a lax.map body once; `counted` counts every trip, nested
+    loops included (a 10-trip map of 3-trip maps of a 16^3 matmul: 30 matmuls)."""
+    a = jnp.ones((10, 3, 16, 16), jnp.float32)
+    matmul = 2 * 16**3
+
+    def program(x):
+        return jax.lax.map(lambda outer: jax.lax.map(lambda m: m @ m, outer), x)
+
+    once = cost.ProgramCost.of(jax.jit(program).lower(a))
+    counted = cost.ProgramCost.counted(program, a)
+    assert once.flops == pytest.approx(matmul, rel=0.01)
+    assert counted.flops == pytest.approx(30 * matmul, rel=0.01)
+    assert counted.bytes_accessed > once.bytes_accessed
+
+
 def test_get_validates_and_lists_jax_devices():
     device = get("ipu-gc200")
     assert device.is_ipu and device.n == 1 and device.jax_devices[0].platform == "cpu"
