@@ -123,7 +123,9 @@ class Device:
         Args: the molecule, its BasisSet, its `SCFInputs` (as the driver built them) and the
         settings. Raises DeviceError (IPU only) when the program has a float64 array (each is
         named) or the molecule does not fit (the largest buffers and the limit are named).
-        Compiles the programs once per shape (COMPILE_CACHE) for XLA's analyses.
+        Compiles `iterate` once per shape (COMPILE_CACHE) for XLA's memory analysis, and
+        counts the FLOPs of the ERI, Fock and SCF programs once per shape (`program_costs`)
+        for the BSP estimate.
         """
         from dftgen.scf.iterations import iterate
 
