@@ -149,6 +149,10 @@ def _on(device):
 
 
 def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) -> list[DFTResult]:
+    if device is not None and device.is_ipu:
+        for mol in mols:  # refuse what cannot fit before paying for its integrals
+            npts = grids.build(mol, settings.grid_level).size if xc.functional(settings.xc).terms else 0
+            device.check_fits(mol, basis_mod.build(mol, settings.basis), settings, npts)
     prepared = [prepare(mol, settings) for mol in mols]
     admissions = [None if device is None else device.admit(p.mol, p.basis, p.work, settings)
                   for p in prepared]
