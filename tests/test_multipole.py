@@ -7,7 +7,7 @@ from dftgen import basis
 from dftgen.integrals.multipole import dipole
 
 
-@pytest.mark.parametrize("name", ["sto-3g", "6-31g(2df,p)"])
+@pytest.mark.parametrize("name", ["sto-3g", pytest.param("6-31g(2df,p)", marks=pytest.mark.slow)])
 def test_dipole_integrals_match_pyscf(water, name):
     r = np.asarray(dipole(water, basis.build(water, name)))
     np.testing.assert_allclose(r, water.to_pyscf(name).intor("int1e_r"), atol=1e-12, rtol=0)

@@ -11,8 +11,7 @@ import pytest
 from dftgen import integrals
 
 PYSCF_NAMES = ("int1e_ovlp", "int1e_kin", "int1e_nuc")
-FAST = [("water", "sto-3g"), ("water", "6-31g*"), ("water", "def2-svp"), ("water", "6-31g(2df,p)"),
-        ("nine_heavy", "sto-3g")]
+FAST = [("water", "sto-3g"), ("water", "6-31g*"), ("water", "def2-svp"), ("nine_heavy", "sto-3g")]
 ALL = [(m, b) for m in ("water", "methane", "benzene", "nine_heavy")
        for b in ("sto-3g", "6-31g*", "def2-svp", "6-31g(2df,p)")]
 CASES = [pytest.param(m, b, marks=() if (m, b) in FAST else pytest.mark.slow) for m, b in ALL]
@@ -65,11 +64,11 @@ def test_nuclear_repulsion(test_molecules):
 
 def test_gradients_match_finite_differences(water):
     """d/dR of a fixed weighting of S, T, V and E_nuc, by jax.grad and central differences."""
-    weights = np.random.default_rng(0).normal(size=(3, 13, 13))
+    weights = np.random.default_rng(0).normal(size=(3, 7, 7))
 
     def scalar(positions):
         moved = water.with_positions(positions)
-        mats = integrals.one_electron_integrals(moved, "6-31g")
+        mats = integrals.one_electron_integrals(moved, "sto-3g")
         return sum(jnp.sum(w * m) for w, m in zip(weights, mats)) + integrals.nuclear_repulsion(moved)
 
     r0 = jnp.asarray(water.positions)

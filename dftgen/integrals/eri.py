@@ -128,11 +128,12 @@ def _tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray
     p = bra.p[None, :, :, None]
     q = ket.p[:, None, None, :]
     r = tuple(bra.centre[None, :, :, None, d] - ket.centre[:, None, None, :, d] for d in range(3))
-    args = jax.lax.optimization_barrier(tuple(
+    alpha, scale, rx, ry, rz = jax.lax.optimization_barrier(tuple(
         jnp.broadcast_to(v, (ty, tx, ppx, ppy)).reshape(-1)
         for v in (p * q / (p + q), PREFACTOR / jnp.sqrt(p + q)) + r))
-    herm = [h.reshape(ty, tx, ppx, ppy) for h in coulomb_hermite_terms(lx + ly, args[0], args[2:], args[1])]
-    gathered = jnp.stack([jnp.stack([herm[k] for k in row], axis=-1) for row in index], axis=3)
+    herm = coulomb_hermite_terms(lx + ly, alpha, jnp.stack([rx, ry, rz]), scale)
+    gathered = herm[index].reshape(nhx, nhy, ty, tx, ppx, ppy)
+    gathered = jnp.transpose(gathered, (2, 3, 4, 0, 5, 1))  # (ty, tx, ppx, nhx, ppy, nhy)
     ket_done = jnp.matmul(gathered.reshape(ty, tx * ppx * nhx, ppy * nhy), ket.ket)
     ket_done = jnp.transpose(ket_done.reshape(ty, tx, ppx * nhx, fcd), (1, 2, 0, 3))
     out = jnp.matmul(bra.bra, ket_done.reshape(tx, ppx * nhx, ty * fcd))
@@ -172,10 +173,10 @@ def _tile_plan(nx: int, ny: int, quartet_bytes: int, chunk_bytes: int, diagonal:
 
 
 def _quartet_bytes(lx: int, ppx: int, ly: int, ppy: int, itemsize: int) -> int:
-    """Bytes of intermediates per (bra pair, ket pair): the quartets' arguments, R, its
-    gathered copy and the ket-contracted products."""
+    """Bytes of intermediates per (bra pair, ket pair): the quartets' arguments and Boys
+    values, every level of R, R_{h+h'} gathered and transposed, the ket-contracted products."""
     nhx, nhy = len(hermite_tuples(lx)), len(hermite_tuples(ly))
-    per_quartet = 2 * nhx * nhy + 2 * len(hermite_tuples(lx + ly)) + lx + ly + 8
+    per_quartet = 3 * nhx * nhy + 3 * len(hermite_tuples(lx + ly)) + 3 * (lx + ly) + 12
     return ppx * ppy * per_quartet * itemsize
 
 
@@ -196,7 +197,7 @@ def _padded_tiles(x: jnp.ndarray, size: int, ntile: int) -> jnp.ndarray:
 
 
 def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePlan,
-                      skip_bound=None, threshold: float = 0.0) -> jnp.ndarray:
+                      skip_bound=None, threshold=0.0) -> jnp.ndarray:
     """All planned tiles of a class pair: (nstep, tx, fab, ty, fcd)."""
     ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
     bra = ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x))
@@ -274,14 +275,15 @@ def memory_bound(layout: Layout, precision: str = "float64", chunk_bytes: int = 
 
 def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
                chunk_bytes: int = 4 << 20) -> jnp.ndarray:
-    """The s8-packed ERI vector from traced arrays (pure; vmappable). threshold > 0 turns on
-    Schwarz screening at that threshold."""
+    """The s8-packed ERI vector from traced arrays (pure; vmappable). threshold: 0 (a Python
+    number) for no screening, else Schwarz screening at that threshold (may be traced)."""
     trace_counts["eri"] += 1
     itemsize = jnp.dtype(arrays.exponents.dtype).itemsize
     classes, plans, source = _plans(layout, itemsize, chunk_bytes)
     ls = [max_l(c.kind_a) + max_l(c.kind_b) for c in classes]
     data = [_class_data(layout, cls, arrays) for cls in classes]
-    bounds = [_schwarz(d, l) for d, l in zip(data, ls)] if threshold > 0 else None
+    screen = not (isinstance(threshold, (int, float)) and threshold == 0)
+    bounds = [_schwarz(d, l) for d, l in zip(data, ls)] if screen else None
     tiles = []
     for (x, y), plan in plans.items():
         skip = None if bounds is None else (bounds[x], bounds[y])
@@ -298,9 +300,9 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     return packed[hi * (hi + 1) // 2 + lo]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
-def _eri_jit(layout, arrays, threshold, chunk_bytes, packed):
-    out = eri_packed(layout, arrays, threshold, chunk_bytes)
+@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
+def _eri_jit(layout, arrays, threshold, screen, chunk_bytes, packed):
+    out = eri_packed(layout, arrays, threshold if screen else 0.0, chunk_bytes)
     return out if packed else unpack(out, layout.nao)
 
 
@@ -321,4 +323,6 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
     layout, arrays = prepare(mol, basis, precision)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD[precision]
-    return _eri_jit(layout, arrays, float(threshold), int(chunk_bytes), bool(packed))
+    # the threshold's value is traced: one program serves every positive threshold
+    return _eri_jit(layout, arrays, jnp.asarray(threshold, arrays.exponents.dtype), threshold > 0,
+                    int(chunk_bytes), bool(packed))

@@ -103,46 +103,59 @@ def hermite_tuples(L: int) -> tuple[tuple[int, int, int], ...]:
     return tuple((t, u, n - t - u) for n in range(L + 1) for t in range(n, -1, -1) for u in range(n - t, -1, -1))
 
 
-def coulomb_hermite_terms(L: int, alpha, r, scale) -> tuple[jnp.ndarray, ...]:
-    """Hermite Coulomb integrals R_{tuv}(alpha, r) for t + u + v <= L, times `scale`, as
-    separate arrays in the order of hermite_tuples(L).
+@functools.lru_cache(maxsize=None)
+def _recursion_tables(L: int, level: int):
+    """Index tables for one step of the R recursion: from R^(m+1) over t+u+v <= L-level-1
+    to R^(m) over t+u+v <= L-level (the (0,0,0) entry comes from the Boys function):
+    R^(m)_tuv = r_axis R^(m+1)_step + factor R^(m+1)_lower, reducing along the first
+    nonzero index."""
+    prev = {tuv: k for k, tuv in enumerate(hermite_tuples(L - level - 1))}
+    lower, factor, step, axis = [], [], [], []
+    for tuv in hermite_tuples(L - level)[1:]:
+        d = 0 if tuv[0] > 0 else (1 if tuv[1] > 0 else 2)
+        n = tuv[d]
+        step.append(prev[tuple(k - (i == d) for i, k in enumerate(tuv))])
+        lower.append(prev[tuple(k - 2 * (i == d) for i, k in enumerate(tuv))] if n >= 2 else 0)
+        factor.append(float(n - 1))
+        axis.append(d)
+    return np.array(lower), np.array(factor), np.array(step), np.array(axis)
+
+
+def coulomb_hermite_terms(L: int, alpha, r, scale) -> jnp.ndarray:
+    """Hermite Coulomb integrals R_{tuv}(alpha, r) for t + u + v <= L, times `scale`, with
+    the Hermite index leading: (len(hermite_tuples(L)), ...).
 
     R^(m)_{000} = (-2 alpha)^m F_m(alpha |r|^2) and
     R^(m)_{t+1,u,v} = t R^(m+1)_{t-1,u,v} + x R^(m+1)_{t,u,v} (likewise for u, v);
-    R = R^(0). The result is materialised: fused into a consumer that reads an entry several
-    times (the ERI's R_{h+h'}), XLA would re-run the recursion for every read.
+    R = R^(0). Level by level, each level one array materialised before the next reads it
+    (fused, XLA would re-run the recursion tree under every read); with the Hermite index
+    leading, the recursion's gathers copy whole rows, and the program stays small for any L.
 
     Args:
         L: highest total order (static).
         alpha: exponent, shape (...).
-        r: (x, y, z) components of P - C or P - Q, each broadcastable with alpha.
+        r: (3, ...) components of P - C or P - Q, broadcastable with alpha.
         scale: factor folded into the Boys values, broadcastable to alpha.
-
-    Returns:
-        len(hermite_tuples(L)) arrays of the broadcast shape.
     """
-    x, y, z = r
-    f = boys_orders(L, alpha * (x * x + y * y + z * z))
+    r = jnp.broadcast_to(r, (3,) + jnp.broadcast_shapes(r.shape[1:], jnp.shape(alpha)))
+    f = boys_orders(L, alpha * jnp.sum(r * r, axis=0))
     minus_2a = -2.0 * alpha
-    powers = [scale]  # scale * (-2 alpha)^m
-    for _ in range(L):
-        powers.append(powers[-1] * minus_2a)
-    axes = (x, y, z)
-    level = {(0, 0, 0): powers[L] * f[L]}
+    heads = [scale * f[0]]  # scale (-2 alpha)^m F_m
+    power = scale
+    for m in range(1, L + 1):
+        power = power * minus_2a
+        heads.append(power * f[m])
+    heads = jax.lax.optimization_barrier(jnp.stack(heads))
+    level = heads[L][None]
     for m in range(L - 1, -1, -1):
-        upper = level
-        level = {(0, 0, 0): powers[m] * f[m]}
-        for tuv in hermite_tuples(L - m)[1:]:
-            d = 0 if tuv[0] > 0 else (1 if tuv[1] > 0 else 2)
-            n = tuv[d]
-            one_down = tuple(k - (i == d) for i, k in enumerate(tuv))
-            value = axes[d] * upper[one_down]
-            if n >= 2:
-                value = value + (n - 1) * upper[tuple(k - 2 * (i == d) for i, k in enumerate(tuv))]
-            level[tuv] = value
-    return jax.lax.optimization_barrier(tuple(level[tuv] for tuv in hermite_tuples(L)))
+        lower, factor, step, axis = _recursion_tables(L, m)
+        factor = factor.astype(level.dtype).reshape((-1,) + (1,) * (level.ndim - 1))
+        rest = r[axis] * level[step] + factor * level[lower]
+        level = jax.lax.optimization_barrier(jnp.concatenate([heads[m][None], rest]))
+    return level
 
 
 def coulomb_hermite(L: int, alpha, r, scale) -> jnp.ndarray:
-    """`coulomb_hermite_terms` with r of shape (..., 3), stacked: (..., len(hermite_tuples(L)))."""
-    return jnp.stack(coulomb_hermite_terms(L, alpha, (r[..., 0], r[..., 1], r[..., 2]), scale), axis=-1)
+    """`coulomb_hermite_terms` with r of shape (..., 3) and the Hermite index last:
+    (..., len(hermite_tuples(L)))."""
+    return jnp.moveaxis(coulomb_hermite_terms(L, alpha, jnp.moveaxis(r, -1, 0), scale), 0, -1)
