@@ -40,7 +40,7 @@ def test_dense_equals_pyscf_s1(water):
     assert np.max(np.abs(got - ref)) < 1e-10
 
 
-@pytest.mark.slow  # about 2.5 minutes of compilation: every pair of s, sp, p, d, f kinds
+@pytest.mark.slow  # about 80 s of compilation: 120 class pairs of s, sp, p, d, f kinds
 def test_f_shells():
     """6-31g(2df,p) on HF: d and f shells on F, p on H."""
     mol = Molecule.from_smiles("F", seed=0)
