@@ -64,7 +64,7 @@ def main() -> None:
     print(f"{'molecule':<24s} {'heavy':>5s} {'nao':>4s} {'IPU est. ms':>11s} "
           f"{'CPU ms':>8s} {'(ERI':>6s} {'+ SCF)':>7s} {'QM1B ms':>8s}")
     for mol in one_per_size():
-        prepared = prepare(mol, settings)
+        prepared = prepare(mol, settings, device_float32_eri=True)
         admission = device.admit(mol, prepared.basis, prepared.work, settings)
         program = COMPILE_CACHE.compile("iterate", iterate, prepared.work,
                                         functional=settings.xc, settings=settings)

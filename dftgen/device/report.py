@@ -35,7 +35,7 @@ def report(mol, device: str = "ipu-bow", preset: str = "qm1b", **overrides) -> d
         if not assessment.fits:
             return {**out, "fits": False, "reason": assessment.reason,
                     "compile_cache": COMPILE_CACHE.stats()}
-    prepared = prepare(mol, settings)
+    prepared = prepare(mol, settings, device_float32_eri=True)
     try:
         admission = dev.admit(mol, bas, prepared.work, settings)
     except DeviceError as err:

@@ -28,11 +28,10 @@ from dftgen.integrals.multipole import dipole
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import dtype as precision_dtype
 from dftgen.presets import Settings, resolve
-from dftgen.scf.iterations import (SCFInputs, final_evaluation, iterate, jk_operators,
-                                   orthogonaliser)
+from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
-DENSE_ERI_BYTES = 1 << 30  # the SCF holds ERIs as J/K operators up to this size, else packed
+DENSE_ERI_BYTES = 1 << 30  # the SCF holds ERIs dense (fast J/K) up to this size, else packed
 
 
 class SCFNotConvergedWarning(UserWarning):
@@ -153,7 +152,8 @@ def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) ->
         for mol in mols:  # refuse what cannot fit before paying for its integrals
             npts = grids.build(mol, settings.grid_level).size if xc.functional(settings.xc).terms else 0
             device.check_fits(mol, basis_mod.build(mol, settings.basis), settings, npts)
-    prepared = [prepare(mol, settings) for mol in mols]
+    ipu = device is not None and device.is_ipu
+    prepared = [prepare(mol, settings, device_float32_eri=ipu) for mol in mols]
     admissions = [None if device is None else device.admit(p.mol, p.basis, p.work, settings)
                   for p in prepared]
     buckets: dict[tuple, list[int]] = {}
@@ -177,7 +177,15 @@ def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) ->
 # -- preparation ---------------------------------------------------------------------------
 
 
-def prepare(mol: Molecule, settings: Settings) -> Prepared:
+def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False) -> Prepared:
+    """One molecule's arrays for the SCF: integrals, grid, AO values, guess.
+
+    In float32 precision the ERIs are computed in float64 and rounded once: the float32 ERI
+    kernel's errors, although within 3e-7 of the largest integral, are slightly biased, and
+    the Coulomb energy (hundreds of Hartree) sums them coherently into ~1e-4 Ha in the final
+    energy, while correctly rounded ERIs leave ~1e-6 Ha. `device_float32_eri` (IPU mode,
+    float32 only) computes them in float32, as the device would.
+    """
     if mol.spin != 0 or mol.n_electrons % 2:
         raise MoleculeError(
             f"molecule {mol.name!r}: restricted Kohn-Sham needs a closed shell, but it has "
@@ -194,15 +202,18 @@ def prepare(mol: Molecule, settings: Settings) -> Prepared:
     exact_needed = settings.precision != "float64"
 
     with clock("one_electron_s"):
-        s64 = np.asarray(integrals.overlap(mol, bas, precision="float64"))
-        h64 = np.asarray(integrals.kinetic(mol, bas, precision="float64")) + np.asarray(
-            integrals.nuclear(mol, bas, precision="float64"))
+        s64, t64, v64 = (np.asarray(a) for a in
+                         integrals.one_electron_integrals(mol, bas, precision="float64"))
+        h64 = t64 + v64
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with clock("eri_s"):
-        packed = integrals.eri(mol, bas, precision=settings.precision)
+        eri_precision = settings.precision if device_float32_eri else "float64"
+        packed = integrals.eri(mol, bas, precision=eri_precision)
+        exact_packed = packed
+        packed = packed.astype(work_dtype)
         eri = packed
-        if 2 * bas.nao**4 * packed.dtype.itemsize <= DENSE_ERI_BYTES:
-            eri = jk_operators(integrals.unpack(packed, bas.nao))  # laid out once for fast J/K
+        if bas.nao**4 * packed.dtype.itemsize <= DENSE_ERI_BYTES:
+            eri = integrals.unpack(packed, bas.nao)  # unpacked once, not in every J/K build
         eri.block_until_ready()
     grid = None
     ao = ao64 = jnp.zeros((1, 1, bas.nao), work_dtype)
@@ -232,7 +243,7 @@ def prepare(mol: Molecule, settings: Settings) -> Prepared:
 
     work = inputs(work_dtype, eri, ao)
     # the one float64 evaluation takes the packed ERIs: a single J/K build needs no layout
-    exact = inputs(jnp.float64, packed.astype(jnp.float64), ao64) if exact_needed else None
+    exact = inputs(jnp.float64, exact_packed.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
 
 
