@@ -31,10 +31,10 @@ import numpy as np  # noqa: E402
 from molecules import QM1B_LIKE_SMILES  # noqa: E402
 
 import dftgen  # noqa: E402
-from dftgen import xc  # noqa: E402
+from dftgen import integrals, xc  # noqa: E402
 from dftgen.presets import resolve  # noqa: E402
 from dftgen.scf.driver import prepare  # noqa: E402
-from dftgen.scf.iterations import coulomb_and_exchange, solve_fock  # noqa: E402
+from dftgen.scf.iterations import solve_fock  # noqa: E402
 
 
 def pyscf_run(mol, settings):
@@ -57,7 +57,7 @@ def component_split(mol, settings, iterations):
     p = prepare(mol, settings)
     w = p.work
     dm = w.dm0
-    jk = jax.jit(coulomb_and_exchange)
+    jk = jax.jit(integrals.jk)
     vxc = jax.jit(lambda ao, wt, d: xc.vxc(settings.xc, ao, wt, d, precision=settings.precision))
     eig = jax.jit(solve_fock)
 
