@@ -17,7 +17,7 @@ from schnetpack.data.loader import AtomsLoader  # noqa: E402
 
 from dftgen import Molecule  # noqa: E402
 from dftgen.data import open_dataset  # noqa: E402
-from dftgen.train import add_train_parser  # noqa: E402
+from dftgen.train import MODELS_DIR, add_train_parser  # noqa: E402
 from dftgen.train.schnet import commands, synthetic  # noqa: E402
 from dftgen.train.schnet import spec as spec_mod  # noqa: E402
 from dftgen.train.schnet.data import Offsets, ShardConformers, fit_offsets, load_splits, molecule_subset  # noqa: E402
@@ -148,8 +148,8 @@ def test_scaling_plot_and_mae_falls_with_size(splits, tmp_path):
 
 
 def test_model_specs_in_the_repository_build():
-    small = spec_mod.load(commands.MODELS_DIR / "schnet-small.toml")
-    nine = spec_mod.load(commands.MODELS_DIR / "schnet-9m.toml")
+    small = spec_mod.load(MODELS_DIR / "schnet-small.toml")
+    nine = spec_mod.load(MODELS_DIR / "schnet-9m.toml")
     assert small.targets == nine.targets == ("gap",)
     n_params = sum(p.numel() for p in build_model(nine, {"gap": Offsets(7.0, 1.0)}).parameters())
     assert 8.5e6 < n_params < 9.5e6  # QM1B's "9M"

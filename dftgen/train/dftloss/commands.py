@@ -11,19 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
-
-
-def spec_path(spec: str) -> Path:
-    """A spec file, or the name of one in the repository's models/ folder."""
-    path = Path(spec)
-    if path.is_file():
-        return path
-    named = MODELS_DIR / f"{spec}.toml"
-    if named.is_file():
-        return named
-    raise FileNotFoundError(f"no model spec {spec!r} (a TOML file, or one of "
-                            f"{sorted(p.stem for p in MODELS_DIR.glob('*.toml'))})")
+from dftgen.train import MODELS_DIR, spec_path
 
 
 def _load_spec(args):
