@@ -189,14 +189,16 @@ def test_get_validates_and_lists_jax_devices():
 
 def test_run_dft_on_an_emulated_ipu_is_admitted_and_equals_the_plain_run(water):
     """Admission of a float32 molecule gives XLA's memory analysis and a deterministic
-    estimate, and running on the emulated IPU changes no number (float32 noise at most)."""
+    estimate, and running on the emulated IPU changes no number beyond float32 effects: the
+    IPU computes its ERIs in float32, the plain qm1b run rounds float64 ERIs once, which moves
+    the energy by a few 1e-6 Ha (well inside the qm1b contract of 1e-4 Ha)."""
     from dftgen import run_dft
     from dftgen.scf.driver import prepare
 
     plain = run_dft(water, preset="qm1b")
     on_ipu = run_dft(water, preset="qm1b", device="ipu-bow")
-    assert abs(on_ipu.energy_ha - plain.energy_ha) < 1e-6
-    np.testing.assert_allclose(on_ipu.mo_energy, plain.mo_energy, rtol=0, atol=1e-6)
+    assert abs(on_ipu.energy_ha - plain.energy_ha) < 2e-5
+    np.testing.assert_allclose(on_ipu.mo_energy, plain.mo_energy, rtol=0, atol=2e-5)
     assert plain.device is None and on_ipu.to_dict()["device"] == on_ipu.device
     report = on_ipu.device
     assert report["device"] == "ipu-bow" and report["fits"] and report["nao"] == 7
