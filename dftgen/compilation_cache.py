@@ -4,7 +4,8 @@ Compiling a molecule shape's integral and SCF programs takes seconds to minutes 
 them takes well under a second, and shapes repeat (shape buckets, conformers, test runs), so
 compiled programs are kept on disk and reused across processes and runs.
 
-The directory is $DFTGEN_JAX_CACHE, else ~/.cache/dftgen/jax; DFTGEN_JAX_CACHE=off disables it.
+The directory is $DFTGEN_JAX_CACHE, else $JAX_COMPILATION_CACHE_DIR (JAX's own variable, as
+cluster job scripts set it), else ~/.cache/dftgen/jax; DFTGEN_JAX_CACHE=off disables it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ ENV = "DFTGEN_JAX_CACHE"
 
 def directory() -> Path | None:
     """Where compiled programs are kept, or None when the cache is off."""
-    value = os.environ.get(ENV, "")
+    value = os.environ.get(ENV, "") or os.environ.get("JAX_COMPILATION_CACHE_DIR", "")
     if value.lower() == "off":
         return None
-    return Path(value) if value else Path.home() / ".cache" / "dftgen" / "jax"
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "dftgen" / "jax"
 
 
 def enable() -> Path | None:

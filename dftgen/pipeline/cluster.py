@@ -19,7 +19,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-DEFAULT_CACHE = Path("~/.cache/dftgen/jax")
+from dftgen import compilation_cache
+
 JOBQUEUE_FILE = Path(__file__).resolve().parents[2] / "slurm" / "jobqueue.yaml"
 DEVICES = {"cpu": "cpu", "gpu": "cuda"}
 
@@ -28,18 +29,20 @@ def worker_env(device: str | None = None, cache_dir: str | os.PathLike | None = 
     """Environment variables for worker processes (set before JAX is imported there).
 
     device: "cpu" or "gpu" (JAX_PLATFORMS); None leaves JAX's own choice.
-    cache_dir: JAX's persistent compilation cache; default $JAX_COMPILATION_CACHE_DIR or
-    ~/.cache/dftgen/jax.
+    cache_dir: JAX's persistent compilation cache; default `dftgen.compilation_cache.directory()`
+    (None there, DFTGEN_JAX_CACHE=off, switches it off in the workers too).
     """
-    cache = cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR") or DEFAULT_CACHE.expanduser()
-    Path(cache).mkdir(parents=True, exist_ok=True)
+    cache = cache_dir or compilation_cache.directory()
     env = {
         "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
-        "JAX_COMPILATION_CACHE_DIR": str(cache),
+        "DFTGEN_JAX_CACHE": "off",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
     }
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        env["DFTGEN_JAX_CACHE"] = env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
     if device is not None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {sorted(DEVICES)}, got {device!r}")
