@@ -101,6 +101,11 @@ class Dataset:
     def split_names(self) -> list[str]:
         return list(self._splits)
 
+    @property
+    def files(self) -> list[Path]:
+        """The shard files behind this dataset (or split), in reading order."""
+        return list(self._files)
+
     def split(self, name: str) -> Dataset:
         if name not in self._splits:
             raise KeyError(f"no split {name!r}; splits: {self.split_names}")

@@ -117,7 +117,7 @@ def load_splits(path: str | os.PathLike, targets: list[Target],
     from dftgen.pipeline.compact import split_of
 
     with open_dataset(path) as dataset:
-        files = {name: list(dataset.split(name)._files) for name in dataset.split_names}
+        files = {name: dataset.split(name).files for name in dataset.split_names}
     splits = {name: index_files(f, targets, include_unconverged) for name, f in files.items()}
     if len(splits.get("train", [])) and len(splits.get("val", [])):
         return splits
