@@ -160,3 +160,11 @@ def test_sweep_polarised_basis_sets(smiles):
     for xc, basis, level in [("b3lyp", "6-31g*", 3), ("pbe", "def2-svp", 2)]:
         result = run_dft(mol, "accurate", xc=xc, basis=basis, grid_level=level, **CONVERGED)
         assert_matches(result, pyscf_reference(mol, basis, xc, level), de=1e-7, dorb=1e-6)
+
+
+def test_core_guess_lowdin_and_level_shift_reach_the_same_energy(water):
+    """Guess, orthogonaliser and level shift change the path, never the converged numbers."""
+    result = run_dft(water, "qm1b", init_guess="core", orthogonalisation="lowdin",
+                     level_shift=0.3, **CONVERGED)
+    assert result.converged
+    assert_matches(result, pyscf_reference(water, "sto-3g", "b3lyp5", 0), de=1e-7, dorb=1e-6)
