@@ -148,11 +148,11 @@ def _on(device):
 
 
 def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) -> list[DFTResult]:
-    if device is not None and device.is_ipu:
+    ipu = device is not None and device.is_ipu
+    if ipu:
         for mol in mols:  # refuse what cannot fit before paying for its integrals
             npts = grids.build(mol, settings.grid_level).size if xc.functional(settings.xc).terms else 0
             device.check_fits(mol, basis_mod.build(mol, settings.basis), settings, npts)
-    ipu = device is not None and device.is_ipu
     prepared = [prepare(mol, settings, device_float32_eri=ipu) for mol in mols]
     admissions = [None if device is None else device.admit(p.mol, p.basis, p.work, settings)
                   for p in prepared]
@@ -192,7 +192,6 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
             f"{mol.n_electrons} electrons and spin {mol.spin}"
         )
     timings: dict[str, float] = {}
-    clock = _Clock(timings)
     spec = xc.functional(settings.xc)
     bas = basis_mod.build(mol, settings.basis)
     n_occ = mol.n_electrons // 2
@@ -201,34 +200,32 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
     work_dtype = precision_dtype(settings.precision)
     exact_needed = settings.precision != "float64"
 
-    with clock("one_electron_s"):
+    with _timed(timings, "one_electron_s"):
         s64, t64, v64 = (np.asarray(a) for a in
                          integrals.one_electron_integrals(mol, bas, precision="float64"))
         h64 = t64 + v64
         e_nuc = float(integrals.nuclear_repulsion(mol))
-    with clock("eri_s"):
+    with _timed(timings, "eri_s"):
         eri_precision = settings.precision if device_float32_eri else "float64"
         packed = integrals.eri(mol, bas, precision=eri_precision)
-        exact_packed = packed
-        packed = packed.astype(work_dtype)
-        eri = packed
-        if bas.nao**4 * packed.dtype.itemsize <= DENSE_ERI_BYTES:
-            eri = integrals.unpack(packed, bas.nao)  # unpacked once, not in every J/K build
+        eri = packed.astype(work_dtype)
+        if bas.nao**4 * eri.dtype.itemsize <= DENSE_ERI_BYTES:
+            eri = integrals.unpack(eri, bas.nao)  # unpacked once, not in every J/K build
         eri.block_until_ready()
     grid = None
     ao = ao64 = jnp.zeros((1, 1, bas.nao), work_dtype)
     weights = jnp.zeros((1,), work_dtype)
     if spec.terms:
-        with clock("grid_s"):
+        with _timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
-        with clock("ao_s"):
+        with _timed(timings, "ao_s"):
             deriv = 1 if spec.is_gga else 0
             ao = grids.ao_values(mol, bas, grid.points, deriv=deriv, precision=settings.precision)
             if exact_needed:
                 ao64 = grids.ao_values(mol, bas, grid.points, deriv=deriv, precision="float64")
             ao.block_until_ready()
         weights = jnp.asarray(grid.weights, work_dtype)
-    with clock("guess_s"):
+    with _timed(timings, "guess_s"):
         dm0 = guess.minao(mol, bas) if settings.init_guess == "minao" else guess.core(h64, s64, n_occ)
         x64 = np.asarray(orthogonaliser(jnp.asarray(s64, jnp.float64), settings.orthogonalisation))
     occ = np.zeros(bas.nao)
@@ -243,29 +240,16 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
 
     work = inputs(work_dtype, eri, ao)
     # the one float64 evaluation takes the packed ERIs: a single J/K build needs no layout
-    exact = inputs(jnp.float64, exact_packed.astype(jnp.float64), ao64) if exact_needed else None
+    exact = inputs(jnp.float64, packed.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
 
 
-class _Clock:
-    """Context manager factory adding wall-clock seconds of a phase to a timings dict."""
-
-    def __init__(self, timings: dict[str, float]):
-        self.timings = timings
-
-    def __call__(self, key: str):
-        return _Phase(self.timings, key)
-
-
-class _Phase:
-    def __init__(self, timings, key):
-        self.timings, self.key = timings, key
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.timings[self.key] = self.timings.get(self.key, 0.0) + time.perf_counter() - self.start
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], key: str):
+    """Add the wall-clock seconds of the enclosed phase to timings[key]."""
+    start = time.perf_counter()
+    yield
+    timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
 
 
 # -- iterations ----------------------------------------------------------------------------
@@ -311,9 +295,8 @@ def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
 
 
 def _finish(p: Prepared, state, settings: Settings, want_forces: bool, keep: bool) -> DFTResult:
-    clock = _Clock(p.timings)
     final_inputs = p.exact if p.exact is not None else p.work
-    with clock("final_s"):
+    with _timed(p.timings, "final_s"):
         last_fock = jnp.asarray(state.fock, final_inputs.h.dtype)
         dm, _, energy, mo_energy, mo_coeff = final_evaluation(last_fock, final_inputs, settings.xc)
         mo_energy = np.asarray(mo_energy, dtype=np.float64)
@@ -351,7 +334,7 @@ def _finish(p: Prepared, state, settings: Settings, want_forces: bool, keep: boo
         dm=dm64 if keep else None,
     )
     if want_forces:
-        with clock("forces_s"):
+        with _timed(p.timings, "forces_s"):
             result.forces_ha_bohr = _forces(p, settings, dm64, np.asarray(mo_energy),
                                             np.asarray(mo_coeff, dtype=np.float64))
         result.timings = dict(p.timings)
