@@ -11,6 +11,7 @@ from pyscf.dft import libxc
 
 from dftgen.precision import dtype
 from dftgen.xc import COMPONENTS, FUNCTIONALS, Functional, energy_and_potential, eval_xc, functional
+from pyscf_cases import water_on_pyscf_grid
 
 # libxc names of the components (PySCF's bare "vwn_rpa" or "lyp" does not parse)
 LIBXC_NAMES = {
@@ -74,12 +75,7 @@ def random_density(n=2000, seed=0):
 @pytest.fixture(scope="module")
 def water_density(water):
     """rho and sigma of water's minao guess (6-31G*) on PySCF's level-2 grid."""
-    mol = water.to_pyscf("6-31g*")
-    grids = dft.gen_grid.Grids(mol)
-    grids.level = 2
-    grids.build()
-    dm = dft.RKS(mol).get_init_guess()
-    ao = dft.numint.eval_ao(mol, grids.coords, deriv=1)
+    mol, _, ao, dm = water_on_pyscf_grid(water, level=2)
     rho = dft.numint.eval_rho(mol, ao, dm, xctype="GGA")
     return rho[0], np.sum(rho[1:4] ** 2, axis=0)
 

@@ -7,6 +7,7 @@ import pytest
 from pyscf import dft
 
 from dftgen.xc import functional, vxc
+from pyscf_cases import water_on_pyscf_grid
 
 SEMILOCAL = ["lda", "svwn", "blyp", "pbe", "b3lyp", "b3lyp5", "pbe0"]
 
@@ -14,13 +15,7 @@ SEMILOCAL = ["lda", "svwn", "blyp", "pbe", "b3lyp", "b3lyp5", "pbe0"]
 @pytest.fixture(scope="module")
 def water_case(water):
     """PySCF water (6-31G*), its level-1 grid, AO values with gradients, and a minao density."""
-    mol = water.to_pyscf("6-31g*")
-    grids = dft.gen_grid.Grids(mol)
-    grids.level = 1
-    grids.build()
-    ao = mol.eval_gto("GTOval_sph_deriv1", grids.coords)
-    dm = dft.RKS(mol).get_init_guess()
-    return mol, grids, ao, dm
+    return water_on_pyscf_grid(water, level=1)
 
 
 @pytest.mark.parametrize("name", SEMILOCAL)
