@@ -213,16 +213,18 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
             eri = integrals.unpack(eri, bas.nao)  # unpacked once, not in every J/K build
         eri.block_until_ready()
     grid = None
-    ao = ao64 = jnp.zeros((1, 1, bas.nao), work_dtype)
+    ao = ao64 = jnp.zeros((1, bas.nao, 1), work_dtype)
     weights = jnp.zeros((1,), work_dtype)
     if spec.terms:
         with _timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
         with _timed(timings, "ao_s"):
             deriv = 1 if spec.is_gga else 0
-            ao = grids.ao_values(mol, bas, grid.points, deriv=deriv, precision=settings.precision)
+            ao = _ao_major(grids.ao_values(mol, bas, grid.points, deriv=deriv,
+                                           precision=settings.precision))
             if exact_needed:
-                ao64 = grids.ao_values(mol, bas, grid.points, deriv=deriv, precision="float64")
+                ao64 = _ao_major(grids.ao_values(mol, bas, grid.points, deriv=deriv,
+                                                 precision="float64"))
             ao.block_until_ready()
         weights = jnp.asarray(grid.weights, work_dtype)
     with _timed(timings, "guess_s"):
@@ -242,6 +244,12 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
     # the one float64 evaluation takes the packed ERIs: a single J/K build needs no layout
     exact = inputs(jnp.float64, packed.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
+
+
+@jax.jit
+def _ao_major(ao):
+    """(k, npts, nao) or (npts, nao) AO values as the SCF keeps them: (k, nao, npts)."""
+    return jnp.swapaxes(ao if ao.ndim == 3 else ao[None], 1, 2)
 
 
 @contextlib.contextmanager
@@ -287,7 +295,7 @@ def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
     extra = npts - inputs.weights.shape[0]
     if extra == 0:
         return inputs
-    ao = jnp.pad(inputs.ao, [(0, 0), (0, extra), (0, 0)])
+    ao = jnp.pad(inputs.ao, [(0, 0), (0, 0), (0, extra)])
     return inputs._replace(ao=ao, weights=jnp.pad(inputs.weights, (0, extra)))
 
 

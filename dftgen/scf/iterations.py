@@ -32,7 +32,8 @@ class SCFInputs(NamedTuple):
     x: orthogonaliser with x^T s x = 1, (nao, nao).
     eri: electron repulsion integrals, dense (nao,)*4 or packed, as `dftgen.integrals.jk` takes
         them (dense makes each J/K build a single pass, ~10x faster than packed).
-    ao: AO values (and gradients for GGAs) on the grid, as `dftgen.xc.vxc` takes them.
+    ao: AO values (and gradients for GGAs) on the grid, AO-major: (k, nao, npts), as
+        `dftgen.xc.vxc(..., ao_major=True)` takes them.
     weights: grid weights, (npts,); zero for padding points.
     dm0: initial density, (nao, nao).   occ: occupation numbers in aufbau order, (nao,).
     e_nuc: nuclear repulsion energy, scalar.
@@ -80,7 +81,7 @@ def fock_and_energy(dm, inputs: SCFInputs, functional: str):
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, j) - 0.25 * spec.hybrid * jnp.vdot(dm, k)
     if spec.terms:  # a density functional part, beyond exact exchange
         _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
-                               precision=precision_name(dm.dtype))
+                               precision=precision_name(dm.dtype), ao_major=True)
         veff = veff + v_xc
         energy = energy + e_xc
     return inputs.h + veff, energy + inputs.e_nuc

@@ -23,26 +23,33 @@ from jax import lax
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
-DEFAULT_CHUNK = 2048  # points per chunk; 2048-4096 is fastest on CPU for QM1B-size molecules
+DEFAULT_CHUNK = 4096  # points per chunk; fastest on CPU for QM1B-size molecules
 
 
 def _block(f: Functional, ao, weights, dm):
-    """(N, E_xc, V) of one block of grid points; ao is (4, n, nao) for GGAs, (1, n, nao) else."""
+    """(N, E_xc, V) of one block of grid points; ao is AO-major, (k, nao, n), k = 4 for GGAs.
+
+    AO-major, so that every sum over orbitals runs down contiguous rows of points; each
+    intermediate is materialised (`optimization_barrier`): fused, XLA:CPU re-reads the AO
+    arrays once per consumer (measured at nao 58, 15,776 points: 3.7 ms against 6.3 ms).
+    """
+    barrier = jax.lax.optimization_barrier
     phi = ao[0]
-    phi_dm = phi @ dm  # (n, nao): sum_j D_ij phi_j at each point
-    rho = jnp.sum(phi_dm * phi, axis=1)
+    phi_dm = barrier(dm @ phi)  # (nao, n): sum_j D_ij phi_j at each point
+    rho = jnp.sum(phi_dm * phi, axis=0)
     if f.is_gga:
-        grad_rho = 2.0 * jnp.einsum("xpi,pi->xp", ao[1:4], phi_dm)  # D symmetric
+        # one 2-D reduction per direction: a 3-D reduction over the middle axis is ~15x slower
+        grad_rho = 2.0 * jnp.stack([jnp.sum(ao[x] * phi_dm, axis=0) for x in (1, 2, 3)])  # D symmetric
+        rho, grad_rho = barrier((rho, grad_rho))
         sigma = jnp.sum(grad_rho**2, axis=0)
-        e, vrho, vsigma = energy_and_potential(f, rho, sigma)
+        e, vrho, vsigma = barrier(energy_and_potential(f, rho, sigma))
         # V = H + H^T with H_ij = sum_p phi_i [w vrho/2 phi_j + 2 w vsigma grad rho . grad phi_j]
-        weighted = (0.5 * weights * vrho)[:, None] * phi + jnp.einsum(
-            "xpi,xp->pi", ao[1:4], (2.0 * weights * vsigma) * grad_rho
-        )
+        v = (2.0 * weights * vsigma) * grad_rho
+        weighted = (0.5 * weights * vrho) * phi + ao[1] * v[0] + ao[2] * v[1] + ao[3] * v[2]
     else:
         e, vrho, _ = energy_and_potential(f, rho)
-        weighted = (0.5 * weights * vrho)[:, None] * phi
-    half = phi.T @ weighted
+        weighted = (0.5 * weights * vrho) * phi
+    half = phi @ barrier(weighted).T
     return jnp.dot(weights, rho), jnp.dot(weights, e), half + half.T
 
 
@@ -53,7 +60,7 @@ def _vxc(f: Functional, ao, weights, dm, chunk_size: int):
 
     def add_chunk(total, start):
         block = (
-            lax.dynamic_slice_in_dim(ao, start, chunk_size, axis=1),
+            lax.dynamic_slice_in_dim(ao, start, chunk_size, axis=2),
             lax.dynamic_slice_in_dim(weights, start, chunk_size),
         )
         return jax.tree.map(jnp.add, total, _block(f, *block, dm)), None
@@ -63,7 +70,7 @@ def _vxc(f: Functional, ao, weights, dm, chunk_size: int):
     total, _ = lax.scan(add_chunk, total, jnp.arange(n_full) * chunk_size)
     rest = n_full * chunk_size
     if rest < npts:  # the last, shorter chunk: a static slice
-        total = jax.tree.map(jnp.add, total, _block(f, ao[:, rest:], weights[rest:], dm))
+        total = jax.tree.map(jnp.add, total, _block(f, ao[:, :, rest:], weights[rest:], dm))
     return total
 
 
@@ -75,11 +82,14 @@ def vxc(
     *,
     precision: str = "float64",
     chunk_size: int = DEFAULT_CHUNK,
+    ao_major: bool = False,
 ):
     """XC energy and potential matrix of a closed-shell density matrix, as PySCF's nr_rks.
 
     xc: functional name or `Functional`. ao: AO values on the grid, (npts, nao) or
-    (k, npts, nao) with k >= 1: [value, d/dx, d/dy, d/dz] (k = 4) is required for GGAs.
+    (k, npts, nao) with k >= 1: [value, d/dx, d/dy, d/dz] (k = 4) is required for GGAs;
+    with ao_major=True the same arrays transposed, (nao, npts) or (k, nao, npts): the
+    layout the kernel computes in, which an SCF keeps so as not to transpose every cycle.
     weights: (npts,) quadrature weights (Bohr^3). dm: (nao, nao) symmetric density matrix
     (total, both spins). Returns (n_electrons, E_xc in Hartree, V_xc (nao, nao) in Hartree).
     Exact exchange (`functional(xc).hybrid`) is not included: the SCF adds it.
@@ -89,6 +99,8 @@ def vxc(
     ao = jnp.asarray(ao, dt)
     if ao.ndim == 2:
         ao = ao[None]
+    if not ao_major:
+        ao = jnp.swapaxes(ao, 1, 2)
     if f.is_gga and ao.shape[0] < 4:
         raise ValueError(f"{f.name} is a GGA: ao must hold values and gradients, (4, npts, nao)")
     ao = ao[:4] if f.is_gga else ao[:1]
