@@ -11,6 +11,7 @@ import json
 import sys
 
 import dftgen
+from dftgen import hugepages
 
 
 def _add_molecule_args(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +157,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the console script: restart with huge pages before any work
+        hugepages.reexec(sys.argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

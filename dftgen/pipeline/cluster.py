@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from dftgen import compilation_cache
+from dftgen import compilation_cache, hugepages
 
 JOBQUEUE_FILE = Path(__file__).resolve().parents[2] / "slurm" / "jobqueue.yaml"
 DEVICES = {"cpu": "cpu", "gpu": "cuda"}
@@ -68,7 +68,7 @@ def connect(kind: str = "local", *, workers: int | None = None, address: str | N
         with Client(address=address, scheduler_file=scheduler_file) as client:
             yield client
         return
-    with dask.config.set(scheduler_config(allowed_failures)):
+    with dask.config.set({**scheduler_config(allowed_failures), **hugepages.dask_config()}):
         if kind == "local":
             from distributed import LocalCluster
 

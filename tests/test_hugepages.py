@@ -1,0 +1,47 @@
+"""Huge pages for XLA's buffers: the glibc tunable is composed, applied on re-exec, optional."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dftgen import hugepages
+
+SCRIPT = """
+import os, sys
+from dftgen import hugepages
+hugepages.reexec(sys.argv)
+print(os.environ.get("GLIBC_TUNABLES", ""))
+"""
+
+
+def test_tunables_are_added_once_to_existing_ones():
+    assert hugepages.tunables("") == hugepages.TUNABLE
+    combined = hugepages.tunables("glibc.malloc.trim_threshold=1")
+    assert combined == f"glibc.malloc.trim_threshold=1:{hugepages.TUNABLE}"
+    assert hugepages.tunables(combined) == combined
+
+
+def _run(tmp_path, **env):
+    script = tmp_path / "show.py"
+    script.write_text(SCRIPT)
+    environ = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", hugepages.SWITCH)}
+    out = subprocess.run([sys.executable, str(script)], env={**environ, **env}, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(not hugepages.wanted(), reason="huge pages need glibc on Linux")
+def test_reexec_starts_the_process_again_with_huge_pages(tmp_path):
+    assert _run(tmp_path) == hugepages.TUNABLE
+    assert _run(tmp_path, GLIBC_TUNABLES="glibc.malloc.trim_threshold=1") == (
+        f"glibc.malloc.trim_threshold=1:{hugepages.TUNABLE}")
+    assert hugepages.dask_config() == {
+        "distributed.nanny.pre-spawn-environ.GLIBC_TUNABLES": hugepages.tunables()}
+
+
+def test_switched_off_leaves_the_allocator_alone(tmp_path, monkeypatch):
+    assert _run(tmp_path, DFTGEN_HUGEPAGES="off") == ""
+    monkeypatch.setenv(hugepages.SWITCH, "off")
+    assert hugepages.dask_config() == {}
