@@ -29,18 +29,20 @@ def core(h: np.ndarray, s: np.ndarray, n_occ: int) -> np.ndarray:
     return 2.0 * c[:, :n_occ] @ c[:, :n_occ].T
 
 
-def minao(mol, basis: BasisSet) -> np.ndarray:
-    """The minao guess density of `mol` in `basis` (nao, nao), as PySCF's init_guess_by_minao."""
+def minao(mol, basis: BasisSet, s: np.ndarray | None = None) -> np.ndarray:
+    """The minao guess density of `mol` in `basis` (nao, nao), as PySCF's init_guess_by_minao.
+
+    s: the overlap matrix of `basis` (nao, nao), when the caller has it already."""
     minimal, occupations = [], []
     for atom, z in enumerate(mol.numbers):
         for l, exps, coefs, occ in _atomic_minimal_shells(int(z)):
             minimal.append(Shell(atom, l, exps, coefs))
             occupations.append(np.full(2 * l + 1, occ))
-    union = BasisSet(name=f"{basis.name}+minao", shells=basis.shells + tuple(minimal),
-                     numbers=basis.numbers)
-    s = np.asarray(integrals.overlap(mol, union, precision="float64"))
-    n = basis.nao
-    projector = np.linalg.solve(s[:n, :n], s[:n, n:])
+    minimal = BasisSet(name="minao", shells=tuple(minimal), numbers=basis.numbers)
+    if s is None:
+        s = np.asarray(integrals.overlap(mol, basis, precision="float64"))
+    cross = np.asarray(integrals.cross_overlap(mol, basis, minimal, precision="float64"))
+    projector = np.linalg.solve(s, cross)
     return projector @ (np.concatenate(occupations)[:, None] * projector.T)
 
 

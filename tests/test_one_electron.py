@@ -75,3 +75,19 @@ def test_gradients_match_finite_differences(water):
     r0 = jnp.asarray(water.positions)
     grad = np.asarray(jax.grad(scalar)(r0))
     np.testing.assert_allclose(grad, central_gradient(scalar, r0), atol=1e-7)
+
+
+def test_cross_overlap_equals_pyscf_intor_cross(water):
+    """<6-31G*|def2-SVP> (a d shell on one side, five-primitive s on the other) against
+    gto.intor_cross, 1e-10; a basis against itself (shells that would merge) is refused."""
+    from pyscf import gto
+
+    from dftgen import basis
+
+    a, b = basis.build(water, "6-31g*"), basis.build(water, "def2-svp")
+    ours = np.asarray(integrals.cross_overlap(water, a, b))
+    ref = gto.intor_cross("int1e_ovlp", water.to_pyscf("6-31g*"), water.to_pyscf("def2-svp"))
+    assert ours.shape == ref.shape
+    assert np.max(np.abs(ours - ref)) < 1e-10
+    with pytest.raises(ValueError, match="share exponents"):
+        integrals.cross_overlap(water, a, a)

@@ -19,8 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen.basis import BasisSet
 from dftgen.integrals.hermite import coulomb_hermite
-from dftgen.integrals.layout import BasisArrays, Layout, prepare, trace_counts
+from dftgen.integrals.layout import BasisArrays, Layout, PairClass, prepare, trace_counts
 from dftgen.integrals.pairs import kinetic_pairs, max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
 
@@ -47,6 +48,36 @@ def overlap_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
         norm = (jnp.pi / pd.p) ** 1.5
         blocks.append((cls, jnp.einsum("xq,xqf->xf", norm, pd.e[:, :, 0])))
     return _assemble(layout, blocks)
+
+
+def cross_overlap_matrix(layout: Layout, arrays: BasisArrays, n_rows: int) -> jnp.ndarray:
+    """The block S[:n_rows, n_rows:] of a basis whose first functions are one basis and the
+    rest another (pure; vmappable): only pairs across the two are computed, each class at
+    its own primitive count, so a long contraction on one side does not pad the other.
+    The two bases must not share groups (no shell of one has the exponents of the other's
+    on the same atom)."""
+    trace_counts["cross_overlap"] += 1
+    first = [all(ao < n_rows for ao in g.aos) for g in layout.groups]
+    if any(not f and any(ao < n_rows for ao in g.aos) for f, g in zip(first, layout.groups)):
+        raise ValueError("a shell group spans both bases: they share exponents on one atom")
+    classes: dict[tuple, list] = {}
+    for a, ga in enumerate(layout.groups):
+        for b, gb in enumerate(layout.groups):
+            if first[a] and not first[b]:
+                classes.setdefault((ga.kind, gb.kind), []).append((a, b))
+    rows, cols, values = [], [], []
+    for (ka, kb), pairs in classes.items():
+        cls = PairClass(ka, kb, tuple(pairs))
+        pd = pair_data(layout, cls, arrays)
+        block = jnp.einsum("xq,xqf->xf", (jnp.pi / pd.p) ** 1.5, pd.e[:, :, 0])
+        aos_a = np.array([layout.groups[a].aos for a, _ in pairs])[:, :, None]
+        aos_b = np.array([layout.groups[b].aos for _, b in pairs])[:, None, :] - n_rows
+        rows.append(np.broadcast_to(aos_a, block.shape[:1] + (aos_a.shape[1], aos_b.shape[2])).ravel())
+        cols.append(np.broadcast_to(aos_b, block.shape[:1] + (aos_a.shape[1], aos_b.shape[2])).ravel())
+        values.append(block.reshape(-1))
+    out = jnp.zeros((n_rows, layout.nao - n_rows), dtype=values[0].dtype)
+    return out.at[np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(values),
+                                                                   unique_indices=True)
 
 
 def kinetic_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
@@ -108,6 +139,19 @@ nuclear = _public("nuclear")
 nuclear.__doc__ = """Nuclear-attraction matrix V (nao, nao), Hartree."""
 one_electron_integrals = _public("all")
 one_electron_integrals.__doc__ = """(S, T, V) in one compiled program: cheaper to compile than three."""
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _cross_overlap(layout, arrays, n_rows):
+    return cross_overlap_matrix(layout, arrays, n_rows)
+
+
+def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
+    """<basis|other> (basis.nao, other.nao): overlaps between two BasisSets on `mol`."""
+    union = BasisSet(name=f"{basis.name}|{other.name}", shells=basis.shells + other.shells,
+                     numbers=basis.numbers)
+    layout, arrays = prepare(mol, union, precision)
+    return _cross_overlap(layout, arrays, basis.nao)
 
 
 def nuclear_repulsion(mol, precision: str = "float64") -> jnp.ndarray:

@@ -228,7 +228,7 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
             ao.block_until_ready()
         weights = jnp.asarray(grid.weights, work_dtype)
     with _timed(timings, "guess_s"):
-        dm0 = guess.minao(mol, bas) if settings.init_guess == "minao" else guess.core(h64, s64, n_occ)
+        dm0 = guess.minao(mol, bas, s64) if settings.init_guess == "minao" else guess.core(h64, s64, n_occ)
         x64 = np.asarray(orthogonaliser(jnp.asarray(s64, jnp.float64), settings.orthogonalisation))
     occ = np.zeros(bas.nao)
     occ[:n_occ] = 2.0
