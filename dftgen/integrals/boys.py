@@ -3,17 +3,21 @@ Coulomb integral over Gaussians.
 
 Evaluated without tables, so that it vectorises and differentiates like any other jnp code:
 
-  * T below a switch point T0 (about n_max + 1.5): the series
+  * T below a switch point T0 (`switch_point`): the series
         F_n(T) = exp(-T) sum_k (2T)^k / ((2n+1)(2n+3)...(2n+2k+1)),
     summed in Horner form for n = n_max only, then the downward recursion
         F_n = (2T F_(n+1) + exp(-T)) / (2n+1),
     which is stable (every term is positive);
   * T at or above T0: F_0 = sqrt(pi/T) erf(sqrt(T)) / 2 and the upward recursion
         F_(n+1) = ((2n+1) F_n - exp(-T)) / (2T),
-    which loses little precision once T exceeds n_max (the subtracted exp(-T) is then small).
+    whose step n cancels about a factor (2n+3)/(2T) of precision for small T (the two
+    terms nearly agree there) and none once T exceeds n + 1.5.
 
-T0 and the number of series terms are fixed per n_max and precision, so the cost is
-about 2 n_max + 40 flops per T in float64. The derivative dF_n/dT = -F_(n+1) is supplied
+T0 and the number of series terms are fixed per n_max and precision. The series costs most
+(21 terms for F_0 in float64 summed to T0 = 1.5), so in float64 T0 is as small as the upward
+recursion allows: the product of its per-step losses stays within GROWTH_FLOAT64, and F_0
+alone needs no recursion at all (T0 = 0.05, 6 terms). In float32, whose recursions have no
+ulps to spare, T0 = n_max + 1.5. The derivative dF_n/dT = -F_(n+1) is supplied
 as a custom JVP rule, so gradients never see the branch that was not taken.
 """
 
@@ -27,16 +31,30 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def switch_point(n_max: int) -> float:
-    """T0: series below, erf and upward recursion at and above (measured: the upward
-    recursion is accurate to a few ulp for T >= n_max + 1)."""
-    return n_max + 1.5
+GROWTH_FLOAT64 = 8.0  # the upward recursion may lose at most this factor (3 bits) in float64
+T0_MIN = 0.05
+
+
+@functools.lru_cache(maxsize=None)
+def switch_point(n_max: int, dtype_name: str = "float32") -> float:
+    """T0: series below, erf and upward recursion at and above (see the module docstring)."""
+    conservative = n_max + 1.5
+    if dtype_name != "float64":
+        return conservative
+
+    def growth(t0):
+        return math.prod(max(1.0, (2 * n + 3) / (2 * t0)) for n in range(n_max))
+
+    t0 = T0_MIN
+    while growth(t0) > GROWTH_FLOAT64 and t0 < conservative:
+        t0 *= 1.05
+    return min(t0, conservative)
 
 
 @functools.lru_cache(maxsize=None)
 def series_length(n_max: int, dtype_name: str) -> int:
     """Number of series terms that converge F_(n_max)(T) to machine precision for T <= T0."""
-    t0 = switch_point(n_max)
+    t0 = switch_point(n_max, dtype_name)
     tol = np.finfo(dtype_name).eps / 4
     term, total, k = 1.0 / (2 * n_max + 1), 1.0 / (2 * n_max + 1), 0
     while term > tol * total:
@@ -69,7 +87,7 @@ def boys_orders(n_max: int, t: jax.Array) -> tuple[jax.Array, ...]:
     output, it would re-run everything once per order).
     """
     t = jnp.asarray(t)
-    t0 = switch_point(n_max)
+    t0 = switch_point(n_max, t.dtype.name)
     small = t < t0
 
     # series branch, evaluated at min(T, T0) so the unused lanes stay finite
@@ -81,8 +99,9 @@ def boys_orders(n_max: int, t: jax.Array) -> tuple[jax.Array, ...]:
     # erf branch, evaluated at max(T, T0)
     tl = jnp.where(small, t0, t)
     root_t = jnp.sqrt(tl)
-    # 1 - erfc: sqrt(T) > 1.2 here, where erfc < 0.09, so its relative error shrinks
-    # (XLA's float32 erf itself is only good to about 4 ulp)
+    # 1 - erfc: XLA's erf is only good to about 4 ulp in float32 (where sqrt(T) > 1.2 here,
+    # erfc < 0.09 and its relative error shrinks) and 3x slower than erfc in float64 (where
+    # 1 - erfc loses at most a factor 1/erf(sqrt(T0_MIN)) = 4)
     f0 = (0.5 * math.sqrt(math.pi)) * (1.0 - jax.lax.erfc(root_t)) / root_t
     exp_t = jnp.exp(-t)
     top, f0, exp_t = jax.lax.optimization_barrier((jnp.exp(-ts) * s / (2 * n_max + 1), f0, exp_t))

@@ -87,6 +87,7 @@ def fock_and_energy(dm, inputs: SCFInputs, functional: str):
     return inputs.h + veff, energy + inputs.e_nuc
 
 
+@functools.partial(jax.jit, static_argnames=("method",))
 def orthogonaliser(s, method: str = "cholesky"):
     """X with X^T S X = 1: inverse transpose Cholesky factor, or Loewdin's S^-1/2."""
     if method == "cholesky":
