@@ -213,20 +213,18 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
             eri = integrals.unpack(eri, bas.nao)  # unpacked once, not in every J/K build
         eri.block_until_ready()
     grid = None
-    ao = ao64 = jnp.zeros((1, bas.nao, 1), work_dtype)
-    weights = jnp.zeros((1,), work_dtype)
+    ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
+    weights = np.zeros(1)
     if spec.terms:
         with _timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
         with _timed(timings, "ao_s"):
-            deriv = 1 if spec.is_gga else 0
-            ao = _ao_major(grids.ao_values(mol, bas, grid.points, deriv=deriv,
-                                           precision=settings.precision))
-            if exact_needed:
-                ao64 = _ao_major(grids.ao_values(mol, bas, grid.points, deriv=deriv,
-                                                 precision="float64"))
-            ao.block_until_ready()
-        weights = jnp.asarray(grid.weights, work_dtype)
+            # float32 iterations take the float64 values rounded once, as S and h
+            ao64 = _ao_major(grids.ao_values(mol, bas, grid.points, deriv=1 if spec.is_gga else 0,
+                                             precision="float64"))
+            ao64.block_until_ready()
+        weights = grid.weights
+    ao = ao64.astype(work_dtype)
     with _timed(timings, "guess_s"):
         dm0 = guess.minao(mol, bas, s64) if settings.init_guess == "minao" else guess.core(h64, s64, n_occ)
         x64 = np.asarray(orthogonaliser(jnp.asarray(s64, jnp.float64), settings.orthogonalisation))
