@@ -1,4 +1,5 @@
-"""J and K against pyscf.scf.hf.get_jk: 1e-10 max abs in float64, 1e-6 of max |ERI| in float32."""
+"""J and K against pyscf.scf.hf.get_jk, from packed, dense and pair-matrix ERIs: 1e-10 max abs
+in float64, 1e-6 of max |ERI| in float32."""
 
 import jax
 import jax.numpy as jnp
@@ -13,12 +14,16 @@ def _densities(nao, n, seed=0):
     return (a + a.transpose(0, 2, 1)) / nao
 
 
-def test_packed_and_dense_equal_pyscf(water):
-    pm = water.to_pyscf("sto-3g")
+def test_packed_dense_and_pair_matrices_equal_pyscf(water):
+    pm = water.to_pyscf("6-31g*")  # d shells: pairs of every kind
     dms = _densities(pm.nao, 3)
     j_ref, k_ref = hf.get_jk(pm, dms)
-    packed = integrals.eri(water, "sto-3g")
-    for eri in (packed, integrals.unpack(packed, pm.nao)):
+    packed = integrals.eri(water, "6-31g*")
+    pairs = integrals.pair_matrices(packed, pm.nao)
+    npair = pm.nao * (pm.nao + 1) // 2
+    assert pairs.shape == (2, npair, npair)
+    np.testing.assert_array_equal(pairs, np.swapaxes(pairs, 1, 2))  # symmetric supermatrices
+    for eri in (packed, integrals.unpack(packed, pm.nao), pairs):
         j, k = jax.jit(integrals.jk)(eri, jnp.asarray(dms))
         assert j.shape == k.shape == dms.shape
         assert np.max(np.abs(np.asarray(j) - j_ref)) < 1e-10
@@ -28,13 +33,22 @@ def test_packed_and_dense_equal_pyscf(water):
     assert np.max(np.abs(np.asarray(k1) - k_ref[0])) < 1e-10
 
 
+def test_pair_matrices_of_the_wrong_size_are_refused(water):
+    import pytest
+
+    pairs = integrals.pair_matrices(integrals.eri(water, "sto-3g"), 7)
+    with pytest.raises(ValueError, match=r"pair ERI matrices of shape \(2, 28, 28\).*8 orbitals"):
+        integrals.jk(pairs, jnp.zeros((8, 8)))
+
+
 def test_float32(nine_heavy):
     pm = nine_heavy.to_pyscf("sto-3g")
     dm = _densities(pm.nao, 1, seed=2)[0]
     j_ref, k_ref = hf.get_jk(pm, dm)
     eri = integrals.eri(nine_heavy, "sto-3g", precision="float32")
-    j, k = integrals.jk(eri, jnp.asarray(dm, jnp.float32))
     scale = np.max(np.abs(np.asarray(eri)))
-    assert j.dtype == jnp.float32
-    assert np.max(np.abs(np.asarray(j, np.float64) - j_ref)) < 1e-6 * scale * np.abs(dm).sum()
-    assert np.max(np.abs(np.asarray(k, np.float64) - k_ref)) < 1e-6 * scale * np.abs(dm).sum()
+    for layout in (eri, integrals.pair_matrices(eri, pm.nao)):
+        j, k = integrals.jk(layout, jnp.asarray(dm, jnp.float32))
+        assert j.dtype == jnp.float32
+        assert np.max(np.abs(np.asarray(j, np.float64) - j_ref)) < 1e-6 * scale * np.abs(dm).sum()
+        assert np.max(np.abs(np.asarray(k, np.float64) - k_ref)) < 1e-6 * scale * np.abs(dm).sum()

@@ -31,7 +31,7 @@ from dftgen.presets import Settings, resolve
 from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
-DENSE_ERI_BYTES = 1 << 30  # the SCF holds ERIs dense (fast J/K) up to this size, else packed
+PAIR_ERI_BYTES = 1 << 30  # the SCF holds ERIs as J/K pair matrices up to this size, else packed
 
 
 class SCFNotConvergedWarning(UserWarning):
@@ -207,10 +207,12 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with _timed(timings, "eri_s"):
         eri_precision = settings.precision if device_float32_eri else "float64"
-        packed = integrals.eri(mol, bas, precision=eri_precision)
-        eri = packed.astype(work_dtype)
-        if bas.nao**4 * eri.dtype.itemsize <= DENSE_ERI_BYTES:
-            eri = integrals.unpack(eri, bas.nao)  # unpacked once, not in every J/K build
+        eri64 = integrals.eri(mol, bas, precision=eri_precision)
+        npair = bas.nao * (bas.nao + 1) // 2
+        if 2 * npair**2 * eri64.dtype.itemsize <= PAIR_ERI_BYTES:
+            # built once: each J/K build is then one pass over nao^4/2 values
+            eri64 = integrals.pair_matrices(eri64, bas.nao)
+        eri = eri64.astype(work_dtype)
         eri.block_until_ready()
     grid = None
     ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
@@ -239,8 +241,7 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         )
 
     work = inputs(work_dtype, eri, ao)
-    # the one float64 evaluation takes the packed ERIs: a single J/K build needs no layout
-    exact = inputs(jnp.float64, packed.astype(jnp.float64), ao64) if exact_needed else None
+    exact = inputs(jnp.float64, eri64.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
 
 
