@@ -144,6 +144,7 @@ def worker(code: str, preset: str, smiles: list[str], index: int, threads: int, 
 
 def run_all(code: str, preset: str, smiles: list[str], workers: int, threads: int):
     """Per-molecule rows in input order and the slowest worker's wall time."""
+    workers = min(workers, len(smiles))
     context = multiprocessing.get_context("spawn")
     shares = [smiles[k::workers] for k in range(workers)]
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -164,6 +165,7 @@ def bench(preset: str, smiles: list[str], workers: int, threads: int) -> None:
     settings = resolve(preset)
     print(f"\n## preset {preset}: {settings.xc} / {settings.basis} / grid level {settings.grid_level}"
           f" / {settings.precision} / {settings.mode} mode; {workers} worker(s) x {threads} thread(s)\n")
+    workers = min(workers, len(smiles))
     ref, ref_wall = run_all("pyscf", preset, smiles, workers, threads)
     ours, our_wall = run_all("dftgen", preset, smiles, workers, threads)
     print("| molecule | nao | PySCF s | dftgen s | compile s | speed-up | dE (Ha) | d gap (Ha) "
@@ -188,7 +190,8 @@ def bench(preset: str, smiles: list[str], workers: int, threads: int) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=len(QM1B_LIKE_SMILES), help="molecules (default all)")
+    parser.add_argument("--n", type=int, default=len(QM1B_LIKE_SMILES),
+                        help="molecules for the qm1b preset (default all; 0: none)")
     parser.add_argument("--accurate", type=int, default=0, help="also run the accurate preset on this many")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="worker processes (default: one per core)")
@@ -200,7 +203,8 @@ def main(argv=None) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"JAX {jax.__version__} on {jax.devices()[0].platform}, huge pages "
           f"{'on' if hugepages.active() else 'off'}")
-    bench("qm1b", list(QM1B_LIKE_SMILES[: args.n]), args.workers, args.threads)
+    if args.n:
+        bench("qm1b", list(QM1B_LIKE_SMILES[: args.n]), args.workers, args.threads)
     if args.accurate:
         bench("accurate", list(QM1B_LIKE_SMILES[: args.accurate]), args.workers, args.threads)
 

@@ -29,9 +29,9 @@ Assumptions, each a place where the estimate can be wrong:
 Calibration (once): the only free constant is EFFICIENCY, the fraction of a tile's float32
 AMP peak (32 FLOP/cycle) that the counted FLOPs achieve on the tiles doing them.
 `benchmarks/ipu_model.py --calibrate` computes it (`calibrate`) for its first 10-heavy-atom
-molecule, CC1=NOC(C)=C1C(N)=O (nao 58; 9.0e9 FLOPs per conformer as counted), under the
+molecule, CC1=NOC(C)=C1C(N)=O (nao 58; 8.2e9 FLOPs per conformer as counted), under the
 qm1b preset, so that the estimate lands on QM1B's published 134.6 ms per conformer on a Bow
-IPU (< 40,000 IPU-hours for 1.07e9 conformers). The result, 0.0023, is 0.074 FLOP per cycle
+IPU (< 40,000 IPU-hours for 1.07e9 conformers). The result, 0.00225, is 0.072 FLOP per cycle
 per working tile: the rate of scalar float32 code in one of a tile's six barrel-scheduled
 worker threads (one instruction every sixth cycle, about two instructions per FLOP with the
 loads and address arithmetic: 1/12 FLOP per cycle, 0.26% of the AMP peak). So the published
@@ -55,8 +55,9 @@ from dftgen.device.specs import DeviceSpec
 
 # fraction of the float32 AMP peak reached by the counted FLOPs: calibrated once on QM1B's
 # 134.6 ms per conformer for CC1=NOC(C)=C1C(N)=O (`benchmarks/ipu_model.py --calibrate` gave
-# 0.002312); see the module docstring for what it means
-EFFICIENCY = 0.0023
+# 0.002249 since the SCF builds J/K from pair matrices, which take fewer FLOPs per Fock build
+# than the dense tensor, with which it gave 0.002312); see the module docstring for its meaning
+EFFICIENCY = 0.00225
 # PySCF-IPU's eigensolver (tessellate-ipu's `ipu_eigh`, called with num_iters=12): parallel
 # Jacobi in the round-robin ordering on a matrix padded to even n, n/2 tiles holding two
 # columns of A each and n/2 tiles two columns of the eigenvectors V; a sweep is n - 1 rounds.

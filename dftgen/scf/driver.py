@@ -31,7 +31,8 @@ from dftgen.presets import Settings, resolve
 from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
-PAIR_ERI_BYTES = 1 << 30  # the SCF holds ERIs as J/K pair matrices up to this size, else packed
+# the SCF holds ERIs as J/K pair matrices up to this size (float64: nao <= 146), else packed
+PAIR_ERI_BYTES = 2 << 30
 
 
 class SCFNotConvergedWarning(UserWarning):
