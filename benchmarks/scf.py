@@ -163,9 +163,9 @@ def bench(preset: str, smiles: list[str], workers: int, threads: int) -> None:
     from dftgen.presets import resolve
 
     settings = resolve(preset)
+    workers = min(workers, len(smiles))
     print(f"\n## preset {preset}: {settings.xc} / {settings.basis} / grid level {settings.grid_level}"
           f" / {settings.precision} / {settings.mode} mode; {workers} worker(s) x {threads} thread(s)\n")
-    workers = min(workers, len(smiles))
     ref, ref_wall = run_all("pyscf", preset, smiles, workers, threads)
     ours, our_wall = run_all("dftgen", preset, smiles, workers, threads)
     print("| molecule | nao | PySCF s | dftgen s | compile s | speed-up | dE (Ha) | d gap (Ha) "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import time
 import warnings
 
@@ -31,8 +32,18 @@ from dftgen.presets import Settings, resolve
 from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
-# the SCF holds ERIs as J/K pair matrices up to this size (float64: nao <= 146), else packed
-PAIR_ERI_BYTES = 2 << 30
+def _pair_eri_budget() -> int:
+    """Bytes up to which the SCF holds ERIs as J/K pair matrices, else packed (J/K then
+    unpack them every build, ~50x slower): an eighth of the machine's memory, at least 1 GiB
+    (24 GiB: float64 pair matrices up to nao 161, 6-31G* molecules of 11 heavy atoms)."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    return max(memory // 8, 1 << 30)
+
+
+PAIR_ERI_BYTES = _pair_eri_budget()
 
 
 class SCFNotConvergedWarning(UserWarning):
