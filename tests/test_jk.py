@@ -52,3 +52,15 @@ def test_float32(nine_heavy):
         assert j.dtype == jnp.float32
         assert np.max(np.abs(np.asarray(j, np.float64) - j_ref)) < 1e-6 * scale * np.abs(dm).sum()
         assert np.max(np.abs(np.asarray(k, np.float64) - k_ref)) < 1e-6 * scale * np.abs(dm).sum()
+
+
+def test_two_electron_is_j_minus_half_hybrid_k_in_every_layout(water):
+    """G = J - a/2 K from the combined supermatrix equals it from J and K (1e-12, float64)."""
+    nao = 7
+    dm = jnp.asarray(_densities(nao, 1, seed=3)[0])
+    packed = integrals.eri(water, "sto-3g")
+    j, k = integrals.jk(packed, dm)
+    for hybrid in (0.0, 0.2, 1.0):
+        for eri in (packed, integrals.pair_matrices(packed, nao)):
+            g = integrals.two_electron(eri, dm, hybrid)
+            assert np.max(np.abs(np.asarray(g) - np.asarray(j - 0.5 * hybrid * k))) < 1e-12

@@ -77,9 +77,8 @@ def fock_and_energy(dm, inputs: SCFInputs, functional: str):
     F = h + J - a/2 K + V_xc.
     """
     spec = xc.functional(functional)
-    j, k = integrals.jk(inputs.eri, dm)
-    veff = j - 0.5 * spec.hybrid * k
-    energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, j) - 0.25 * spec.hybrid * jnp.vdot(dm, k)
+    veff = integrals.two_electron(inputs.eri, dm, spec.hybrid)  # J - a/2 K
+    energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, veff)
     if spec.terms:  # a density functional part, beyond exact exchange
         _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
                                precision=precision_name(dm.dtype), ao_major=True)
