@@ -26,28 +26,32 @@ from dftgen.integrals.pairs import kinetic_pairs, max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
 
 
-def _assemble(layout: Layout, blocks) -> jnp.ndarray:
-    """Scatter per-class blocks (npair, nsph_a * nsph_b) into a (nao, nao) matrix."""
+def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
+    """Scatter per-class blocks (npair, nsph_a * nsph_b) into a (nao, nao) matrix, or with
+    n_rows its block [:n_rows, n_rows:] (which the pairs must fill)."""
     rows, cols, values = [], [], []
     for cls, block in blocks:
         aos_a = np.array([layout.groups[a].aos for a, _ in cls.pairs])
-        aos_b = np.array([layout.groups[b].aos for _, b in cls.pairs])
+        aos_b = np.array([layout.groups[b].aos for _, b in cls.pairs]) - (n_rows or 0)
         rows.append(np.broadcast_to(aos_a[:, :, None], (len(aos_a), aos_a.shape[1], aos_b.shape[1])).ravel())
         cols.append(np.broadcast_to(aos_b[:, None, :], (len(aos_a), aos_a.shape[1], aos_b.shape[1])).ravel())
         values.append(block.reshape(-1))
-    out = jnp.zeros((layout.nao, layout.nao), dtype=values[0].dtype)
+    shape = (layout.nao, layout.nao) if n_rows is None else (n_rows, layout.nao - n_rows)
+    out = jnp.zeros(shape, dtype=values[0].dtype)
     return out.at[np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(values), unique_indices=True)
+
+
+def _overlap_block(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
+    """Overlaps (npair, nsph_a * nsph_b) of a pair class."""
+    pd = pair_data(layout, cls, arrays)
+    return jnp.einsum("xq,xqf->xf", (jnp.pi / pd.p) ** 1.5, pd.e[:, :, 0])
 
 
 def overlap_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
     """S (nao, nao) from traced arrays (pure; vmappable)."""
     trace_counts["overlap"] += 1
-    blocks = []
-    for cls in layout.pair_classes(unique=False, pad=True):
-        pd = pair_data(layout, cls, arrays)
-        norm = (jnp.pi / pd.p) ** 1.5
-        blocks.append((cls, jnp.einsum("xq,xqf->xf", norm, pd.e[:, :, 0])))
-    return _assemble(layout, blocks)
+    return _assemble(layout, [(cls, _overlap_block(layout, cls, arrays))
+                              for cls in layout.pair_classes(unique=False, pad=True)])
 
 
 def cross_overlap_matrix(layout: Layout, arrays: BasisArrays, n_rows: int) -> jnp.ndarray:
@@ -65,19 +69,8 @@ def cross_overlap_matrix(layout: Layout, arrays: BasisArrays, n_rows: int) -> jn
         for b, gb in enumerate(layout.groups):
             if first[a] and not first[b]:
                 classes.setdefault((ga.kind, gb.kind), []).append((a, b))
-    rows, cols, values = [], [], []
-    for (ka, kb), pairs in classes.items():
-        cls = PairClass(ka, kb, tuple(pairs))
-        pd = pair_data(layout, cls, arrays)
-        block = jnp.einsum("xq,xqf->xf", (jnp.pi / pd.p) ** 1.5, pd.e[:, :, 0])
-        aos_a = np.array([layout.groups[a].aos for a, _ in pairs])[:, :, None]
-        aos_b = np.array([layout.groups[b].aos for _, b in pairs])[:, None, :] - n_rows
-        rows.append(np.broadcast_to(aos_a, block.shape[:1] + (aos_a.shape[1], aos_b.shape[2])).ravel())
-        cols.append(np.broadcast_to(aos_b, block.shape[:1] + (aos_a.shape[1], aos_b.shape[2])).ravel())
-        values.append(block.reshape(-1))
-    out = jnp.zeros((n_rows, layout.nao - n_rows), dtype=values[0].dtype)
-    return out.at[np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(values),
-                                                                   unique_indices=True)
+    blocks = [PairClass(ka, kb, tuple(pairs)) for (ka, kb), pairs in classes.items()]
+    return _assemble(layout, [(cls, _overlap_block(layout, cls, arrays)) for cls in blocks], n_rows)
 
 
 def kinetic_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
