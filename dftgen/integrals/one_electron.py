@@ -69,8 +69,8 @@ def cross_overlap_matrix(layout: Layout, arrays: BasisArrays, n_rows: int) -> jn
         for b, gb in enumerate(layout.groups):
             if first[a] and not first[b]:
                 classes.setdefault((ga.kind, gb.kind), []).append((a, b))
-    blocks = [PairClass(ka, kb, tuple(pairs)) for (ka, kb), pairs in classes.items()]
-    return _assemble(layout, [(cls, _overlap_block(layout, cls, arrays)) for cls in blocks], n_rows)
+    across = [PairClass(ka, kb, tuple(pairs)) for (ka, kb), pairs in classes.items()]
+    return _assemble(layout, [(cls, _overlap_block(layout, cls, arrays)) for cls in across], n_rows)
 
 
 def kinetic_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
