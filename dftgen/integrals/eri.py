@@ -224,25 +224,34 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
     return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j), skip))
 
 
+def _full_block(tiles: jnp.ndarray, plan: TilePlan, diagonal: bool) -> jnp.ndarray:
+    """A class pair's tiles (nstep, tx, fab, ty, fcd) as one block (ntx tx, fab, nty ty, fcd);
+    a class paired with itself has only its tiles on and below the diagonal computed, and
+    each one above is the transpose of its mirror image ((ab|cd) = (cd|ab))."""
+    _, tx, fab, ty, fcd = tiles.shape
+    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    if not diagonal:
+        grid = tiles.reshape(ntx, nty, tx, fab, ty, fcd)
+    else:
+        step = {(int(i), int(j)): k for k, (i, j) in enumerate(plan.steps)}
+        mirror = np.array([[step[max(i, j), min(i, j)] for j in range(ntx)] for i in range(ntx)])
+        above = np.triu(np.ones((ntx, ntx), bool), 1)[:, :, None, None, None, None]
+        grid = tiles[mirror]
+        grid = jnp.where(above, jnp.transpose(grid, (0, 1, 4, 5, 2, 3)), grid)
+    return jnp.transpose(grid, (0, 2, 3, 1, 4, 5)).reshape(ntx * tx, fab, nty * ty, fcd)
+
+
 def _gather_map(layout: Layout, classes, plans) -> np.ndarray:
-    """For each packed element, its position in the concatenated tiles (static)."""
-    size = n_packed(layout.nao)
-    source = np.full(size, -1, dtype=np.int64)
+    """For each packed element, its position in the concatenated blocks (npair_x, fab,
+    npair_y, fcd) of the class pairs, pairs in class order (static)."""
+    source = np.full(n_packed(layout.nao), -1, dtype=np.int64)
     offset = 0
-    for (x, y), plan in plans.items():
-        ij = _pair_ao_index(layout, classes[x])
-        kl = _pair_ao_index(layout, classes[y])
-        ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
-        ij = np.concatenate([ij, np.full((ntx * plan.tx - len(ij), ij.shape[1]), -1)])
-        kl = np.concatenate([kl, np.full((nty * plan.ty - len(kl), kl.shape[1]), -1)])
-        ij = ij.reshape(ntx, plan.tx * ij.shape[1])[plan.steps[:, 0]]  # (nstep, tx * fab)
-        kl = kl.reshape(nty, plan.ty * kl.shape[1])[plan.steps[:, 1]]
-        ij = ij.reshape(len(plan.steps), plan.tx, -1)[:, :, :, None, None]
-        kl = kl.reshape(len(plan.steps), 1, 1, plan.ty, -1)
+    for x, y in plans:
+        ij = _pair_ao_index(layout, classes[x])[:, :, None, None]
+        kl = _pair_ao_index(layout, classes[y])[None, None]
         hi, lo = np.maximum(ij, kl), np.minimum(ij, kl)
-        dest = np.where((ij >= 0) & (kl >= 0), hi * (hi + 1) // 2 + lo, -1).ravel()
-        valid = dest >= 0
-        source[dest[valid]] = offset + np.flatnonzero(valid)
+        dest = (hi * (hi + 1) // 2 + lo).ravel()
+        source[dest] = offset + np.arange(dest.size)
         offset += dest.size
     if np.any(source < 0):
         raise AssertionError("ERI tiling left packed elements uncovered")  # a bug, never data
@@ -265,12 +274,18 @@ def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
 
 def memory_bound(layout: Layout, precision: str = "float64", chunk_bytes: int = 4 << 20) -> int:
     """Bytes of working memory eri_packed needs beyond its inputs (see the module docstring):
-    the packed vector, every tile before the gather, and two tiles' intermediates."""
+    the packed vector, every tile, each class pair's full block (a diagonal one twice: its
+    mirrored tile grid, then in pair order), and two tiles' intermediates."""
     itemsize = jnp.dtype(precision_dtype(precision)).itemsize
     classes, plans, source = _plans(layout, itemsize, chunk_bytes)
     nfunc = [len(layout.groups[c.pairs[0][0]].aos) * len(layout.groups[c.pairs[0][1]].aos) for c in classes]
-    tiles = sum(len(p.steps) * p.tx * p.ty * nfunc[x] * nfunc[y] for (x, y), p in plans.items())
-    return (source.size + tiles) * itemsize + 2 * chunk_bytes
+    total = source.size
+    for (x, y), p in plans.items():
+        ntx, nty = int(p.steps[:, 0].max()) + 1, int(p.steps[:, 1].max()) + 1
+        tile = p.tx * p.ty * nfunc[x] * nfunc[y]
+        total += len(p.steps) * tile + ntx * nty * tile * (2 if x == y else 1)
+        total += len(classes[x].pairs) * len(classes[y].pairs) * nfunc[x] * nfunc[y]
+    return total * itemsize + 2 * chunk_bytes
 
 
 def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
@@ -283,12 +298,25 @@ def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
     ls = [max_l(c.kind_a) + max_l(c.kind_b) for c in classes]
     data = [_class_data(layout, cls, arrays) for cls in classes]
     screen = not (isinstance(threshold, (int, float)) and threshold == 0)
-    bounds = [_schwarz(d, l) for d, l in zip(data, ls)] if screen else None
-    tiles = []
+    if screen:
+        # pairs sorted by their bound, largest first, so that the negligible ones share tiles
+        # that are skipped whole; the blocks are put back in pair order before the gather
+        bounds = [jax.lax.stop_gradient(_schwarz(d, l)) for d, l in zip(data, ls)]
+        order = [jnp.argsort(-q) for q in bounds]
+        data = [ClassData(*(a[o] for a in d)) for d, o in zip(data, order)]
+        bounds = [q[o] for q, o in zip(bounds, order)]
+        back = [jnp.argsort(o) for o in order]
+    blocks = []
     for (x, y), plan in plans.items():
-        skip = None if bounds is None else (bounds[x], bounds[y])
-        tiles.append(_class_pair_tiles(data[x], data[y], ls[x], ls[y], plan, skip, threshold).ravel())
-    return jnp.concatenate(tiles)[source]
+        skip = (bounds[x], bounds[y]) if screen else None
+        tiles = _class_pair_tiles(data[x], data[y], ls[x], ls[y], plan, skip, threshold)
+        block = _full_block(tiles, plan, x == y)
+        if screen:
+            block = block[back[x]][:, :, back[y]]
+        else:
+            block = block[: len(classes[x].pairs), :, : len(classes[y].pairs)]
+        blocks.append(block.ravel())
+    return jnp.concatenate(blocks)[source]
 
 
 @functools.partial(jax.jit, static_argnums=1)
