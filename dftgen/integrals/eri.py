@@ -31,15 +31,18 @@ Storage: the unique integrals packed as PySCF's `aosym="s8"`: pair index ij = i(
 (i >= j), element ij(ij+1)/2 + kl (ij >= kl); `packed=False` unpacks to (nao,)*4.
 
 Working memory (`memory_bound`): the packed vector (n_s8 = npair(npair+1)/2, npair =
-nao(nao+1)/2), the tiles of every class pair before the final gather (n_s8 plus the upper
-halves of diagonal tiles and padding), the primitive-pair data (small), and for the tile
+nao(nao+1)/2), the tiles of every class pair and the full blocks they are assembled into
+before the final gather (a few times n_s8), the primitive-pair data (small), and for the tile
 being computed its intermediates, sized to at most `chunk_bytes` (default 4 MiB, which keeps
 a tile's intermediates near the caches: 30% faster than 32 MiB; lax.map runs the tiles one
 after another).
 
-Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2). A tile pair whose
-largest bound stays below `threshold` is skipped (its integrals read zero), so no integral
-above the threshold is ever dropped.
+Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2). Within each class
+the pairs are sorted by Q, largest first (a traced permutation, undone on the assembled
+blocks), so that the negligible ones (core-core pairs of distant atoms, in STO-3G half of all
+(ss|ss) pairs of pairs) fill whole tiles; a tile pair whose largest bound stays below
+`threshold` is skipped (its integrals read zero), so no integral above the threshold is ever
+dropped.
 """
 
 from __future__ import annotations
