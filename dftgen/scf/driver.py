@@ -221,12 +221,12 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with _timed(timings, "eri_s"):
         eri_precision = settings.precision if device_float32_eri else "float64"
-        eri64 = integrals.eri(mol, bas, precision=eri_precision)
+        computed = integrals.eri(mol, bas, precision=eri_precision)
         npair = bas.nao * (bas.nao + 1) // 2
-        if 2 * npair**2 * eri64.dtype.itemsize <= PAIR_ERI_BYTES:
+        if 2 * npair**2 * computed.dtype.itemsize <= PAIR_ERI_BYTES:
             # built once: each J/K build is then one pass over nao^4/2 values
-            eri64 = integrals.pair_matrices(eri64, bas.nao)
-        eri = eri64.astype(work_dtype)
+            computed = integrals.pair_matrices(computed, bas.nao)
+        eri = computed.astype(work_dtype)
         eri.block_until_ready()
     grid = None
     ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
@@ -255,7 +255,7 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         )
 
     work = inputs(work_dtype, eri, ao)
-    exact = inputs(jnp.float64, eri64.astype(jnp.float64), ao64) if exact_needed else None
+    exact = inputs(jnp.float64, computed.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
 
 
