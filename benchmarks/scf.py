@@ -40,15 +40,15 @@ sys.path.insert(0, str(ROOT.parent))
 from molecules import QM1B_LIKE_SMILES  # noqa: E402
 
 from dftgen import hugepages  # noqa: E402
+from dftgen.pipeline import cluster  # noqa: E402
 
 
-def single_threaded_env(threads: int) -> dict[str, str]:
-    """Environment of a worker process: `threads` OpenMP/BLAS threads, XLA's Eigen pool off
-    for one thread (set before numpy, PySCF or JAX is imported)."""
-    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+def worker_env(threads: int) -> dict[str, str]:
+    """Environment of a worker process, set before numpy, PySCF or JAX is imported there:
+    the pipeline's for one thread, else `threads` OpenMP/BLAS threads."""
     if threads == 1:
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
-    return env
+        return cluster.worker_env()
+    return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
 def _pin(worker: int, threads: int) -> None:
@@ -197,7 +197,7 @@ def main(argv=None) -> None:
                         help="worker processes (default: one per core)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
     args = parser.parse_args(argv)
-    os.environ.update(single_threaded_env(args.threads))  # inherited by the spawned workers
+    os.environ.update(worker_env(args.threads))  # inherited by the spawned workers
     import jax
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

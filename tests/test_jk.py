@@ -33,12 +33,14 @@ def test_packed_dense_and_pair_matrices_equal_pyscf(water):
     assert np.max(np.abs(np.asarray(k1) - k_ref[0])) < 1e-10
 
 
-def test_pair_matrices_of_the_wrong_size_are_refused(water):
+def test_pair_matrices_and_packed_eris_of_the_wrong_size_are_refused(water):
     import pytest
 
     pairs = integrals.pair_matrices(integrals.eri(water, "sto-3g"), 7)
     with pytest.raises(ValueError, match=r"pair ERI matrices of shape \(2, 28, 28\).*8 orbitals"):
         integrals.jk(pairs, jnp.zeros((8, 8)))
+    with pytest.raises(ValueError, match=r"packed ERIs of shape \(406,\) do not match nao=8"):
+        integrals.pair_matrices(integrals.eri(water, "sto-3g"), 8)
 
 
 def test_float32(nine_heavy):

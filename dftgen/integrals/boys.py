@@ -16,7 +16,7 @@ Evaluated without tables, so that it vectorises and differentiates like any othe
 T0 and the number of series terms are fixed per n_max and precision. The series costs most
 (21 terms for F_0 in float64 summed to T0 = 1.5), so in float64 T0 is as small as the upward
 recursion allows: the product of its per-step losses stays within GROWTH_FLOAT64, and F_0
-alone needs no recursion at all (T0 = 0.05, 6 terms). In float32, whose recursions have no
+alone needs no recursion at all (T0 = 0.05, 9 terms). In float32, whose recursions have no
 ulps to spare, T0 = n_max + 1.5. The derivative dF_n/dT = -F_(n+1) is supplied
 as a custom JVP rule, so gradients never see the branch that was not taken.
 """

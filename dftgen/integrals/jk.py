@@ -25,13 +25,12 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals.eri import unpack
+from dftgen.integrals.eri import n_packed, unpack
 
 
 def _jk_dense(dense: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -51,11 +50,15 @@ def _pairs(nao: int):
     return i, j, np.where(i == j, 1.0, 2.0), index
 
 
+def _pair_product(supermatrices: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
+    """sum_q M_pq w_q D_q for supermatrices (..., npair, npair), as (..., nao, nao) matrices."""
+    i, j, w, index = _pairs(dm.shape[-1])
+    return (supermatrices @ (dm[i, j] * w.astype(dm.dtype)))[..., index]
+
+
 def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    nao = dm.shape[-1]
-    i, j, w, index = _pairs(nao)
-    jk_pair = pair_eri @ (dm[i, j] * w.astype(dm.dtype))  # (2, npair)
-    return jk_pair[0][index], jk_pair[1][index]
+    j, k = _pair_product(pair_eri, dm)
+    return j, k
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -65,6 +68,9 @@ def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     The packed vector is the lower triangle of the Coulomb supermatrix row by row, so the
     first is its symmetric expansion; the exchange supermatrix gathers two integrals per
     element. Indices are computed in the program (no npair^2 constants)."""
+    if packed.shape != (n_packed(nao),):
+        raise ValueError(f"packed ERIs of shape {tuple(packed.shape)} do not match nao={nao} "
+                         f"({n_packed(nao)} unique integrals)")
     index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
     if index_dtype == jnp.int32 and packed.shape[0] > np.iinfo(np.int32).max // 2:
         raise ValueError(f"nao={nao}: packed ERI indices overflow int32; enable JAX x64")
@@ -90,14 +96,11 @@ def two_electron(eri: jnp.ndarray, dm: jnp.ndarray, hybrid: float) -> jnp.ndarra
     (Raffenetti's P), which is the same for every density: inside a loop XLA computes it
     once, and every Fock build then reads nao^4/4 values instead of nao^4/2.
     """
-    if eri.ndim != 3 or hybrid == 0:
+    if eri.ndim != 3:
         j, k = jk(eri, dm)
-        return j if hybrid == 0 else j - 0.5 * hybrid * k
-    nao = dm.shape[-1]
-    i, j, w, index = _pairs(nao)
-    _check_pairs(eri, nao)
-    supermatrix = eri[0] - (0.5 * hybrid) * eri[1]
-    return (supermatrix @ (dm[i, j] * w.astype(dm.dtype)))[index]
+        return j - 0.5 * hybrid * k
+    _check_pairs(eri, dm.shape[-1])
+    return _pair_product(eri[0] if hybrid == 0 else eri[0] - (0.5 * hybrid) * eri[1], dm)
 
 
 def _check_pairs(eri, nao: int) -> None:
@@ -119,7 +122,6 @@ def jk(eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         J, K with the shape of dm.
     """
     nao = dm.shape[-1]
-    npair = nao * (nao + 1) // 2
     if eri.ndim == 3:
         _check_pairs(eri, nao)
         one = _jk_pairs
@@ -127,7 +129,7 @@ def jk(eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         eri = eri if eri.ndim == 4 else unpack(eri, nao)
         if eri.shape != (nao,) * 4:
             raise ValueError(f"ERIs of shape {tuple(eri.shape)} do not match a density matrix of "
-                             f"{nao} orbitals (packed: {math.comb(npair + 1, 2)} values)")
+                             f"{nao} orbitals (packed: {n_packed(nao)} values)")
         one = _jk_dense
     if dm.ndim == 2:
         return one(eri, dm)

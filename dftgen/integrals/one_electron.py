@@ -144,7 +144,10 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
     union = BasisSet(name=f"{basis.name}|{other.name}", shells=basis.shells + other.shells,
                      numbers=basis.numbers)
     layout, arrays = prepare(mol, union, precision)
-    return _cross_overlap(layout, arrays, basis.nao)
+    try:
+        return _cross_overlap(layout, arrays, basis.nao)
+    except ValueError as err:
+        raise ValueError(f"cross overlap <{basis.name}|{other.name}>: {err}") from None
 
 
 def nuclear_repulsion(mol, precision: str = "float64") -> jnp.ndarray:

@@ -32,6 +32,8 @@ from dftgen.presets import Settings, resolve
 from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
+
+
 def _pair_eri_budget() -> int:
     """Bytes up to which the SCF holds ERIs as J/K pair matrices, else packed (J/K then
     unpack them every build, ~50x slower): an eighth of the machine's memory, at least 1 GiB

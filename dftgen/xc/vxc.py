@@ -102,7 +102,8 @@ def vxc(
     if not ao_major:
         ao = jnp.swapaxes(ao, 1, 2)
     if f.is_gga and ao.shape[0] < 4:
-        raise ValueError(f"{f.name} is a GGA: ao must hold values and gradients, (4, npts, nao)")
+        layout = "(4, nao, npts)" if ao_major else "(4, npts, nao)"
+        raise ValueError(f"{f.name} is a GGA: ao must hold values and gradients, {layout}")
     ao = ao[:4] if f.is_gga else ao[:1]
     weights = jnp.asarray(weights, dt)
     dm = jnp.asarray(dm, dt)
