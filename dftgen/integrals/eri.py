@@ -37,12 +37,16 @@ being computed its intermediates, sized to at most `chunk_bytes` (default 4 MiB,
 a tile's intermediates near the caches: 30% faster than 32 MiB; lax.map runs the tiles one
 after another).
 
-Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2). Within each class
-the pairs are sorted by Q, largest first (a traced permutation, undone on the assembled
-blocks), so that the negligible ones (core-core pairs of distant atoms, in STO-3G half of all
-(ss|ss) pairs of pairs) fill whole tiles; a tile pair whose largest bound stays below
-`threshold` is skipped (its integrals read zero), so no integral above the threshold is ever
-dropped.
+Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2), applied to bands
+of primitive pairs. Each pair's primitive pairs are sorted by their own bound and cut into
+`BANDS` bands (STO-3G: 9 primitive pairs, 3 bands of 3), each with its Schwarz bound; within
+a tile pair, a band pair whose largest product of bounds is below threshold / (nbands_x
+nbands_y) is not computed, so that what is left out of any integral adds up to less than the
+threshold. Within each class the pairs are sorted by how many of their bands matter, then by
+their bounds (a traced permutation, undone on the assembled blocks), so that tiles hold alike
+pairs: at 10 heavy atoms in STO-3G this leaves 21% of the (ss|ss) band pairs and 45-76% of
+the others, and the ERIs take 125 ms instead of 189 ms on one core (nao 58). A tile pair
+with no band pair left is skipped whole.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ PREFACTOR = 2.0 * math.pi**2.5
 #: a class paired with itself is cut into at least this many tiles per side, so that the
 #: computed upper halves of diagonal tiles add at most 1/MIN_TILES to its work
 MIN_TILES = 6
+#: with screening, each pair's primitive pairs are cut into this many bands (`n_bands`)
+BANDS = 3
 
 
 def n_packed(nao: int) -> int:
@@ -119,11 +125,14 @@ def _class_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> ClassDat
     )
 
 
-def _tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray:
-    """Integrals between a tile of bra pairs and a tile of ket pairs: (tx, fab, ty, fcd)."""
+def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray:
+    """R_{h+h'} of every primitive quartet contracted with the ket's E: (ty, tx, ppx nhx, fcd).
+
+    Only bra.p and bra.centre are read: the bra's E is applied afterwards (`_bra_contracted`).
+    """
     tx, ppx = bra.p.shape
     ty, ppy = ket.p.shape
-    fab, fcd = bra.bra.shape[1], ket.ket.shape[2]
+    fcd = ket.ket.shape[2]
     index = _hermite_sum_index(lx, ly)
     nhx, nhy = index.shape
     # quartets laid out (ket pair, bra pair, bra primitive, ket primitive), flattened and
@@ -138,9 +147,58 @@ def _tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray
     gathered = herm[index].reshape(nhx, nhy, ty, tx, ppx, ppy)
     gathered = jnp.transpose(gathered, (2, 3, 4, 0, 5, 1))  # (ty, tx, ppx, nhx, ppy, nhy)
     ket_done = jnp.matmul(gathered.reshape(ty, tx * ppx * nhx, ppy * nhy), ket.ket)
-    ket_done = jnp.transpose(ket_done.reshape(ty, tx, ppx * nhx, fcd), (1, 2, 0, 3))
-    out = jnp.matmul(bra.bra, ket_done.reshape(tx, ppx * nhx, ty * fcd))
+    return ket_done.reshape(ty, tx, ppx * nhx, fcd)
+
+
+def _bra_contracted(bra: ClassData, ket_done: jnp.ndarray) -> jnp.ndarray:
+    """(tx, fab, ty, fcd) from the ket-contracted quartets (ty, tx, ppx nhx, fcd)."""
+    ty, tx, _, fcd = ket_done.shape
+    fab = bra.bra.shape[1]
+    ket_done = jnp.transpose(ket_done, (1, 2, 0, 3))
+    out = jnp.matmul(bra.bra, ket_done.reshape(tx, -1, ty * fcd))
     return out.reshape(tx, fab, ty, fcd)
+
+
+def _tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray:
+    """Integrals between a tile of bra pairs and a tile of ket pairs: (tx, fab, ty, fcd)."""
+    return _bra_contracted(bra, _ket_contracted(bra, ket, lx, ly))
+
+
+def _band(data: ClassData, band: jnp.ndarray, nband: int) -> ClassData:
+    """Primitive pairs [band * b, (band + 1) * b) of every pair of a tile, b = pp / nband."""
+    b = data.p.shape[1] // nband
+    nh = data.ket.shape[1] // data.p.shape[1]
+
+    def take(a, size):
+        return jax.lax.dynamic_slice_in_dim(a, band * size, size, axis=1)
+
+    return ClassData(p=take(data.p, b), centre=take(data.centre, b),
+                     bra=data.bra, ket=take(data.ket, b * nh))
+
+
+def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int,
+                       need: jnp.ndarray) -> jnp.ndarray:
+    """`_tile_block` over the band pairs with need[i, j] (nbx, nby) only: the others read zero.
+
+    The band pairs run one after another through one compiled body (a loop, not unrolled:
+    compile time stays that of one band pair)."""
+    nbx, nby = need.shape
+    nhx = bra.bra.shape[2] // bra.p.shape[1]
+    width = bra.p.shape[1] // nbx * nhx  # a bra band's share of the ppx nhx axis
+
+    def add(k, acc):
+        i, j = k // nby, k % nby
+
+        def contribution():
+            part = _ket_contracted(_band(bra, i, nbx), _band(ket, j, nby), lx, ly)
+            now = jax.lax.dynamic_slice_in_dim(acc, i * width, width, axis=2)
+            return jax.lax.dynamic_update_slice_in_dim(acc, now + part, i * width, axis=2)
+
+        return jax.lax.cond(need[i, j], contribution, lambda: acc)
+
+    ty, tx = ket.p.shape[0], bra.p.shape[0]
+    start = jnp.zeros((ty, tx, nbx * width, ket.ket.shape[2]), bra.p.dtype)
+    return _bra_contracted(bra, jax.lax.fori_loop(0, nbx * nby, add, start))
 
 
 def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
@@ -150,6 +208,46 @@ def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
         block = _tile_block(tile, tile, l, l)[0, :, 0, :]
         return jnp.sqrt(jnp.max(jnp.abs(jnp.diagonal(block))))
     return jax.vmap(one)(data)
+
+
+def n_bands(pp: int) -> int:
+    """Bands a pair's pp primitive pairs are cut into for screening (STO-3G: 9 -> 3 x 3)."""
+    return BANDS if pp > 1 and pp % BANDS == 0 else 1
+
+
+def _split(data: ClassData, nband: int) -> ClassData:
+    """(npair, ...) -> (npair nband, ...): each band of consecutive primitive pairs as a pair."""
+    npair, pp = data.p.shape
+    nh = data.ket.shape[1] // pp
+    fab, fcd = data.bra.shape[1], data.ket.shape[2]
+    b = pp // nband
+    bra = data.bra.reshape(npair, fab, nband, b * nh).transpose(0, 2, 1, 3)
+    return ClassData(p=data.p.reshape(npair * nband, b),
+                     centre=data.centre.reshape(npair * nband, b, 3),
+                     bra=bra.reshape(npair * nband, fab, b * nh),
+                     ket=data.ket.reshape(npair * nband, b * nh, fcd))
+
+
+def _sorted_bands(data: ClassData, l: int) -> tuple[ClassData, jnp.ndarray]:
+    """Each pair's primitive pairs sorted by their own Schwarz bound, largest first, and the
+    Schwarz bound of each band of them, (npair, nband).
+
+    Sorted, a pair's weak primitive pairs (a tight exponent on one atom with anything on
+    another) share its last bands, which the screening then skips: in STO-3G at 10 heavy
+    atoms only ~30% of the primitive quartets reach 1e-12.
+    """
+    npair, pp = data.p.shape
+    q = _schwarz(_split(data, pp), l).reshape(npair, pp)
+    order = jnp.argsort(-q, axis=1)
+    nh = data.ket.shape[1] // pp
+    fab, fcd = data.bra.shape[1], data.ket.shape[2]
+    bra = jnp.take_along_axis(data.bra.reshape(npair, fab, pp, nh), order[:, None, :, None], axis=2)
+    ket = jnp.take_along_axis(data.ket.reshape(npair, pp, nh, fcd), order[:, :, None, None], axis=1)
+    data = ClassData(p=jnp.take_along_axis(data.p, order, axis=1),
+                     centre=jnp.take_along_axis(data.centre, order[:, :, None], axis=1),
+                     bra=bra.reshape(npair, fab, pp * nh), ket=ket.reshape(npair, pp * nh, fcd))
+    nband = n_bands(pp)
+    return data, _schwarz(_split(data, nband), l).reshape(npair, nband)
 
 
 class TilePlan(NamedTuple):
@@ -200,31 +298,39 @@ def _padded_tiles(x: jnp.ndarray, size: int, ntile: int) -> jnp.ndarray:
 
 
 def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePlan,
-                      skip_bound=None, threshold=0.0) -> jnp.ndarray:
-    """All planned tiles of a class pair: (nstep, tx, fab, ty, fcd)."""
+                      bounds=None, threshold=0.0) -> jnp.ndarray:
+    """All planned tiles of a class pair: (nstep, tx, fab, ty, fcd).
+
+    bounds: None (compute every primitive quartet), or the band bounds of both classes,
+    (npair_x, nbx) and (npair_y, nby): a band pair whose largest product in a tile pair stays
+    below threshold / (nbx nby) is skipped, so that the skipped part of any integral adds
+    up to less than the threshold; a tile pair with nothing left is skipped whole.
+    """
     ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
     bra = ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x))
     ket = ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y))
     fab, fcd = x.bra.shape[1], y.ket.shape[2]
+    i, j = plan.steps[:, 0], plan.steps[:, 1]
 
-    def step(args):
-        i, j, skip = args
+    if bounds is None:
+        def step(args):
+            b = ClassData(*(a[args[0]] for a in bra))
+            k = ClassData(*(a[args[1]] for a in ket))
+            return _tile_block(b, k, lx, ly)
+        return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j)))
+
+    def screened_step(args):
+        i, j, need = args
         b = ClassData(*(a[i] for a in bra))
         k = ClassData(*(a[j] for a in ket))
-        if skip_bound is None:
-            return _tile_block(b, k, lx, ly)
-        return jax.lax.cond(skip, lambda: jnp.zeros((plan.tx, fab, plan.ty, fcd), x.p.dtype),
-                            lambda: _tile_block(b, k, lx, ly))
+        return jax.lax.cond(jnp.any(need), lambda: _banded_tile_block(b, k, lx, ly, need),
+                            lambda: jnp.zeros((plan.tx, fab, plan.ty, fcd), x.p.dtype))
 
-    i, j = plan.steps[:, 0], plan.steps[:, 1]
-    if skip_bound is None:
-        skip = jnp.zeros(len(i), bool)
-    else:
-        qx, qy = skip_bound
-        qx = _padded_tiles(qx, plan.tx, ntx).max(axis=1)
-        qy = _padded_tiles(qy, plan.ty, nty).max(axis=1)
-        skip = qx[i] * qy[j] < threshold
-    return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j), skip))
+    qx, qy = bounds
+    qx = _padded_tiles(qx, plan.tx, ntx).max(axis=1)  # (ntx, nbx)
+    qy = _padded_tiles(qy, plan.ty, nty).max(axis=1)
+    need = qx[i][:, :, None] * qy[j][:, None, :] >= threshold / (qx.shape[1] * qy.shape[1])
+    return jax.lax.map(jax.checkpoint(screened_step), (jnp.asarray(i), jnp.asarray(j), need))
 
 
 def _full_block(tiles: jnp.ndarray, plan: TilePlan, diagonal: bool) -> jnp.ndarray:
@@ -302,10 +408,17 @@ def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
     data = [_class_data(layout, cls, arrays) for cls in classes]
     screen = not (isinstance(threshold, (int, float)) and threshold == 0)
     if screen:
-        # pairs sorted by their bound, largest first, so that the negligible ones share tiles
-        # that are skipped whole; the blocks are put back in pair order before the gather
-        bounds = [jax.lax.stop_gradient(_schwarz(d, l)) for d, l in zip(data, ls)]
-        order = [jnp.argsort(-q) for q in bounds]
+        # pairs sorted so that those with equally many significant bands share tiles, and
+        # within those by their bounds; the blocks are put back in pair order before the gather
+        data, bounds = zip(*(_sorted_bands(d, l) for d, l in zip(data, ls)))
+        bounds = [jax.lax.stop_gradient(q) for q in bounds]
+        largest = jnp.max(jnp.stack([jnp.max(q) for q in bounds]))
+        order = []
+        for q in bounds:
+            total = jnp.sum(q, axis=1)
+            significant = jnp.sum(q * largest >= threshold / BANDS**2, axis=1)
+            scale = jnp.maximum(2 * jnp.max(total), jnp.finfo(total.dtype).tiny)
+            order.append(jnp.argsort(-(significant + total / scale)))
         data = [ClassData(*(a[o] for a in d)) for d, o in zip(data, order)]
         bounds = [q[o] for q, o in zip(bounds, order)]
         back = [jnp.argsort(o) for o in order]
