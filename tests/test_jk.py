@@ -63,6 +63,23 @@ def test_two_electron_is_j_minus_half_hybrid_k_in_every_layout(water):
     packed = integrals.eri(water, "sto-3g")
     j, k = integrals.jk(packed, dm)
     for hybrid in (0.0, 0.2, 1.0):
-        for eri in (packed, integrals.pair_matrices(packed, nao)):
+        for eri in (packed, integrals.pair_matrices(packed, nao),
+                    integrals.fock_supermatrix(packed, nao, hybrid)):
             g = integrals.two_electron(eri, dm, hybrid)
             assert np.max(np.abs(np.asarray(g) - np.asarray(j - 0.5 * hybrid * k))) < 1e-12
+
+
+def test_fock_supermatrix_equals_pyscf_and_refuses_a_wrong_density(water):
+    """P from fock_supermatrix gives J - 0.2 K of hf.get_jk (1e-10, float64, 6-31G*)."""
+    import pytest
+
+    pm = water.to_pyscf("6-31g*")
+    dm = _densities(pm.nao, 1, seed=4)[0]
+    j_ref, k_ref = hf.get_jk(pm, dm)
+    p = integrals.fock_supermatrix(integrals.eri(water, "6-31g*"), pm.nao, 0.2)
+    npair = pm.nao * (pm.nao + 1) // 2
+    assert p.shape == (npair, npair)
+    g = integrals.two_electron(p, jnp.asarray(dm), 0.2)
+    assert np.max(np.abs(np.asarray(g) - (j_ref - 0.1 * k_ref))) < 1e-10
+    with pytest.raises(ValueError, match=rf"shape \({npair}, {npair}\).*expected \(28, 28\)"):
+        integrals.two_electron(p, jnp.zeros((7, 7)), 0.2)

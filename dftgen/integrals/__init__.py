@@ -7,7 +7,7 @@ For batches of molecules of one shape bucket, `layout.stack` gives traced arrays
 """
 
 from dftgen.integrals.eri import eri, eri_packed, unpack
-from dftgen.integrals.jk import jk, pair_matrices, two_electron
+from dftgen.integrals.jk import fock_supermatrix, jk, pair_matrices, two_electron
 from dftgen.integrals.layout import BasisArrays, Layout, prepare, stack, trace_counts
 from dftgen.integrals.one_electron import (
     cross_overlap,
@@ -18,5 +18,5 @@ from dftgen.integrals.one_electron import (
     overlap,
 )
 
-__all__ = ["eri", "eri_packed", "jk", "pair_matrices", "two_electron", "unpack", "trace_counts", "overlap", "cross_overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
+__all__ = ["eri", "eri_packed", "jk", "fock_supermatrix", "pair_matrices", "two_electron", "unpack", "trace_counts", "overlap", "cross_overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
            "prepare", "stack", "Layout", "BasisArrays"]

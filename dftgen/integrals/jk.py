@@ -13,7 +13,8 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
   symmetric npair x npair (npair = nao(nao+1)/2) and J, K come from one matrix-vector product
   over the pair (2, npair, npair): nao^4/2 values read per build, a quarter of the dense
   tensor's two passes (measured at nao = 58, float32, one core: 0.4 ms against 2.6 ms);
-  `two_electron` gives J - a/2 K from their combination, one npair x npair pass;
+  `two_electron` gives J - a/2 K from their combination P (`fock_supermatrix`, which an
+  SCF keeps instead of the pair), one npair x npair pass;
 * the dense (nao, nao, nao, nao) tensor in row-major order, any density: J is a
   matrix-vector product over its (ij) x (kl) rows and K a weighted sum over the contiguous
   middle axes, written as a reduction rather than as an einsum, which XLA:CPU would turn
@@ -61,12 +62,10 @@ def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.
     return j, k
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
-    """The Coulomb and exchange supermatrices (2, npair, npair) from the s8-packed ERIs.
-
-    The packed vector is the lower triangle of the Coulomb supermatrix row by row, so the
-    first is its symmetric expansion; the exchange supermatrix gathers two integrals per
+def _supermatrices(packed: jnp.ndarray, nao: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Raffenetti's Coulomb and exchange supermatrices, each (npair, npair), from the s8-packed
+    ERIs. The packed vector is the lower triangle of the Coulomb supermatrix row by row, so
+    the first is its symmetric expansion; the exchange supermatrix gathers two integrals per
     element. Indices are computed in the program (no npair^2 constants)."""
     if packed.shape != (n_packed(nao),):
         raise ValueError(f"packed ERIs of shape {tuple(packed.shape)} do not match nao={nao} "
@@ -85,17 +84,36 @@ def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     coulomb = packed[pair(p[:, None], p[None, :])]
     a, b, c, d = i[:, None], j[:, None], i[None, :], j[None, :]  # (ab|cd): p = (ab), q = (cd)
     exchange = 0.5 * (packed[pair(pair(a, c), pair(b, d))] + packed[pair(pair(a, d), pair(b, c))])
-    return jnp.stack([coulomb, exchange])
+    return coulomb, exchange
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
+    """The Coulomb and exchange supermatrices (2, npair, npair) from the s8-packed ERIs."""
+    return jnp.stack(_supermatrices(packed, nao))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
+    """Raffenetti's P = J - (hybrid/2) K supermatrix (npair, npair) from the s8-packed ERIs:
+    all a closed-shell SCF with that exact-exchange fraction needs (`two_electron`), in
+    half the memory of `pair_matrices` and built in one pass."""
+    coulomb, exchange = _supermatrices(packed, nao)
+    return coulomb if hybrid == 0 else coulomb - (0.5 * hybrid) * exchange
 
 
 def two_electron(eri: jnp.ndarray, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:
     """G = J - (hybrid/2) K (nao, nao), the two-electron part of a closed-shell Fock matrix,
     for one symmetric density matrix.
 
-    With pair matrices it is one product with the combination of the two supermatrices
-    (Raffenetti's P), which is the same for every density: inside a loop XLA computes it
-    once, and every Fock build then reads nao^4/4 values instead of nao^4/2.
+    eri: any layout `jk` takes, or the P supermatrix (npair, npair) of `fock_supermatrix`,
+    which has its exchange fraction built in (hybrid must be the one it was built with).
+    With pair matrices, G is one product with P, which is the same for every density:
+    inside a loop XLA computes it once, and every Fock build reads nao^4/4 values.
     """
+    if eri.ndim == 2:
+        _check_pairs(eri, dm.shape[-1])
+        return _pair_product(eri, dm)
     if eri.ndim != 3:
         j, k = jk(eri, dm)
         return j - 0.5 * hybrid * k
@@ -104,10 +122,12 @@ def two_electron(eri: jnp.ndarray, dm: jnp.ndarray, hybrid: float) -> jnp.ndarra
 
 
 def _check_pairs(eri, nao: int) -> None:
+    """eri: the pair (2, npair, npair) or P (npair, npair) of a density of nao orbitals."""
     npair = nao * (nao + 1) // 2
-    if eri.shape != (2, npair, npair):
+    expected = (npair, npair) if eri.ndim == 2 else (2, npair, npair)
+    if eri.shape != expected:
         raise ValueError(f"pair ERI matrices of shape {tuple(eri.shape)} do not match a "
-                         f"density matrix of {nao} orbitals (expected (2, {npair}, {npair}))")
+                         f"density matrix of {nao} orbitals (expected {expected})")
 
 
 def jk(eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:

@@ -35,9 +35,10 @@ GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many p
 
 
 def _pair_eri_budget() -> int:
-    """Bytes up to which the SCF holds ERIs as J/K pair matrices, else packed (J/K then
-    unpack them every build, ~50x slower): an eighth of the machine's memory, at least 1 GiB
-    (24 GiB: float64 pair matrices up to nao 161, 6-31G* molecules of 11 heavy atoms)."""
+    """Bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K
+    then unpack them every build, ~50x slower): an eighth of the machine's memory, at least
+    1 GiB (24 GiB: float64 up to nao 199; the accurate preset's 10-heavy-atom 6-31G*
+    molecule has nao 156)."""
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -162,7 +163,7 @@ def _on(device):
 
 
 def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) -> list[DFTResult]:
-    """Bucket by bucket: a bucket's arrays (ERI pair matrices: 140 MB a molecule at nao 69)
+    """Bucket by bucket: a bucket's arrays (the P supermatrix: 70 MB a molecule at nao 69)
     are prepared, iterated and released before the next bucket's are made."""
     ipu = device is not None and device.is_ipu
     bases = [basis_mod.build(mol, settings.basis) for mol in mols]
@@ -225,9 +226,9 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         eri_precision = settings.precision if device_float32_eri else "float64"
         computed = integrals.eri(mol, bas, precision=eri_precision)
         npair = bas.nao * (bas.nao + 1) // 2
-        if 2 * npair**2 * computed.dtype.itemsize <= PAIR_ERI_BYTES:
-            # built once: each J/K build is then one pass over nao^4/2 values
-            computed = integrals.pair_matrices(computed, bas.nao)
+        if npair**2 * computed.dtype.itemsize <= PAIR_ERI_BYTES:
+            # built once: each Fock build is then one pass over nao^4/4 values
+            computed = integrals.fock_supermatrix(computed, bas.nao, spec.hybrid)
         eri = computed.astype(work_dtype)
         eri.block_until_ready()
     grid = None

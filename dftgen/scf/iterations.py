@@ -30,9 +30,10 @@ class SCFInputs(NamedTuple):
 
     h: core Hamiltonian T + V, (nao, nao).   s: overlap, (nao, nao).
     x: orthogonaliser with x^T s x = 1, (nao, nao).
-    eri: electron repulsion integrals as `dftgen.integrals.jk` takes them: pair matrices
-        (2, npair, npair) (each J/K build one pass over nao^4/2 values), dense (nao,)*4, or
-        s8-packed.
+    eri: electron repulsion integrals as `dftgen.integrals.two_electron` takes them:
+        Raffenetti's P supermatrix (npair, npair) for the functional's exact-exchange
+        fraction (each Fock build one pass over nao^4/4 values), pair matrices
+        (2, npair, npair), dense (nao,)*4, or s8-packed.
     ao: AO values (and gradients for GGAs) on the grid, AO-major: (k, nao, npts), as
         `dftgen.xc.vxc(..., ao_major=True)` takes them.
     weights: grid weights, (npts,); zero for padding points.
