@@ -75,8 +75,8 @@ def pyscf_run(mol, settings):
 
 
 def component_split(mol, settings, builds):
-    """Seconds of the ERIs, and of one J/K build, one XC build and one eigensolve times the
-    Fock builds."""
+    """Seconds of the ERIs, and of one J/K build (G = J - a/2 K), one XC build and one
+    eigensolve times the Fock builds."""
     import jax
 
     from dftgen import integrals, xc
@@ -86,7 +86,8 @@ def component_split(mol, settings, builds):
     p = prepare(mol, settings)
     w = p.work
     dm = w.dm0
-    jk = jax.jit(integrals.jk)
+    hybrid = xc.functional(settings.xc).hybrid
+    jk = jax.jit(integrals.two_electron, static_argnums=2)  # G = J - a/2 K, as the SCF forms it
     vxc = jax.jit(lambda ao, wt, d: xc.vxc(settings.xc, ao, wt, d, precision=settings.precision,
                                            ao_major=True))
     eig = jax.jit(solve_fock)
@@ -100,7 +101,7 @@ def component_split(mol, settings, builds):
             best = min(best, time.perf_counter() - start)
         return best
 
-    split = {"eri": p.timings["eri_s"], "jk": seconds(jk, w.eri, dm) * builds,
+    split = {"eri": p.timings["eri_s"], "jk": seconds(jk, w.eri, dm, hybrid) * builds,
              "eig": seconds(eig, w.h, w.x) * builds}
     split["xc"] = seconds(vxc, w.ao, w.weights, dm) * builds if xc.functional(settings.xc).terms else 0.0
     return split

@@ -83,3 +83,5 @@ def test_fock_supermatrix_equals_pyscf_and_refuses_a_wrong_density(water):
     assert np.max(np.abs(np.asarray(g) - (j_ref - 0.1 * k_ref))) < 1e-10
     with pytest.raises(ValueError, match=rf"shape \({npair}, {npair}\).*expected \(28, 28\)"):
         integrals.two_electron(p, jnp.zeros((7, 7)), 0.2)
+    with pytest.raises(ValueError, match="holds J - a/2 K only"):
+        integrals.jk(p, jnp.asarray(dm))

@@ -142,6 +142,9 @@ def jk(eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         J, K with the shape of dm.
     """
     nao = dm.shape[-1]
+    if eri.ndim == 2:
+        raise ValueError("a P supermatrix (npair, npair) holds J - a/2 K only: pass it to "
+                         "two_electron, or give jk the packed, dense or pair-matrix ERIs")
     if eri.ndim == 3:
         _check_pairs(eri, nao)
         one = _jk_pairs
