@@ -36,10 +36,10 @@ def _block(f: Functional, ao, weights, dm):
     barrier = jax.lax.optimization_barrier
     phi = ao[0]
     phi_dm = barrier(dm @ phi)  # (nao, n): sum_j D_ij phi_j at each point
-    rho = jnp.sum(phi_dm * phi, axis=0)
+    rho = _column_sums(phi_dm * phi)
     if f.is_gga:
         # one 2-D reduction per direction: a 3-D reduction over the middle axis is ~15x slower
-        grad_rho = 2.0 * jnp.stack([jnp.sum(ao[x] * phi_dm, axis=0) for x in (1, 2, 3)])  # D symmetric
+        grad_rho = 2.0 * jnp.stack([_column_sums(ao[x] * phi_dm) for x in (1, 2, 3)])  # D symmetric
         rho, grad_rho = barrier((rho, grad_rho))
         sigma = jnp.sum(grad_rho**2, axis=0)
         e, vrho, vsigma = barrier(energy_and_potential(f, rho, sigma))
@@ -51,6 +51,13 @@ def _block(f: Functional, ao, weights, dm):
         weighted = (0.5 * weights * vrho) * phi
     half = phi @ barrier(weighted).T
     return jnp.dot(weights, rho), jnp.dot(weights, e), half + half.T
+
+
+def _column_sums(a):
+    """(n,) sums over the rows of (nao, n): as a product with a row of ones, which XLA:CPU
+    streams row by row, faster than its reduction over the leading axis (the four sums of a
+    GGA at nao 58, 15,776 points, float32: 1.7 ms against 2.3 ms)."""
+    return (jnp.ones((1, a.shape[0]), a.dtype) @ a)[0]
 
 
 @partial(jax.jit, static_argnums=(0, 4))
