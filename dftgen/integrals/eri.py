@@ -76,7 +76,7 @@ MIN_TILES = 6
 #: screen finely and the batched products are not thin (10 heavy atoms, STO-3G, one core:
 #: (s sp|s s) 33 -> 18 ms and (sp sp|s sp) 46 -> 31 ms against tiles of 1 x 86 and 1 x 30)
 TILE = 8
-#: with screening, each pair's primitive pairs are cut into this many bands (`n_bands`)
+#: with screening, each pair's primitive pairs are cut into this many bands (`_n_bands`)
 BANDS = 3
 
 
@@ -185,12 +185,12 @@ def _band(data: ClassData, band: jnp.ndarray, nband: int) -> ClassData:
 
 def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int,
                        need: jnp.ndarray | None) -> jnp.ndarray:
-    """`_tile_block` band pair by band pair (`n_bands` of each side), over those with
+    """`_tile_block` band pair by band pair (`_n_bands` of each side), over those with
     need[i, j] (nbx, nby) only, the others reading zero; need None: all of them.
 
     The band pairs run one after another through one compiled body (a loop, not unrolled:
     compile time stays that of one band pair), so a tile's intermediates are those of one."""
-    nbx, nby = n_bands(bra.p.shape[1]), n_bands(ket.p.shape[1])
+    nbx, nby = _n_bands(bra.p.shape[1]), _n_bands(ket.p.shape[1])
     nhx = bra.bra.shape[2] // bra.p.shape[1]
     width = bra.p.shape[1] // nbx * nhx  # a bra band's share of the ppx nhx axis
 
@@ -220,7 +220,7 @@ def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
     return jax.vmap(one)(data)
 
 
-def n_bands(pp: int) -> int:
+def _n_bands(pp: int) -> int:
     """Bands a pair's pp primitive pairs are cut into for screening (STO-3G: 9 -> 3 x 3)."""
     return BANDS if pp > 1 and pp % BANDS == 0 else 1
 
@@ -239,8 +239,8 @@ def _split(data: ClassData, nband: int) -> ClassData:
 
 
 def _sorted_bands(data: ClassData, l: int) -> tuple[ClassData, jnp.ndarray]:
-    """Each pair's primitive pairs sorted by their own Schwarz bound, largest first, and the
-    Schwarz bound of each band of them, (npair, nband).
+    """Each pair's primitive pairs sorted by their own Schwarz bound, largest first, and a
+    bound for each band of them, (npair, nband): the sum of its primitive pairs' bounds.
 
     Sorted, a pair's weak primitive pairs (a tight exponent on one atom with anything on
     another) share its last bands, which the screening then skips: in STO-3G at 10 heavy
@@ -259,7 +259,7 @@ def _sorted_bands(data: ClassData, l: int) -> tuple[ClassData, jnp.ndarray]:
     # a band's product function is the sum of its primitive pairs', so its norm is at most
     # the sum of theirs (triangle inequality)
     q = jnp.take_along_axis(q, order, axis=1)
-    return data, jnp.sum(q.reshape(npair, n_bands(pp), -1), axis=2)
+    return data, jnp.sum(q.reshape(npair, _n_bands(pp), -1), axis=2)
 
 
 class TilePlan(NamedTuple):
@@ -295,7 +295,7 @@ def _pair_bytes(x: tuple, y: tuple, itemsize: int) -> int:
     (lx, ppx, fab), (ly, ppy, fcd) = x, y
     nhx, nhy = len(hermite_tuples(lx)), len(hermite_tuples(ly))
     per_quartet = 3 * nhx * nhy + 3 * len(hermite_tuples(lx + ly)) + 3 * (lx + ly) + 12
-    quartets = (ppx // n_bands(ppx)) * (ppy // n_bands(ppy))
+    quartets = (ppx // _n_bands(ppx)) * (ppy // _n_bands(ppy))
     return (quartets * per_quartet + ppx * nhx * fcd + fab * fcd) * itemsize
 
 
@@ -408,7 +408,7 @@ def _gather_map(layout: Layout, classes, plans) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
     """Static plan of a layout: classes (cheapest first), tile plans per class pair (x >= y),
-    and the gather map from the tiles to the packed vector."""
+    and the gather map from the class pairs' blocks to the packed vector."""
     classes = _class_order(layout)
     shapes = [(max_l(c.kind_a) + max_l(c.kind_b), c.kind_a[1] * c.kind_b[1],
                len(layout.groups[c.pairs[0][0]].aos) * len(layout.groups[c.pairs[0][1]].aos))
@@ -424,7 +424,7 @@ def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
 def memory_bound(layout: Layout, precision: str = "float64", chunk_bytes: int = 4 << 20) -> int:
     """Bytes of working memory eri_packed needs beyond its inputs (see the module docstring):
     the packed vector, every tile, each class pair's block in pair order and their
-    concatenation, and two tiles' intermediates."""
+    concatenation, and two band pairs' intermediates."""
     itemsize = jnp.dtype(precision_dtype(precision)).itemsize
     classes, plans, source = _plans(layout, itemsize, chunk_bytes)
     nfunc = [len(layout.groups[c.pairs[0][0]].aos) * len(layout.groups[c.pairs[0][1]].aos) for c in classes]
