@@ -121,3 +121,23 @@ def test_vmap_over_a_bucket_equals_one_at_a_time(co_and_n2):
         np.testing.assert_allclose(got, integrals.eri(mol, "sto-3g"), rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="shape buckets"):
         stack([co, Molecule.from_xyz("3\n\nO 0 0 0\nH 0 0 1.8\nH 1.8 0 0\n")], "sto-3g")
+
+
+def test_float64_after_float32_in_a_fresh_process():
+    """x64 is switched on the first time float64 is asked for: ERIs in float32 first (x64
+    off), then in float64, in one new interpreter. Index tables cached as int64 numpy arrays
+    used to meet int32 copies of themselves there ("lax.add requires arguments to have the
+    same dtypes")."""
+    import subprocess
+    import sys
+
+    code = ("import jax, numpy as np; from dftgen import Molecule, integrals; "
+            "w = Molecule.from_smiles('O', seed=0); "
+            "assert not jax.config.jax_enable_x64; "
+            "integrals.eri(w, 'sto-3g', precision='float32'); "
+            "got = np.asarray(integrals.eri(w, 'sto-3g', precision='float64')); "
+            "ref = w.to_pyscf('sto-3g').intor('int2e', aosym='s8'); "
+            "print(np.max(np.abs(got - ref)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) < 1e-10

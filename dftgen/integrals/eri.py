@@ -90,7 +90,7 @@ def _hermite_sum_index(lx: int, ly: int) -> np.ndarray:
     """(nh_x, nh_y) index into hermite_tuples(lx + ly) of the sum of two Hermite tuples."""
     where = {tuv: k for k, tuv in enumerate(hermite_tuples(lx + ly))}
     return np.array([[where[(t + a, u + b, v + c)] for (a, b, c) in hermite_tuples(ly)]
-                     for (t, u, v) in hermite_tuples(lx)])
+                     for (t, u, v) in hermite_tuples(lx)], dtype=np.int32)
 
 
 @functools.lru_cache(maxsize=None)

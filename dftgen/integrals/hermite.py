@@ -118,7 +118,8 @@ def _recursion_tables(L: int, level: int):
         lower.append(prev[tuple(k - 2 * (i == d) for i, k in enumerate(tuv))] if n >= 2 else 0)
         factor.append(float(n - 1))
         axis.append(d)
-    return np.array(lower), np.array(factor), np.array(step), np.array(axis)
+    return (np.array(lower, np.int32), np.array(factor), np.array(step, np.int32),
+            np.array(axis, np.int32))
 
 
 def coulomb_hermite_terms(L: int, alpha, r, scale) -> jnp.ndarray:
