@@ -48,7 +48,7 @@ nbands_y) is not computed, so that what is left out of any integral adds up to l
 threshold. Within each class the pairs are sorted by how many of their bands matter, then by
 their bounds (a traced permutation, undone on the assembled blocks), so that tiles hold alike
 pairs: at 10 heavy atoms in STO-3G this leaves 21% of the (ss|ss) band pairs and 45-76% of
-the others, and the ERIs take 122 ms instead of 189 ms on one core (nao 58). A tile pair
+the others, and the ERIs take 119 ms instead of 189 ms on one core (nao 58). A tile pair
 with no band pair left is skipped whole.
 """
 
@@ -363,6 +363,9 @@ def _pair_order_block(tiles: jnp.ndarray, plan: TilePlan, diagonal: bool, positi
     """
     nstep, tx, fab, ty, fcd = tiles.shape
     index_dtype = jnp.int32 if tiles.size < np.iinfo(np.int32).max else jnp.int64
+    if index_dtype == jnp.int64 and not jax.config.jax_enable_x64:
+        raise ValueError(f"ERI tiles of {tiles.size} elements overflow int32 indices; "
+                         "enable JAX x64")
     u, v = (jnp.asarray(w, index_dtype) for w in (position_x, position_y))
     tile = tx * fab * ty * fcd
     iu, wu, jv, wv = u // tx, u % tx, v // ty, v % ty

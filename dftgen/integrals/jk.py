@@ -58,8 +58,7 @@ def _pair_product(supermatrices: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
 
 
 def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    j, k = _pair_product(pair_eri, dm)
-    return j, k
+    return tuple(_pair_product(pair_eri, dm))
 
 
 def _supermatrices(packed: jnp.ndarray, nao: int) -> tuple[jnp.ndarray, jnp.ndarray]:
