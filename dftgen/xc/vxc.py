@@ -23,6 +23,7 @@ from jax import lax
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
+ROW_GROUP = 32  # rows of AO values summed in one fused pass (`_dot_rows`)
 DEFAULT_CHUNK = 32768  # points per chunk: a QM1B molecule's level-0 grid in one (15-20% faster than 4096)
 
 
@@ -36,10 +37,9 @@ def _block(f: Functional, ao, weights, dm):
     barrier = jax.lax.optimization_barrier
     phi = ao[0]
     phi_dm = barrier(dm @ phi)  # (nao, n): sum_j D_ij phi_j at each point
-    rho = _column_sums(phi_dm * phi)
+    rho = _dot_rows(phi_dm, phi)
     if f.is_gga:
-        # one 2-D reduction per direction: a 3-D reduction over the middle axis is ~15x slower
-        grad_rho = 2.0 * jnp.stack([_column_sums(ao[x] * phi_dm) for x in (1, 2, 3)])  # D symmetric
+        grad_rho = 2.0 * jnp.stack([_dot_rows(ao[x], phi_dm) for x in (1, 2, 3)])  # D symmetric
         rho, grad_rho = barrier((rho, grad_rho))
         sigma = jnp.sum(grad_rho**2, axis=0)
         e, vrho, vsigma = barrier(energy_and_potential(f, rho, sigma))
@@ -53,11 +53,19 @@ def _block(f: Functional, ao, weights, dm):
     return jnp.dot(weights, rho), jnp.dot(weights, e), half + half.T
 
 
-def _column_sums(a):
-    """(n,) sums over the rows of (nao, n): as a product with a row of ones, which XLA:CPU
-    streams row by row, faster than its reduction over the leading axis (the four sums of a
-    GGA at nao 58, 15,776 points, float32: 1.7 ms against 2.3 ms)."""
-    return (jnp.ones((1, a.shape[0]), a.dtype) @ a)[0]
+def _dot_rows(a, b):
+    """(n,) sums over orbitals of a * b, both (nao, n): sum_i a_i b_i at every point.
+
+    Written as sums of rows, which XLA:CPU fuses into one pass over the rows of a group,
+    ROW_GROUP rows at most (one group of all 156 rows at nao 156 ran 3x slower). The whole
+    XC build, one core: nao 58, 15,776 points, float32: 3.8 ms against 4.6 ms as products
+    with a row of ones; nao 69: 7.7 against 8.8 ms; nao 156, float64: the same.
+    """
+    nao = a.shape[0]
+    size = -(-nao // -(-nao // ROW_GROUP))  # equal groups
+    groups = [jax.lax.optimization_barrier(sum(a[i] * b[i] for i in range(start, min(start + size, nao))))
+              for start in range(0, nao, size)]
+    return sum(groups)
 
 
 @partial(jax.jit, static_argnums=(0, 4))
