@@ -56,6 +56,19 @@ def test_blocks_do_not_change_values(water, water_points):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("deriv", [0, 1])
+def test_ao_major_layout_against_pyscf(water, water_points, deriv):
+    """ao_major=True gives the AO-major arrays the XC kernel takes: (4, nao, npts) or
+    (nao, npts), PySCF's values transposed, also when the points are fewer than a block."""
+    bs = basis.build(water, "6-31g*")
+    ref = water.to_pyscf("6-31g*").eval_gto("GTOval_sph_deriv1", water_points)
+    for points, expected in ((water_points, ref), (water_points[:7], ref[:, :7])):
+        ours = np.asarray(grids.ao_values(water, bs, points, deriv=deriv, ao_major=True))
+        expected = np.swapaxes(expected if deriv else expected[0], -1, -2)
+        assert ours.shape == expected.shape
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-10)
+
+
 def test_gradient_with_respect_to_positions(water, water_points):
     """d phi_i(r; A) / dA = -d phi_i / dr for AOs on atom A, through jax.grad."""
     bs = basis.build(water, "6-31g*")

@@ -11,8 +11,8 @@ values and derivatives (also with respect to the centres, by autodiff) stay fini
 nuclei.
 
 Shells are evaluated in groups of equal (l, nprim), so no padded primitive costs work, and
-the columns are permuted once into PySCF's AO order. Points go through in blocks of fixed
-size (`lax.map`), which bounds the intermediates for any grid. The basis layout
+the rows are permuted once into PySCF's AO order. Points go through in blocks of fixed
+size (a loop), which bounds the intermediates for any grid. The basis layout
 (`BasisSet.shape_key`) is static: molecules of one shape bucket share one compiled program,
 while positions, exponents, coefficients and points are traced (differentiable, vmappable).
 """
@@ -28,11 +28,11 @@ import numpy as np
 from dftgen import precision as _precision
 from dftgen.basis import cart2sph, cart_powers
 
-BLOCK_SIZE = 1024  # points per block: intermediates stay O(BLOCK_SIZE * nao)
+BLOCK_SIZE = 256  # points per block: intermediates stay O(BLOCK_SIZE * nao), in the caches
 
 
 def ao_values(mol, basis, points, deriv: int = 0, precision: str = "float64",
-              block_size: int = BLOCK_SIZE):
+              block_size: int = BLOCK_SIZE, ao_major: bool = False):
     """Spherical AOs of `basis` on `mol` at points, as PySCF's `mol.eval_gto`.
 
     Args:
@@ -42,17 +42,22 @@ def ao_values(mol, basis, points, deriv: int = 0, precision: str = "float64",
         deriv: 0 for values, 1 for values and gradients.
         precision: "float64" or "float32".
         block_size: points per block of the chunked evaluation.
+        ao_major: return the AO-major layout the values are computed in (what the XC
+            kernel takes) instead of PySCF's.
 
     Returns:
         (npts, nao) for deriv=0, like "GTOval_sph"; (4, npts, nao) for deriv=1 (value,
-        d/dx, d/dy, d/dz), like "GTOval_sph_deriv1". AO order is PySCF's.
+        d/dx, d/dy, d/dz), like "GTOval_sph_deriv1". AO order is PySCF's. With ao_major:
+        (nao, npts) and (4, nao, npts).
     """
     return ao_values_arrays(basis.shape_key, mol.positions, basis.exponents, basis.coefficients,
-                    points, deriv=deriv, precision=precision, block_size=block_size)
+                            points, deriv=deriv, precision=precision, block_size=block_size,
+                            ao_major=ao_major)
 
 
 def ao_values_arrays(shape_key, positions, exponents, coefficients, points, deriv: int = 0,
-             precision: str = "float64", block_size: int = BLOCK_SIZE):
+                     precision: str = "float64", block_size: int = BLOCK_SIZE,
+                     ao_major: bool = False):
     """`ao_values` on plain arrays, for batching molecules of one shape bucket with jax.vmap.
 
     Args:
@@ -67,14 +72,17 @@ def ao_values_arrays(shape_key, positions, exponents, coefficients, points, deri
     if deriv not in (0, 1):
         raise ValueError(f"deriv must be 0 or 1, got {deriv}")
     dtype = _precision.dtype(precision)
-    return _evaluate(_Layout.of(shape_key), jnp.asarray(positions, dtype),
-                     jnp.asarray(exponents, dtype), jnp.asarray(coefficients, dtype),
-                     jnp.asarray(points, dtype), deriv, block_size)
+    out = _evaluate(_Layout.of(shape_key), jnp.asarray(positions, dtype),
+                    jnp.asarray(exponents, dtype), jnp.asarray(coefficients, dtype),
+                    jnp.asarray(points, dtype), deriv, block_size)
+    if deriv == 0:
+        out = out[0]
+    return out if ao_major else jnp.swapaxes(out, -1, -2)
 
 
 class _Layout:
     """Static index arrays of a basis layout: shell groups of equal (l, nprim) and the
-    column permutation into PySCF's AO order. Hashable by the shape key, for jit."""
+    row permutation into PySCF's AO order. Hashable by the shape key, for jit."""
 
     def __init__(self, shape_key):
         self.key = shape_key
@@ -85,7 +93,7 @@ class _Layout:
         self.groups = tuple((l, nprim, np.array(idx)) for (l, nprim), idx in sorted(groups.items()))
         self.shell_atom = np.array([atom for atom, _, _ in shells])
         ao_loc = np.concatenate([[0], np.cumsum([2 * l + 1 for _, l, _ in shells])])
-        # columns of the group-ordered AO block -> PySCF order
+        # rows of the group-ordered AO block -> PySCF order
         grouped = [ao_loc[s] + m for l, _, idx in self.groups for s in idx for m in range(2 * l + 1)]
         self.to_pyscf = np.argsort(np.array(grouped))
 
@@ -103,58 +111,72 @@ class _Layout:
 
 @functools.partial(jax.jit, static_argnums=(0, 5, 6))
 def _evaluate(layout, positions, exponents, coefficients, points, deriv, block_size):
-    npts = points.shape[0]
-    nblocks = max(1, -(-npts // block_size))
-    padded = jnp.zeros((nblocks * block_size, 3), points.dtype).at[:npts].set(points)
-    centres = positions[layout.shell_atom]
+    """(1 + 3 deriv, nao, npts): AO-major, points along the fast axis, so that every step
+    vectorises over points (one core, nao 58, 15,776 points, float64 with gradients: 6 ms
+    against 19 ms points-major plus the transposition into this layout).
 
-    def block(p):
+    Blocks of points go through a loop, each written into its columns of the result; the
+    last block ends at the last point (overlapping the one before), so no padding is cut off.
+    """
+    npts = points.shape[0]
+    size = min(block_size, npts)
+    nblocks = -(-npts // size)
+    centres = positions[layout.shell_atom]
+    nao = len(layout.to_pyscf)
+
+    def block(start, out):
+        start = jnp.minimum(start * size, npts - size)
+        p = jax.lax.dynamic_slice_in_dim(points, start, size).T  # (3, B)
         parts = [_shell_group(p, centres[idx], exponents[idx, :nprim], coefficients[idx, :nprim],
                               l, deriv) for l, nprim, idx in layout.groups]
-        return jnp.concatenate(parts, axis=-1)[..., layout.to_pyscf]
+        values = jnp.concatenate(parts, axis=1)[:, layout.to_pyscf]
+        return jax.lax.dynamic_update_slice_in_dim(out, values, start, axis=2)
 
-    out = jax.lax.map(block, padded.reshape(nblocks, block_size, 3))
-    if deriv == 0:
-        return out.reshape(nblocks * block_size, -1)[:npts]
-    return jnp.moveaxis(out, 1, 0).reshape(4, nblocks * block_size, -1)[:, :npts]
+    out = jnp.zeros((1 + 3 * deriv, nao, npts), points.dtype)
+    return jax.lax.fori_loop(0, nblocks, block, out)
 
 
 def _shell_group(points, centres, exponents, coefficients, l, deriv):
     """AOs of shells with one angular momentum l and one number of primitives.
 
     Args:
-        points: (B, 3); centres: (nsh, 3); exponents, coefficients: (nsh, nprim).
+        points: (3, B); centres: (nsh, 3); exponents, coefficients: (nsh, nprim).
 
     Returns:
-        (B, nsh * (2l+1)) for deriv=0, (4, B, nsh * (2l+1)) for deriv=1; shell-major columns.
+        (1 + 3 deriv, nsh * (2l+1), B), shell-major rows.
     """
-    d = points[:, None, :] - centres[None, :, :]  # (B, nsh, 3)
-    s = jnp.sum(d * d, axis=-1)
-    gauss = coefficients * jnp.exp(-exponents * s[..., None])  # (B, nsh, nprim)
-    radial = gauss.sum(-1)[..., None]
-    angular = _monomials(d, l) @ jnp.asarray(cart2sph(l), d.dtype)  # (B, nsh, 2l+1)
-    value = radial * angular
-    flat = (points.shape[0], -1)
+    d = points[None, :, :] - centres[:, :, None]  # (nsh, 3, B)
+    s = jnp.sum(d * d, axis=1)
+    gauss = coefficients[:, :, None] * jnp.exp(-exponents[:, :, None] * s[:, None, :])  # (nsh, nprim, B)
+    radial = gauss.sum(1)[:, None]
+    angular = _combine(_monomials(d, l), cart2sph(l))  # (nsh, 2l+1, B)
+    rows = (1 + 3 * deriv, -1, points.shape[1])
     if deriv == 0:
-        return value.reshape(flat)
-    dradial = -2.0 * (exponents * gauss).sum(-1)[..., None]  # grad R = d * dradial
-    grads = [d[..., axis, None] * dradial * angular for axis in range(3)]
+        return (radial * angular).reshape(rows)
+    dradial = -2.0 * (exponents[:, :, None] * gauss).sum(1)[:, None]  # grad R = d * dradial
+    grads = [d[:, axis, None] * dradial * angular for axis in range(3)]
     if l > 0:
         lower = _monomials(d, l - 1)
-        for axis in range(3):
-            grads[axis] = grads[axis] + radial * (lower @ jnp.asarray(_cart2sph_derivative(l, axis), d.dtype))
-    return jnp.stack([value, *grads]).reshape(4, *flat)
+        grads = [g + radial * _combine(lower, _cart2sph_derivative(l, axis))
+                 for axis, g in enumerate(grads)]
+    return jnp.stack([radial * angular, *grads]).reshape(rows)
 
 
 def _monomials(d, l):
-    """(B, nsh, ncart) Cartesian monomials d_x^a d_y^b d_z^c of degree l, PySCF's order."""
-    powers = [[jnp.ones_like(d[..., axis])] for axis in range(3)]
+    """(nsh, ncart, B) Cartesian monomials d_x^a d_y^b d_z^c of degree l, PySCF's order."""
+    powers = [[jnp.ones_like(d[:, axis])] for axis in range(3)]
     for axis in range(3):
         for _ in range(l):
-            powers[axis].append(powers[axis][-1] * d[..., axis])
-    return jnp.stack([powers[0][a] * powers[1][b] * powers[2][c] for a, b, c in cart_powers(l)], -1)
+            powers[axis].append(powers[axis][-1] * d[:, axis])
+    return jnp.stack([powers[0][a] * powers[1][b] * powers[2][c] for a, b, c in cart_powers(l)], 1)
 
 
+def _combine(monomials, matrix: np.ndarray):
+    """(nsh, m, B): sum_k matrix[k, m] monomials[:, k], over the nonzero entries only (a
+    static linear map: elementwise, where a contraction over k would be a thin product)."""
+    zero = jnp.zeros_like(monomials[:, 0])
+    return jnp.stack([sum((float(c) * monomials[:, k] for k, c in enumerate(matrix[:, m]) if c),
+                          start=zero) for m in range(matrix.shape[1])], 1)
 @functools.lru_cache(maxsize=None)
 def _cart2sph_derivative(l: int, axis: int) -> np.ndarray:
     """(ncart(l-1), 2l+1) matrix D with d/d(axis) S_m = sum_k D[k, m] (monomial k of degree l-1)."""

@@ -239,8 +239,9 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
             grid = grids.build(mol, settings.grid_level)
         with _timed(timings, "ao_s"):
             # float32 iterations take the float64 values rounded once, as S and h
-            ao64 = _ao_major(grids.ao_values(mol, bas, grid.points, deriv=1 if spec.is_gga else 0,
-                                             precision="float64"))
+            ao64 = grids.ao_values(mol, bas, grid.points, deriv=1 if spec.is_gga else 0,
+                                   precision="float64", ao_major=True)
+            ao64 = ao64 if spec.is_gga else ao64[None]
             ao64.block_until_ready()
         weights = grid.weights
     ao = ao64.astype(work_dtype)
@@ -260,12 +261,6 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
     work = inputs(work_dtype, eri, ao)
     exact = inputs(jnp.float64, computed.astype(jnp.float64), ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
-
-
-@jax.jit
-def _ao_major(ao):
-    """(k, npts, nao) or (npts, nao) AO values as the SCF keeps them: (k, nao, npts)."""
-    return jnp.swapaxes(ao if ao.ndim == 3 else ao[None], 1, 2)
 
 
 @contextlib.contextmanager
