@@ -2,9 +2,13 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dftgen import compilation_cache, data
-from dftgen.molecule import EmbeddingError, Molecule, MoleculeError, SmilesError
-from dftgen.scf import DFTResult, run_dft, run_dft_batch
+from dftgen import xla_flags
+
+xla_flags.apply()  # before anything below can start JAX's backend
+
+from dftgen import compilation_cache, data  # noqa: E402
+from dftgen.molecule import EmbeddingError, Molecule, MoleculeError, SmilesError  # noqa: E402
+from dftgen.scf import DFTResult, run_dft, run_dft_batch  # noqa: E402
 
 try:
     __version__ = version("dftgen")

@@ -211,7 +211,8 @@ def test_status_counts_states_buckets_and_failures(tmp_path):
 
 def test_worker_environment_limits_threads_and_sets_the_cache(tmp_path):
     env = worker_env("cpu", cache_dir=tmp_path / "cache")
-    assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
+    assert env["XLA_FLAGS"].split() == ["--xla_cpu_multi_thread_eigen=false",
+                                        "--xla_cpu_prefer_vector_width=512"]
     assert env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "cache") and (tmp_path / "cache").is_dir()
     assert env["JAX_PLATFORMS"] == "cpu" and env["OMP_NUM_THREADS"] == "1"
     with pytest.raises(ValueError, match="device"):

@@ -1,7 +1,8 @@
 """Dask clusters for the pipeline: local (default), an existing scheduler, or SLURM.
 
 Workers run JAX, so each gets one process per core with one thread, XLA's CPU thread pool
-off (`--xla_cpu_multi_thread_eigen=false`), BLAS/OpenMP threads at 1 (the nanny's default)
+off (`--xla_cpu_multi_thread_eigen=false`, with dftgen's code-generation flags from
+`dftgen.xla_flags`), BLAS/OpenMP threads at 1 (the nanny's default)
 and JAX's persistent compilation cache in a shared folder, all set in the environment
 before the worker process starts: a program compiled by one worker is then loaded, not
 compiled again, by the others and by later runs.
@@ -19,7 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from dftgen import compilation_cache, hugepages
+from dftgen import compilation_cache, hugepages, xla_flags
 
 JOBQUEUE_FILE = Path(__file__).resolve().parents[2] / "slurm" / "jobqueue.yaml"
 DEVICES = {"cpu": "cpu", "gpu": "cuda"}
@@ -34,7 +35,7 @@ def worker_env(device: str | None = None, cache_dir: str | os.PathLike | None = 
     """
     cache = cache_dir or compilation_cache.directory()
     env = {
-        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+        "XLA_FLAGS": xla_flags.with_flags("--xla_cpu_multi_thread_eigen=false"),
         "DFTGEN_JAX_CACHE": "off",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",

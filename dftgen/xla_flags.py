@@ -1,0 +1,34 @@
+"""XLA:CPU code-generation flags dftgen adds to XLA_FLAGS before JAX's backend starts.
+
+LLVM's x86 backend prefers 256-bit vectors even on CPUs with AVX-512 (a guard against the
+clock drop of older Intel parts), and XLA:CPU keeps that preference unless told otherwise.
+Every kernel dftgen runs on a CPU is elementwise or batched arithmetic over long arrays
+(Boys function, Hermite recursions, AO values, XC sums), so full-width vectors pay: on the
+project's AMD EPYC (Zen 5), `--xla_cpu_prefer_vector_width=512` runs a QM1B molecule
+(STO-3G, nao 58-64, one core) 10-14% faster, its ERIs 16%. Where the CPU has no AVX-512 the
+flag changes nothing.
+
+XLA reads XLA_FLAGS once, when the backend first starts (the first computation), so
+`apply` is called on importing dftgen; a flag the user already set wins, and
+DFTGEN_XLA_FLAGS=off leaves XLA_FLAGS alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+FLAGS = ("--xla_cpu_prefer_vector_width=512",)
+SWITCH = "DFTGEN_XLA_FLAGS"
+
+
+def with_flags(current: str) -> str:
+    """`current` XLA_FLAGS with dftgen's flags appended, except those it already sets."""
+    present = {word.split("=")[0] for word in current.split()}
+    extra = [flag for flag in FLAGS if flag.split("=")[0] not in present]
+    return " ".join([current.strip(), *extra]).strip()
+
+
+def apply() -> None:
+    """Add the flags to this process's XLA_FLAGS (effective if no JAX computation ran yet)."""
+    if os.environ.get(SWITCH, "").lower() != "off":
+        os.environ["XLA_FLAGS"] = with_flags(os.environ.get("XLA_FLAGS", ""))
