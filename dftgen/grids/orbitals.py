@@ -119,10 +119,13 @@ def _evaluate(layout, positions, exponents, coefficients, points, deriv, block_s
     last block ends at the last point (overlapping the one before), so no padding is cut off.
     """
     npts = points.shape[0]
+    nao = len(layout.to_pyscf)
+    out = jnp.zeros((1 + 3 * deriv, nao, npts), points.dtype)
+    if npts == 0:
+        return out
     size = min(block_size, npts)
     nblocks = -(-npts // size)
     centres = positions[layout.shell_atom]
-    nao = len(layout.to_pyscf)
 
     def block(start, out):
         start = jnp.minimum(start * size, npts - size)
@@ -132,7 +135,6 @@ def _evaluate(layout, positions, exponents, coefficients, points, deriv, block_s
         values = jnp.concatenate(parts, axis=1)[:, layout.to_pyscf]
         return jax.lax.dynamic_update_slice_in_dim(out, values, start, axis=2)
 
-    out = jnp.zeros((1 + 3 * deriv, nao, npts), points.dtype)
     return jax.lax.fori_loop(0, nblocks, block, out)
 
 
