@@ -21,14 +21,28 @@ FLAGS = ("--xla_cpu_prefer_vector_width=512",)
 SWITCH = "DFTGEN_XLA_FLAGS"
 
 
+def _name(flag: str) -> str:
+    return flag.split("=")[0]
+
+
+def chosen() -> tuple[str, ...]:
+    """dftgen's flags as this process's environment decides them: none where switched off,
+    and for each the user's own setting where XLA_FLAGS holds one."""
+    if os.environ.get(SWITCH, "").lower() == "off":
+        return ()
+    user = {_name(word): word for word in os.environ.get("XLA_FLAGS", "").split()}
+    return tuple(user.get(_name(flag), flag) for flag in FLAGS)
+
+
 def with_flags(current: str) -> str:
-    """`current` XLA_FLAGS with dftgen's flags appended, except those it already sets."""
-    present = {word.split("=")[0] for word in current.split()}
-    extra = [flag for flag in FLAGS if flag.split("=")[0] not in present]
+    """`current` XLA_FLAGS with the `chosen` flags appended, except those it already sets
+    (what worker processes get on top of their own flags)."""
+    present = {_name(word) for word in current.split()}
+    extra = [flag for flag in chosen() if _name(flag) not in present]
     return " ".join([current.strip(), *extra]).strip()
 
 
 def apply() -> None:
     """Add the flags to this process's XLA_FLAGS (effective if no JAX computation ran yet)."""
-    if os.environ.get(SWITCH, "").lower() != "off":
+    if chosen():
         os.environ["XLA_FLAGS"] = with_flags(os.environ.get("XLA_FLAGS", ""))

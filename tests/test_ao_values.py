@@ -143,3 +143,8 @@ def test_padding_points_have_finite_values(water):
 def test_bad_deriv(water, water_points):
     with pytest.raises(ValueError, match="deriv"):
         grids.ao_values(water, basis.build(water, "sto-3g"), water_points, deriv=2)
+
+
+def test_bad_block_size(water, water_points):
+    with pytest.raises(ValueError, match="block_size"):
+        grids.ao_values(water, basis.build(water, "sto-3g"), water_points, block_size=0)

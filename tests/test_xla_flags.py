@@ -7,15 +7,28 @@ import sys
 from dftgen import xla_flags
 
 
-def test_flags_are_appended_to_what_is_set():
+def test_flags_are_appended_to_what_is_set(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.delenv(xla_flags.SWITCH, raising=False)
     assert xla_flags.with_flags("") == "--xla_cpu_prefer_vector_width=512"
     assert xla_flags.with_flags(" --xla_cpu_multi_thread_eigen=false ").split() == [
         "--xla_cpu_multi_thread_eigen=false", "--xla_cpu_prefer_vector_width=512"]
 
 
-def test_a_flag_the_user_set_wins():
+def test_a_flag_the_user_set_wins(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
     mine = "--xla_cpu_prefer_vector_width=256 --xla_cpu_multi_thread_eigen=false"
     assert xla_flags.with_flags(mine) == mine
+
+
+def test_workers_get_the_flags_as_the_user_chose_them(monkeypatch):
+    from dftgen.pipeline.cluster import worker_env
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_prefer_vector_width=256")
+    assert worker_env()["XLA_FLAGS"].split() == ["--xla_cpu_multi_thread_eigen=false",
+                                                 "--xla_cpu_prefer_vector_width=256"]
+    monkeypatch.setenv(xla_flags.SWITCH, "off")
+    assert worker_env()["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
 
 
 def _flags_after_import(**env) -> str:

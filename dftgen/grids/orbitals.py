@@ -71,6 +71,8 @@ def ao_values_arrays(shape_key, positions, exponents, coefficients, points, deri
     """
     if deriv not in (0, 1):
         raise ValueError(f"deriv must be 0 or 1, got {deriv}")
+    if block_size < 1:
+        raise ValueError(f"block_size must be a positive number of points, got {block_size}")
     dtype = _precision.dtype(precision)
     out = _evaluate(_Layout.of(shape_key), jnp.asarray(positions, dtype),
                     jnp.asarray(exponents, dtype), jnp.asarray(coefficients, dtype),
@@ -179,6 +181,8 @@ def _combine(monomials, matrix: np.ndarray):
     zero = jnp.zeros_like(monomials[:, 0])
     return jnp.stack([sum((float(c) * monomials[:, k] for k, c in enumerate(matrix[:, m]) if c),
                           start=zero) for m in range(matrix.shape[1])], 1)
+
+
 @functools.lru_cache(maxsize=None)
 def _cart2sph_derivative(l: int, axis: int) -> np.ndarray:
     """(ncart(l-1), 2l+1) matrix D with d/d(axis) S_m = sum_k D[k, m] (monomial k of degree l-1)."""
