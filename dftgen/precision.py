@@ -2,9 +2,14 @@
 
 float64 needs JAX's x64 mode, switched on the first time it is asked for; float32 works
 whether x64 is on or off, so a float32-only program (IPU mode) never depends on it.
+
+`Float32Pair` carries a float64 array as two float32 arrays, for runs that iterate in
+float32 and evaluate once in float64 (the qm1b preset).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,3 +35,28 @@ def enable_x64() -> None:
 def precision_name(dt) -> str:
     """The precision name of a floating dtype (the inverse of `dtype`)."""
     return "float64" if jnp.dtype(dt) == jnp.float64 else "float32"
+
+
+class Float32Pair(NamedTuple):
+    """A float64 array x held as two float32 arrays, x = hi + lo: hi is x rounded to float32
+    and lo the remainder rounded, together exact to 2^-48 relative (float64: 2^-53).
+
+    A float32 run that evaluates once in float64 (the qm1b preset) needs its P supermatrix
+    in both precisions: as a pair it takes the bytes of the float64 array alone, hi is the
+    float32 array itself, and no float64 array of its size is made (47 MB at nao 69, above
+    glibc's 32 MiB mmap ceiling: mapped and zeroed afresh for every molecule).
+    """
+
+    hi: jax.Array
+    lo: jax.Array
+
+    def value(self) -> jax.Array:
+        """hi + lo in float64."""
+        return self.hi.astype(jnp.float64) + self.lo.astype(jnp.float64)
+
+
+def to_pair(x: jax.Array) -> Float32Pair:
+    """The Float32Pair of a float64 array (traceable: inside a jitted producer the float64
+    array need never be written out)."""
+    hi = x.astype(jnp.float32)
+    return Float32Pair(hi, (x - hi.astype(x.dtype)).astype(jnp.float32))

@@ -141,3 +141,25 @@ def test_float64_after_float32_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split()[-1]) < 1e-10
+
+
+def test_hermite_coefficients_outside_their_support_are_zero(water):
+    """The elementwise ket contraction reads E[h, f] only where `hermite_support` says it can
+    be non-zero: elsewhere it is exactly zero in the pair data of every class of 6-31G*
+    water (s, sp, p and d shells), and the support leaves out most entries (46 of an
+    (sp, sp) pair's 160)."""
+    import importlib
+
+    from dftgen.integrals.layout import prepare
+
+    eri_module = importlib.import_module("dftgen.integrals.eri")
+    layout, arrays = prepare(water, "6-31g*", "float64")
+    for cls in eri_module._class_order(layout):
+        data = eri_module._class_data(layout, cls, arrays)
+        npair, pp = data.p.shape
+        e = np.asarray(data.ket).reshape(npair, pp, -1, data.ket.shape[2])
+        inside = np.zeros(e.shape[2:], bool)
+        for h, f in eri_module.hermite_support(cls.kind_a, cls.kind_b):
+            inside[h, f] = True
+        assert np.all(e[:, :, ~inside] == 0.0), cls.kind_a + cls.kind_b
+    assert len(eri_module.hermite_support(((0, 1), 3), ((0, 1), 3))) == 46

@@ -85,3 +85,23 @@ def test_fock_supermatrix_equals_pyscf_and_refuses_a_wrong_density(water):
         integrals.two_electron(p, jnp.zeros((7, 7)), 0.2)
     with pytest.raises(ValueError, match="holds J - a/2 K only"):
         integrals.jk(p, jnp.asarray(dm))
+
+
+def test_fock_supermatrix_as_a_float32_pair(water):
+    """P as a Float32Pair (built 64 rows at a time: 6-31G* water has 171 pair rows, so the last
+    block overlaps the one before): hi is P rounded to float32 and hi + lo is P, both to
+    2^-48 of max |P| (the blocks' P may differ from the whole P's in the last bits), and G
+    from the pair equals PySCF's J - 0.1 K (1e-10, float64)."""
+    pm = water.to_pyscf("6-31g*")
+    dm = _densities(pm.nao, 1, seed=5)[0]
+    j_ref, k_ref = hf.get_jk(pm, dm)
+    packed = integrals.eri(water, "6-31g*")
+    p = np.asarray(integrals.fock_supermatrix(packed, pm.nao, 0.2))
+    pair = integrals.fock_supermatrix(packed, pm.nao, 0.2, True)
+    assert pair.hi.dtype == pair.lo.dtype == jnp.float32
+    hi, scale = np.asarray(pair.hi, np.float64), 2.0**-48 * np.max(np.abs(p))
+    assert np.all(np.abs(hi - p) <= 2.0**-24 * np.abs(p) + scale)
+    assert np.all(np.abs(np.asarray(pair.value()) - p) <= scale)
+    g = integrals.two_electron(pair, jnp.asarray(dm), 0.2)
+    assert g.dtype == jnp.float64
+    assert np.max(np.abs(np.asarray(g) - (j_ref - 0.1 * k_ref))) < 1e-10

@@ -27,6 +27,7 @@ from dftgen import grids, guess, integrals, xc
 from dftgen.elements import DEBYE_AU, HARTREE_EV
 from dftgen.integrals.multipole import dipole
 from dftgen.molecule import Molecule, MoleculeError
+from dftgen.precision import Float32Pair
 from dftgen.precision import dtype as precision_dtype
 from dftgen.presets import Settings, resolve
 from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate, orthogonaliser
@@ -227,10 +228,13 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         computed = integrals.eri(mol, bas, precision=eri_precision)
         npair = bas.nao * (bas.nao + 1) // 2
         if npair**2 * computed.dtype.itemsize <= PAIR_ERI_BYTES:
-            # built once: each Fock build is then one pass over nao^4/4 values
-            computed = integrals.fock_supermatrix(computed, bas.nao, spec.hybrid)
-        eri = computed.astype(work_dtype)
-        eri.block_until_ready()
+            # built once: each Fock build is then one pass over nao^4/4 values; float32
+            # iterations take it rounded once and the final evaluation whole, from one
+            # Float32Pair (hi is the rounded P)
+            split = exact_needed and computed.dtype == jnp.float64
+            computed = integrals.fock_supermatrix(computed, bas.nao, spec.hybrid, split)
+        eri, exact_eri = _two_precisions(computed, work_dtype)
+        jax.block_until_ready(eri)
     grid = None
     ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
     weights = np.zeros(1)
@@ -259,8 +263,16 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         )
 
     work = inputs(work_dtype, eri, ao)
-    exact = inputs(jnp.float64, computed.astype(jnp.float64), ao64) if exact_needed else None
+    exact = inputs(jnp.float64, exact_eri, ao64) if exact_needed else None
     return Prepared(mol, bas, grid, work, exact, n_occ, timings)
+
+
+def _two_precisions(x, work_dtype):
+    """(ERIs in the iteration precision, ERIs for the float64 final evaluation): a
+    Float32Pair gives its hi and itself, a plain array itself converted both ways."""
+    if isinstance(x, Float32Pair):
+        return x.hi, x
+    return x.astype(work_dtype), x.astype(jnp.float64)
 
 
 @contextlib.contextmanager
