@@ -91,7 +91,10 @@ def test_fock_supermatrix_as_a_float32_pair(water):
     """P as a Float32Pair (built 64 rows at a time: 6-31G* water has 171 pair rows, so the last
     block overlaps the one before): hi is P rounded to float32 and hi + lo is P, both to
     2^-48 of max |P| (the blocks' P may differ from the whole P's in the last bits), and G
-    from the pair equals PySCF's J - 0.1 K (1e-10, float64)."""
+    from the pair equals PySCF's J - 0.1 K (1e-10, float64); a density of the wrong size is
+    refused, naming both shapes."""
+    import pytest
+
     pm = water.to_pyscf("6-31g*")
     dm = _densities(pm.nao, 1, seed=5)[0]
     j_ref, k_ref = hf.get_jk(pm, dm)
@@ -105,3 +108,5 @@ def test_fock_supermatrix_as_a_float32_pair(water):
     g = integrals.two_electron(pair, jnp.asarray(dm), 0.2)
     assert g.dtype == jnp.float64
     assert np.max(np.abs(np.asarray(g) - (j_ref - 0.1 * k_ref))) < 1e-10
+    with pytest.raises(ValueError, match=r"shape \(171, 171\).*expected \(28, 28\)"):
+        integrals.two_electron(pair, jnp.zeros((7, 7)), 0.2)

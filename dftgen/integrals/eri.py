@@ -147,15 +147,12 @@ def hermite_support(kind_a: tuple, kind_b: tuple) -> tuple[tuple[int, int], ...]
     zero unless some pair of Cartesian components (i, j) of m and n has h <= i + j on every
     axis. For an (sp, sp) pair 46 of the 160 entries can be non-zero."""
     (pa, _, sa), (pb, _, sb) = angular(kind_a[0]), angular(kind_b[0])
-    support = []
-    for h in hermite_tuples(max_l(kind_a) + max_l(kind_b)):
-        for m in range(sa.shape[1]):
-            for n in range(sb.shape[1]):
-                if any(np.all(np.array(h) <= pa[i] + pb[j])
-                       for i in np.flatnonzero(sa[:, m]) for j in np.flatnonzero(sb[:, n])):
-                    support.append((h, m * sb.shape[1] + n))
-    index = {h: k for k, h in enumerate(hermite_tuples(max_l(kind_a) + max_l(kind_b)))}
-    return tuple((index[h], f) for h, f in support)
+    reach = [[[pa[i] + pb[j] for i in np.flatnonzero(sa[:, m]) for j in np.flatnonzero(sb[:, n])]
+              for n in range(sb.shape[1])] for m in range(sa.shape[1])]
+    return tuple((k, m * sb.shape[1] + n)
+                 for k, h in enumerate(hermite_tuples(max_l(kind_a) + max_l(kind_b)))
+                 for m in range(sa.shape[1]) for n in range(sb.shape[1])
+                 if any(np.all(np.array(h) <= top) for top in reach[m][n]))
 
 
 def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int,
@@ -163,6 +160,8 @@ def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int,
     """R_{h+h'} of every primitive quartet contracted with the ket's E: (ty, tx, ppx nhx, fcd).
 
     Only bra.p and bra.centre are read: the bra's E is applied afterwards (`_bra_contracted`).
+    support: the ket class's `hermite_support`; given, a ket of at most ELEMENTWISE_KET
+    products per quartet is contracted elementwise over it.
     """
     tx, ppx = bra.p.shape
     ty, ppy = ket.p.shape

@@ -34,7 +34,7 @@ import numpy as np
 from dftgen.integrals.eri import n_packed, unpack
 from dftgen.precision import Float32Pair, to_pair
 
-ROW_BLOCK = 64  # rows of P per step of its Float32Pair build: 64 x 2415 float64 = 1.2 MB at nao 69
+ROW_BLOCK = 64  # rows of P per block of a Float32Pair's build or product: 1.2 MB float64 at nao 69
 
 
 def _jk_dense(dense: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -60,22 +60,30 @@ def _pair_product(supermatrices: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
     return (supermatrices @ (dm[i, j] * w.astype(dm.dtype)))[..., index]
 
 
-def _pair_product_of_pair(p: Float32Pair, dm: jnp.ndarray) -> jnp.ndarray:
-    """`_pair_product` of a P supermatrix held as a Float32Pair, in float64, ROW_BLOCK rows
-    at a time (hi + lo of a block is made in the caches; nao 69: 2 ms, where one fused sum
-    of products over the whole pair took 9 ms)."""
-    i, j, w, index = _pairs(dm.shape[-1])
-    v = dm[i, j].astype(jnp.float64) * w
-    npair = v.shape[0]
+def _by_row_blocks(npair: int, out, block):
+    """out after block(start, size, out) for consecutive blocks of `size` = min(ROW_BLOCK,
+    npair) rows covering all npair (the last block overlaps the one before, so every block
+    has one static size); a loop, so one block's intermediates exist at a time."""
     size = min(ROW_BLOCK, npair)
 
-    def block(k, out):
-        start = jnp.minimum(k * size, npair - size)  # the last block overlaps the one before
+    def step(k, out):
+        return block(jnp.minimum(k * size, npair - size), size, out)
+
+    return jax.lax.fori_loop(0, -(-npair // size), step, out)
+
+
+def _pair_product_of_pair(p: Float32Pair, dm: jnp.ndarray) -> jnp.ndarray:
+    """`_pair_product` of a P supermatrix held as a Float32Pair, in float64, by row blocks
+    (hi + lo of a block is made in the caches; nao 69: 2 ms, where one fused sum of
+    products over the whole pair took 9 ms)."""
+    i, j, w, index = _pairs(dm.shape[-1])
+    v = dm[i, j].astype(jnp.float64) * w
+
+    def block(start, size, out):
         rows = Float32Pair(*(jax.lax.dynamic_slice_in_dim(a, start, size) for a in p)).value()
         return jax.lax.dynamic_update_slice_in_dim(out, rows @ v, start, axis=0)
 
-    g = jax.lax.fori_loop(0, -(-npair // size), block, jnp.zeros(npair, jnp.float64))
-    return g[index]
+    return _by_row_blocks(v.shape[0], jnp.zeros(v.shape[0], jnp.float64), block)[index]
 
 
 def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -115,20 +123,18 @@ def _fock_rows(packed: jnp.ndarray, nao: int, hybrid: float, rows=None) -> jnp.n
 
 
 def _fock_pair(packed: jnp.ndarray, nao: int, hybrid: float) -> Float32Pair:
-    """P as a Float32Pair, built ROW_BLOCK rows at a time: each block is split while it is in
-    the caches. Split whole, XLA:CPU writes the gathers out as three float64 npair^2
+    """P as a Float32Pair, built by row blocks: each block is split while it is in the
+    caches. Split whole, XLA:CPU writes the gathers out as three float64 npair^2
     temporaries for the two outputs (nao 58: 70 MB, 70 ms against 27 ms for P alone)."""
     npair = nao * (nao + 1) // 2
-    size = min(ROW_BLOCK, npair)
     empty = jnp.zeros((npair, npair), jnp.float32)
 
-    def block(k, out):
-        start = jnp.minimum(k * size, npair - size)  # the last block overlaps the one before
+    def block(start, size, out):
         rows = to_pair(_fock_rows(packed, nao, hybrid, start + jnp.arange(size)))
         return jax.tree.map(lambda o, r: jax.lax.dynamic_update_slice_in_dim(o, r, start, axis=0),
                             out, rows)
 
-    return jax.lax.fori_loop(0, -(-npair // size), block, Float32Pair(empty, empty))
+    return _by_row_blocks(npair, Float32Pair(empty, empty), block)
 
 
 @functools.partial(jax.jit, static_argnums=1)
