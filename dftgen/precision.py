@@ -55,8 +55,8 @@ class Float32Pair(NamedTuple):
         return self.hi.astype(jnp.float64) + self.lo.astype(jnp.float64)
 
 
-def to_pair(x: jax.Array) -> Float32Pair:
-    """The Float32Pair of a float64 array (traceable: inside a jitted producer the float64
-    array need never be written out)."""
-    hi = x.astype(jnp.float32)
-    return Float32Pair(hi, (x - hi.astype(x.dtype)).astype(jnp.float32))
+def remainder(x: jax.Array, hi: jax.Array) -> jax.Array:
+    """lo of the Float32Pair of a float64 array x whose hi (x rounded to float32) is given:
+    x - hi rounded. A producer that can make x twice more cheaply than it can write it out
+    (the P supermatrix's gathers) rounds each half in its own pass."""
+    return (x - hi.astype(x.dtype)).astype(jnp.float32)
