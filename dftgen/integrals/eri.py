@@ -42,14 +42,14 @@ TILE x 2 TILE pairs.
 
 Schwarz screening: |(ij|kl)| <= Q_ij Q_kl with Q_ij = max |(ij|ij)|^(1/2), applied to bands
 of primitive pairs. Each pair's primitive pairs are sorted by their own bound and cut into
-`BANDS` bands (STO-3G: 9 primitive pairs, 3 bands of 3), each bounded by the sum of its
+bands (`_n_bands`; STO-3G: 9 primitive pairs, 9 bands of one), each bounded by the sum of its
 primitive pairs' bounds (the norm of a sum is at most the sum of the norms); within
 a tile pair, a band pair whose largest product of bounds is below threshold / (nbands_x
 nbands_y) is not computed, so that what is left out of any integral adds up to less than the
 threshold. Within each class the pairs are sorted by how many of their bands matter, then by
 their bounds (a traced permutation, undone on the assembled blocks), so that tiles hold alike
-pairs: at 10 heavy atoms in STO-3G this leaves 21% of the (ss|ss) band pairs and 45-76% of
-the others, and the ERIs take 119 ms instead of 189 ms on one core (nao 58). A tile pair
+pairs: at 10 heavy atoms in STO-3G this leaves 19% of the (ss|ss) band pairs and 30-72% of
+the others, and the ERIs take 110 ms instead of 212 ms on one core (nao 58). A tile pair
 with no band pair left is skipped whole.
 """
 
@@ -77,8 +77,10 @@ MIN_TILES = 6
 #: screen finely and the batched products are not thin (10 heavy atoms, STO-3G, one core:
 #: (s sp|s s) 33 -> 18 ms and (sp sp|s sp) 46 -> 31 ms against tiles of 1 x 86 and 1 x 30)
 TILE = 8
-#: with screening, each pair's primitive pairs are cut into this many bands (`_n_bands`)
-BANDS = 3
+#: with screening, each pair's primitive pairs are cut into at most this many bands
+#: (`_n_bands`). STO-3G, one core, nao 58 / 69: ERIs 122-137 -> 110-119 ms / 272-285 ->
+#: 220-224 ms with bands of one primitive pair (9) instead of three (3).
+MAX_BANDS = 9
 #: class pairs whose ket contraction takes at most this many products per primitive quartet
 #: (nhx x the ket's non-zero Hermite coefficients, `hermite_support`) contract it
 #: elementwise (`_ket_elementwise`), the others by a batched matrix product. STO-3G, one
@@ -269,8 +271,9 @@ def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
 
 
 def _n_bands(pp: int) -> int:
-    """Bands a pair's pp primitive pairs are cut into for screening (STO-3G: 9 -> 3 x 3)."""
-    return BANDS if pp > 1 and pp % BANDS == 0 else 1
+    """Bands a pair's pp primitive pairs are cut into for screening: the largest divisor of
+    pp up to MAX_BANDS (STO-3G: 9 primitive pairs, 9 bands of one; 6-31G*'s 6 x 6: 9 of 4)."""
+    return max(d for d in range(1, min(pp, MAX_BANDS) + 1) if pp % d == 0)
 
 
 def _split(data: ClassData, nband: int) -> ClassData:
@@ -505,7 +508,7 @@ def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
         order = []
         for q in bounds:
             total = jnp.sum(q, axis=1)
-            significant = jnp.sum(q * largest >= threshold / BANDS**2, axis=1)
+            significant = jnp.sum(q * largest >= threshold / (q.shape[1] * MAX_BANDS), axis=1)
             scale = jnp.maximum(2 * jnp.max(total), jnp.finfo(total.dtype).tiny)
             order.append(jnp.argsort(-(significant + total / scale)))
         data = [ClassData(*(a[o] for a in d)) for d, o in zip(data, order)]
