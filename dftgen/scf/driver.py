@@ -234,6 +234,8 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
             split = exact_needed and computed.dtype == jnp.float64
             computed = integrals.fock_supermatrix(computed, bas.nao, spec.hybrid, split)
         eri, exact_eri = _two_precisions(computed, work_dtype)
+        # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
+        # host builds the grid: it is needed only at the end
         jax.block_until_ready(eri)
     grid = None
     ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
