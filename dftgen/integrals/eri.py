@@ -81,6 +81,10 @@ TILE = 8
 #: (`_n_bands`). STO-3G, one core, nao 58 / 69: ERIs 122-137 -> 110-119 ms / 272-285 ->
 #: 220-224 ms with bands of one primitive pair (9) instead of three (3).
 MAX_BANDS = 9
+#: at most this many where the ket contraction is a batched product (`_class_pair_bands`):
+#: STO-3G's (sp sp|sp sp), nao 58 / 69, one core: ERIs 108-119 -> 98-108 ms / 210-230 ->
+#: 202 ms against 9 bands; 110-114 / 211-224 ms with 1
+COARSE_BANDS = 3
 #: class pairs whose ket contraction takes at most this many products per primitive quartet
 #: (nhx x the ket's non-zero Hermite coefficients, `hermite_support`) contract it
 #: elementwise (`_ket_elementwise`), the others by a batched matrix product. STO-3G, one
@@ -233,14 +237,14 @@ def _band(data: ClassData, band: jnp.ndarray, nband: int) -> ClassData:
                      bra=data.bra, ket=take(data.ket, b * nh))
 
 
-def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int,
+def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int, bands: tuple[int, int],
                        need: jnp.ndarray | None, support: tuple | None = None) -> jnp.ndarray:
-    """`_tile_block` band pair by band pair (`_n_bands` of each side), over those with
-    need[i, j] (nbx, nby) only, the others reading zero; need None: all of them.
+    """`_tile_block` band pair by band pair (bands = (nbx, nby), `_class_pair_bands`), over
+    those with need[i, j] (nbx, nby) only, the others reading zero; need None: all of them.
 
     The band pairs run one after another through one compiled body (a loop, not unrolled:
     compile time stays that of one band pair), so a tile's intermediates are those of one."""
-    nbx, nby = _n_bands(bra.p.shape[1]), _n_bands(ket.p.shape[1])
+    nbx, nby = bands
     nhx = bra.bra.shape[2] // bra.p.shape[1]
     width = bra.p.shape[1] // nbx * nhx  # a bra band's share of the ppx nhx axis
 
@@ -259,6 +263,18 @@ def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int,
     ty, tx = ket.p.shape[0], bra.p.shape[0]
     start = jnp.zeros((ty, tx, nbx * width, ket.ket.shape[2]), bra.p.dtype)
     return _bra_contracted(bra, jax.lax.fori_loop(0, nbx * nby, add, start))
+
+
+def _class_pair_bands(ppx: int, ppy: int, nhx: int, support: tuple | None) -> tuple[int, int]:
+    """Bands of each side of a class pair (primitive pairs ppx, ppy; the bra's nhx Hermite
+    tuples; the ket's `hermite_support`): `_n_bands` of each; where the ket is contracted
+    by a batched product rather than elementwise (`_ket_contracted`), at most COARSE_BANDS,
+    as each band pair then runs as some 50 separate XLA:CPU operations (elementwise, XLA:CPU
+    compiles a tile's loop over band pairs into one)."""
+    bands = _n_bands(ppx), _n_bands(ppy)
+    if support is not None and nhx * len(support) <= ELEMENTWISE_KET:
+        return bands
+    return tuple(max(d for d in range(1, min(nb, COARSE_BANDS) + 1) if nb % d == 0) for nb in bands)
 
 
 def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
@@ -338,7 +354,7 @@ def _tile_plan(nx: int, ny: int, pair_bytes: int, chunk_bytes: int, diagonal: bo
     return TilePlan(tx, ty, np.array([(i, j) for i in range(ntx) for j in range(nty)]))
 
 
-def _pair_bytes(x: tuple, y: tuple, itemsize: int) -> int:
+def _pair_bytes(x: tuple, y: tuple, itemsize: int, bands: tuple[int, int]) -> int:
     """Bytes of intermediates per (bra pair, ket pair) of one band pair, for classes of
     shape (l, pp, nfunc): the quartets' arguments and Boys values, every level of R,
     R_{h+h'} gathered and transposed, the ket-contracted products; and the pair pair's
@@ -346,7 +362,7 @@ def _pair_bytes(x: tuple, y: tuple, itemsize: int) -> int:
     (lx, ppx, fab), (ly, ppy, fcd) = x, y
     nhx, nhy = len(hermite_tuples(lx)), len(hermite_tuples(ly))
     per_quartet = 3 * nhx * nhy + 3 * len(hermite_tuples(lx + ly)) + 3 * (lx + ly) + 12
-    quartets = (ppx // _n_bands(ppx)) * (ppy // _n_bands(ppy))
+    quartets = (ppx // bands[0]) * (ppy // bands[1])
     return (quartets * per_quartet + ppx * nhx * fcd + fab * fcd) * itemsize
 
 
@@ -371,10 +387,12 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
     """All planned tiles of a class pair: (nstep, tx, fab, ty, fcd).
 
     bounds: None (compute every primitive quartet), or the band bounds of both classes,
-    (npair_x, nbx) and (npair_y, nby): a band pair whose largest product in a tile pair stays
-    below threshold / (nbx nby) is skipped, so that the skipped part of any integral adds
-    up to less than the threshold; a tile pair with nothing left is skipped whole.
+    (npair_x, nbx) and (npair_y, nby), summed here into the class pair's own bands
+    (`_class_pair_bands`): a band pair whose largest product in a tile pair stays below
+    threshold / (nbx nby) is skipped, so that the skipped part of any integral adds up to
+    less than the threshold; a tile pair with nothing left is skipped whole.
     """
+    bands = _class_pair_bands(x.p.shape[1], y.p.shape[1], x.bra.shape[2] // x.p.shape[1], support)
     ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
     bra = ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x))
     ket = ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y))
@@ -385,17 +403,18 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
         def step(args):
             b = ClassData(*(a[args[0]] for a in bra))
             k = ClassData(*(a[args[1]] for a in ket))
-            return _banded_tile_block(b, k, lx, ly, None, support)
+            return _banded_tile_block(b, k, lx, ly, bands, None, support)
         return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j)))
 
     def screened_step(args):
         i, j, need = args
         b = ClassData(*(a[i] for a in bra))
         k = ClassData(*(a[j] for a in ket))
-        return jax.lax.cond(jnp.any(need), lambda: _banded_tile_block(b, k, lx, ly, need, support),
+        return jax.lax.cond(jnp.any(need), lambda: _banded_tile_block(b, k, lx, ly, bands, need, support),
                             lambda: jnp.zeros((plan.tx, fab, plan.ty, fcd), x.p.dtype))
 
-    qx, qy = bounds
+    # a coarser band's bound: the sum of its finer bands' (consecutive primitive pairs)
+    qx, qy = (q.reshape(q.shape[0], nb, -1).sum(axis=2) for q, nb in zip(bounds, bands))
     qx = _padded_tiles(qx, plan.tx, ntx).max(axis=1)  # (ntx, nbx)
     qy = _padded_tiles(qy, plan.ty, nty).max(axis=1)
     need = qx[i][:, :, None] * qy[j][:, None, :] >= threshold / (qx.shape[1] * qy.shape[1])
@@ -470,7 +489,9 @@ def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
     plans = {}
     for x in range(len(classes)):
         for y in range(x + 1):
-            per = _pair_bytes(shapes[x], shapes[y], itemsize)
+            support = hermite_support(classes[y].kind_a, classes[y].kind_b)
+            bands = _class_pair_bands(shapes[x][1], shapes[y][1], len(hermite_tuples(shapes[x][0])), support)
+            per = _pair_bytes(shapes[x], shapes[y], itemsize, bands)
             plans[x, y] = _tile_plan(len(classes[x].pairs), len(classes[y].pairs), per, chunk_bytes, x == y)
     return classes, plans, _gather_map(layout, classes, plans)
 
