@@ -57,6 +57,6 @@ class Float32Pair(NamedTuple):
 
 def remainder(x: jax.Array, hi: jax.Array) -> jax.Array:
     """lo of the Float32Pair of a float64 array x whose hi (x rounded to float32) is given:
-    x - hi rounded. A producer that can make x twice more cheaply than it can write it out
-    (the P supermatrix's gathers) rounds each half in its own pass."""
+    x - hi rounded. For a producer that recomputes x more cheaply than it writes x out in
+    float64 (the P supermatrix's gathers): each half is then rounded in its own pass."""
     return (x - hi.astype(x.dtype)).astype(jnp.float32)

@@ -88,11 +88,12 @@ def test_fock_supermatrix_equals_pyscf_and_refuses_a_wrong_density(water):
 
 
 def test_fock_supermatrix_as_a_float32_pair(water):
-    """P as a Float32Pair (built 64 rows at a time: 6-31G* water has 171 pair rows, so the last
-    block overlaps the one before): hi is P rounded to float32 and hi + lo is P, both to
-    2^-48 of max |P| (the blocks' P may differ from the whole P's in the last bits), and G
-    from the pair equals PySCF's J - 0.1 K (1e-10, float64); a density of the wrong size is
-    refused, naming both shapes."""
+    """P as a Float32Pair: hi is P rounded to float32 and hi + lo is P, both to 2^-48 of
+    max |P| (each half is gathered by its own program, whose P may differ from
+    fock_supermatrix's in the last bits), and G from the pair, a product 64 rows at a time
+    (6-31G* water has 171 pair rows, so the last block overlaps the one before), equals
+    PySCF's J - 0.1 K (1e-10, float64); a density of the wrong size is refused, naming
+    both shapes."""
     import pytest
 
     pm = water.to_pyscf("6-31g*")

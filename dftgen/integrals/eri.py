@@ -78,17 +78,17 @@ MIN_TILES = 6
 #: (s sp|s s) 33 -> 18 ms and (sp sp|s sp) 46 -> 31 ms against tiles of 1 x 86 and 1 x 30)
 TILE = 8
 #: with screening, each pair's primitive pairs are cut into at most this many bands
-#: (`_n_bands`). STO-3G, one core, nao 58 / 69: ERIs 122-137 -> 110-119 ms / 272-285 ->
+#: (`_n_bands`). STO-3G, one core of an Intel Xeon, nao 58 / 69: ERIs 122-137 -> 110-119 ms / 272-285 ->
 #: 220-224 ms with bands of one primitive pair (9) instead of three (3).
 MAX_BANDS = 9
 #: at most this many where the ket contraction is a batched product (`_class_pair_bands`):
-#: STO-3G's (sp sp|sp sp), nao 58 / 69, one core: ERIs 108-119 -> 98-108 ms / 210-230 ->
+#: STO-3G's (sp sp|sp sp), nao 58 / 69, one core (Intel Xeon): ERIs 108-119 -> 98-108 ms / 210-230 ->
 #: 202 ms against 9 bands; 110-114 / 211-224 ms with 1
 COARSE_BANDS = 3
 #: class pairs whose ket contraction takes at most this many products per primitive quartet
 #: (nhx x the ket's non-zero Hermite coefficients, `hermite_support`) contract it
 #: elementwise (`_ket_elementwise`), the others by a batched matrix product. STO-3G, one
-#: core, nao 58 / 69: ERIs 108 -> 91 ms / 234 -> 189 ms with 80, which takes all classes
+#: core of an AMD EPYC, nao 58 / 69: ERIs 108 -> 91 ms / 234 -> 189 ms with 80, which takes all classes
 #: but (sp sp|sp sp); with that one too (460 products) no faster, and 40% longer to compile.
 ELEMENTWISE_KET = 80
 
@@ -183,12 +183,19 @@ def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int,
         jnp.broadcast_to(v, (ty, tx, ppx, ppy)).reshape(-1)
         for v in (p * q / (p + q), PREFACTOR / jnp.sqrt(p + q)) + r))
     herm = coulomb_hermite_terms(lx + ly, alpha, jnp.stack([rx, ry, rz]), scale)
-    if support is not None and nhx * len(support) <= ELEMENTWISE_KET:
+    if _elementwise_ket(nhx, support):
         return _ket_elementwise(herm.reshape(-1, ty, tx, ppx, ppy), ket.ket, index, support)
     gathered = herm[index].reshape(nhx, nhy, ty, tx, ppx, ppy)
     gathered = jnp.transpose(gathered, (2, 3, 4, 0, 5, 1))  # (ty, tx, ppx, nhx, ppy, nhy)
     ket_done = jnp.matmul(gathered.reshape(ty, tx * ppx * nhx, ppy * nhy), ket.ket)
     return ket_done.reshape(ty, tx, ppx * nhx, fcd)
+
+
+def _elementwise_ket(nhx: int, support: tuple | None) -> bool:
+    """Whether a bra of nhx Hermite tuples and a ket class of that `hermite_support` (None:
+    unknown) have their ket contracted elementwise (at most ELEMENTWISE_KET products per
+    primitive quartet) rather than by a batched product."""
+    return support is not None and nhx * len(support) <= ELEMENTWISE_KET
 
 
 def _ket_elementwise(herm: jnp.ndarray, ket_e: jnp.ndarray, index: np.ndarray,
@@ -272,9 +279,9 @@ def _class_pair_bands(ppx: int, ppy: int, nhx: int, support: tuple | None) -> tu
     as each band pair then runs as some 50 separate XLA:CPU operations (elementwise, XLA:CPU
     compiles a tile's loop over band pairs into one)."""
     bands = _n_bands(ppx), _n_bands(ppy)
-    if support is not None and nhx * len(support) <= ELEMENTWISE_KET:
+    if _elementwise_ket(nhx, support):
         return bands
-    return tuple(max(d for d in range(1, min(nb, COARSE_BANDS) + 1) if nb % d == 0) for nb in bands)
+    return tuple(_largest_divisor(nb, COARSE_BANDS) for nb in bands)
 
 
 def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
@@ -289,7 +296,12 @@ def _schwarz(data: ClassData, l: int) -> jnp.ndarray:
 def _n_bands(pp: int) -> int:
     """Bands a pair's pp primitive pairs are cut into for screening: the largest divisor of
     pp up to MAX_BANDS (STO-3G: 9 primitive pairs, 9 bands of one; 6-31G*'s 6 x 6: 9 of 4)."""
-    return max(d for d in range(1, min(pp, MAX_BANDS) + 1) if pp % d == 0)
+    return _largest_divisor(pp, MAX_BANDS)
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of n (>= 1) that is at most at_most."""
+    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
 
 
 def _split(data: ClassData, nband: int) -> ClassData:
@@ -330,14 +342,17 @@ def _sorted_bands(data: ClassData, l: int) -> tuple[ClassData, jnp.ndarray]:
 
 
 class TilePlan(NamedTuple):
-    """How the pairs of a class pair are cut: tx bra pairs x ty ket pairs per step."""
+    """How the pairs of a class pair are cut: tx bra pairs x ty ket pairs per step, and the
+    primitive pairs of each side into bands (`_class_pair_bands`)."""
 
     tx: int
     ty: int
     steps: np.ndarray  # (nstep, 2) bra tile, ket tile
+    bands: tuple[int, int]
 
 
-def _tile_plan(nx: int, ny: int, pair_bytes: int, chunk_bytes: int, diagonal: bool) -> TilePlan:
+def _tile_plan(nx: int, ny: int, pair_bytes: int, chunk_bytes: int, diagonal: bool,
+               bands: tuple[int, int]) -> TilePlan:
     """Tiles of at most TILE bra pairs x 2 TILE ket pairs (a class with itself: TILE x TILE),
     fewer where one band pair's intermediates would pass chunk_bytes."""
     budget = max(1, chunk_bytes // pair_bytes)  # pair x pair products per step
@@ -346,12 +361,12 @@ def _tile_plan(nx: int, ny: int, pair_bytes: int, chunk_bytes: int, diagonal: bo
         n = -(-nx // t)
         t = -(-nx // n)
         steps = [(i, j) for i in range(n) for j in range(i + 1)]
-        return TilePlan(t, t, np.array(steps))
+        return TilePlan(t, t, np.array(steps), bands)
     ty = min(ny, 2 * TILE, budget)
     tx = min(nx, TILE, max(1, budget // ty))
     nty, ntx = -(-ny // ty), -(-nx // tx)
     ty, tx = -(-ny // nty), -(-nx // ntx)
-    return TilePlan(tx, ty, np.array([(i, j) for i in range(ntx) for j in range(nty)]))
+    return TilePlan(tx, ty, np.array([(i, j) for i in range(ntx) for j in range(nty)]), bands)
 
 
 def _pair_bytes(x: tuple, y: tuple, itemsize: int, bands: tuple[int, int]) -> int:
@@ -388,11 +403,11 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
 
     bounds: None (compute every primitive quartet), or the band bounds of both classes,
     (npair_x, nbx) and (npair_y, nby), summed here into the class pair's own bands
-    (`_class_pair_bands`): a band pair whose largest product in a tile pair stays below
+    (plan.bands): a band pair whose largest product in a tile pair stays below
     threshold / (nbx nby) is skipped, so that the skipped part of any integral adds up to
     less than the threshold; a tile pair with nothing left is skipped whole.
     """
-    bands = _class_pair_bands(x.p.shape[1], y.p.shape[1], x.bra.shape[2] // x.p.shape[1], support)
+    bands = plan.bands
     ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
     bra = ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x))
     ket = ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y))
@@ -492,7 +507,8 @@ def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
             support = hermite_support(classes[y].kind_a, classes[y].kind_b)
             bands = _class_pair_bands(shapes[x][1], shapes[y][1], len(hermite_tuples(shapes[x][0])), support)
             per = _pair_bytes(shapes[x], shapes[y], itemsize, bands)
-            plans[x, y] = _tile_plan(len(classes[x].pairs), len(classes[y].pairs), per, chunk_bytes, x == y)
+            plans[x, y] = _tile_plan(len(classes[x].pairs), len(classes[y].pairs), per, chunk_bytes,
+                                     x == y, bands)
     return classes, plans, _gather_map(layout, classes, plans)
 
 
