@@ -70,44 +70,50 @@ def test_two_electron_is_j_minus_half_hybrid_k_in_every_layout(water):
 
 
 def test_fock_supermatrix_equals_pyscf_and_refuses_a_wrong_density(water):
-    """P from fock_supermatrix gives J - 0.2 K of hf.get_jk (1e-10, float64, 6-31G*)."""
+    """P from fock_supermatrix is J - 0.1 K of the pair matrices (to rounding) and gives
+    J - 0.1 K of hf.get_jk (1e-10, float64, 6-31G*: 171 pairs, 3 x 3 blocks, 6 stored)."""
     import pytest
 
     pm = water.to_pyscf("6-31g*")
     dm = _densities(pm.nao, 1, seed=4)[0]
     j_ref, k_ref = hf.get_jk(pm, dm)
-    p = integrals.fock_supermatrix(integrals.eri(water, "6-31g*"), pm.nao, 0.2)
+    packed = integrals.eri(water, "6-31g*")
+    p = integrals.fock_supermatrix(packed, pm.nao, 0.2)
     npair = pm.nao * (pm.nao + 1) // 2
-    assert p.shape == (npair, npair)
+    assert p.blocks.shape == (6, 64, 64)
+    pairs = np.asarray(integrals.pair_matrices(packed, pm.nao))
+    expected = pairs[0] - 0.1 * pairs[1]
+    assert np.all(np.abs(np.asarray(p.dense(npair)) - expected) <= 1e-15 * np.abs(expected).max())
     g = integrals.two_electron(p, jnp.asarray(dm), 0.2)
     assert np.max(np.abs(np.asarray(g) - (j_ref - 0.1 * k_ref))) < 1e-10
-    with pytest.raises(ValueError, match=rf"shape \({npair}, {npair}\).*expected \(28, 28\)"):
+    with pytest.raises(ValueError, match=r"shape \(6, 64, 64\).*\(28, 28\) matrix "
+                                         r"\(expected \(1, 64, 64\)\)"):
         integrals.two_electron(p, jnp.zeros((7, 7)), 0.2)
     with pytest.raises(ValueError, match="holds J - a/2 K only"):
         integrals.jk(p, jnp.asarray(dm))
 
 
 def test_fock_supermatrix_as_a_float32_pair(water):
-    """P as a Float32Pair: hi is P rounded to float32 and hi + lo is P, both to 2^-48 of
-    max |P| (each half is gathered by its own program, whose P may differ from
-    fock_supermatrix's in the last bits), and G from the pair, a product 64 rows at a time
-    (6-31G* water has 171 pair rows, so the last block overlaps the one before), equals
-    PySCF's J - 0.1 K (1e-10, float64); a density of the wrong size is refused, naming
-    both shapes."""
+    """P as a Float32Pair of blocks: hi is P rounded to float32 and hi + lo is P, both to
+    2^-48 of max |P| (each half is gathered by its own program, whose P may differ from
+    fock_supermatrix's in the last bits), and G from the pair equals PySCF's J - 0.1 K
+    (1e-10, float64); a density of the wrong size is refused, naming both shapes."""
     import pytest
 
     pm = water.to_pyscf("6-31g*")
     dm = _densities(pm.nao, 1, seed=5)[0]
     j_ref, k_ref = hf.get_jk(pm, dm)
     packed = integrals.eri(water, "6-31g*")
-    p = np.asarray(integrals.fock_supermatrix(packed, pm.nao, 0.2))
+    npair = pm.nao * (pm.nao + 1) // 2
+    p = np.asarray(integrals.fock_supermatrix(packed, pm.nao, 0.2).dense(npair))
     pair = integrals.fock_supermatrix(packed, pm.nao, 0.2, True)
-    assert pair.hi.dtype == pair.lo.dtype == jnp.float32
-    hi, scale = np.asarray(pair.hi, np.float64), 2.0**-48 * np.max(np.abs(p))
+    assert pair.blocks.hi.dtype == pair.blocks.lo.dtype == jnp.float32
+    hi = np.asarray(type(pair)(pair.blocks.hi).dense(npair), np.float64)
+    scale = 2.0**-48 * np.max(np.abs(p))
     assert np.all(np.abs(hi - p) <= 2.0**-24 * np.abs(p) + scale)
-    assert np.all(np.abs(np.asarray(pair.value()) - p) <= scale)
+    assert np.all(np.abs(np.asarray(pair.dense(npair)) - p) <= scale)
     g = integrals.two_electron(pair, jnp.asarray(dm), 0.2)
     assert g.dtype == jnp.float64
     assert np.max(np.abs(np.asarray(g) - (j_ref - 0.1 * k_ref))) < 1e-10
-    with pytest.raises(ValueError, match=r"shape \(171, 171\).*expected \(28, 28\)"):
+    with pytest.raises(ValueError, match=r"shape \(6, 64, 64\).*expected \(1, 64, 64\)"):
         integrals.two_electron(pair, jnp.zeros((7, 7)), 0.2)

@@ -14,7 +14,8 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
   over the pair (2, npair, npair): nao^4/2 values read per build, a quarter of the dense
   tensor's two passes (measured at nao = 58, float32, one core: 0.4 ms against 2.6 ms);
   `two_electron` gives J - a/2 K from their combination P (`fock_supermatrix`, which an
-  SCF keeps instead of the pair), one npair x npair pass;
+  SCF keeps instead of the pair, as the blocks of its lower triangle), one pass over
+  nao^4/8 values;
 * the dense (nao, nao, nao, nao) tensor in row-major order, any density: J is a
   matrix-vector product over its (ij) x (kl) rows and K a weighted sum over the contiguous
   middle axes, written as a reduction rather than as an einsum, which XLA:CPU would turn
@@ -31,10 +32,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen.integrals import symmetric
 from dftgen.integrals.eri import n_packed, unpack
+from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.precision import Float32Pair, remainder
-
-ROW_BLOCK = 64  # rows of P per block of a Float32Pair's product: 1.2 MB float64 at nao 69
 
 
 def _jk_dense(dense: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -57,80 +58,90 @@ def _pairs(nao: int):
 def _pair_product(supermatrices: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
     """sum_q M_pq w_q D_q for supermatrices (..., npair, npair), as (..., nao, nao) matrices."""
     i, j, w, index = _pairs(dm.shape[-1])
-    return (supermatrices @ (dm[i, j] * w.astype(dm.dtype)))[..., index]
+    return (supermatrices @ _weighted_pairs(dm))[..., index]
 
 
-def _pair_product_of_pair(p: Float32Pair, dm: jnp.ndarray) -> jnp.ndarray:
-    """`_pair_product` of a P supermatrix held as a Float32Pair, in float64, ROW_BLOCK rows
-    at a time (hi + lo of a block is made in the caches; nao 69: 2 ms, where one fused sum
-    of products over the whole pair took 9 ms). The last block overlaps the one before, so
-    that every block has one static size."""
-    i, j, w, index = _pairs(dm.shape[-1])
-    v = dm[i, j].astype(jnp.float64) * w
-    npair = v.shape[0]
-    size = min(ROW_BLOCK, npair)
-
-    def block(k, out):
-        start = jnp.minimum(k * size, npair - size)
-        rows = Float32Pair(*(jax.lax.dynamic_slice_in_dim(a, start, size) for a in p)).value()
-        return jax.lax.dynamic_update_slice_in_dim(out, rows @ v, start, axis=0)
-
-    return jax.lax.fori_loop(0, -(-npair // size), block, jnp.zeros(npair, jnp.float64))[index]
+def _weighted_pairs(dm: jnp.ndarray) -> jnp.ndarray:
+    """w_q D_q (npair,) of a symmetric density."""
+    i, j, w, _ = _pairs(dm.shape[-1])
+    return dm[i, j] * w.astype(dm.dtype)
 
 
 def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     return tuple(_pair_product(pair_eri, dm))
 
 
-def _supermatrices(packed: jnp.ndarray, nao: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Raffenetti's Coulomb and exchange supermatrices, each (npair, npair), from the s8-packed
-    ERIs. The packed vector is the lower triangle of the Coulomb supermatrix row by row, so
-    the first is its symmetric expansion; the exchange supermatrix gathers two integrals per
-    element. Indices are computed in the program (no npair^2 constants)."""
+def _index_dtype(packed: jnp.ndarray, nao: int):
+    """int32 where the packed indices and their intermediates fit (measured 10-15% faster
+    gathers than int64), else int64 (JAX x64)."""
     if packed.shape != (n_packed(nao),):
         raise ValueError(f"packed ERIs of shape {tuple(packed.shape)} do not match nao={nao} "
                          f"({n_packed(nao)} unique integrals)")
-    index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
-    if index_dtype == jnp.int32 and packed.shape[0] > np.iinfo(np.int32).max // 2:
+    if packed.shape[0] <= np.iinfo(np.int32).max // 2:
+        return jnp.int32
+    if not jax.config.jax_enable_x64:
         raise ValueError(f"nao={nao}: packed ERI indices overflow int32; enable JAX x64")
+    return jnp.int64
+
+
+def _packed_index(a, b):
+    """The s8-packed position of the pair (or integral) (a, b): hi (hi + 1) / 2 + lo."""
+    hi, lo = jnp.maximum(a, b), jnp.minimum(a, b)
+    return hi * (hi + 1) // 2 + lo
+
+
+def _supermatrix_elements(packed, nao: int, p, q):
+    """Coulomb and exchange supermatrix elements J_pq = (ab|cd) and
+    K_pq = [(ac|bd) + (ad|bc)] / 2 for the pairs p = (ab), q = (cd): integer arrays
+    (numpy, below npair) that broadcast together; XLA drops the gathers of an unused half."""
+    index_dtype = _index_dtype(packed, nao)
     i, j, _, _ = _pairs(nao)
-    i, j = jnp.asarray(i, index_dtype), jnp.asarray(j, index_dtype)
-
-    def pair(a, b):
-        hi, lo = jnp.maximum(a, b), jnp.minimum(a, b)
-        return hi * (hi + 1) // 2 + lo
-
-    q = jnp.arange(i.shape[0], dtype=index_dtype)
-    coulomb = packed[pair(q[:, None], q[None, :])]
-    a, b, c, d = i[:, None], j[:, None], i[None, :], j[None, :]  # (ab|cd): rows (ab), columns (cd)
-    exchange = 0.5 * (packed[pair(pair(a, c), pair(b, d))] + packed[pair(pair(a, d), pair(b, c))])
+    a, b, c, d = (jnp.asarray(x, index_dtype) for x in (i[p], j[p], i[q], j[q]))
+    p, q = jnp.asarray(p, index_dtype), jnp.asarray(q, index_dtype)
+    coulomb = packed[_packed_index(p, q)]
+    exchange = 0.5 * (packed[_packed_index(_packed_index(a, c), _packed_index(b, d))]
+                      + packed[_packed_index(_packed_index(a, d), _packed_index(b, c))])
     return coulomb, exchange
 
 
-def _fock(packed: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
-    coulomb, exchange = _supermatrices(packed, nao)
-    return coulomb if hybrid == 0 else coulomb - (0.5 * hybrid) * exchange
+def _supermatrices(packed: jnp.ndarray, nao: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Raffenetti's Coulomb and exchange supermatrices, each (npair, npair), from the s8-packed
+    ERIs (the packed vector is the lower triangle of the Coulomb supermatrix row by row)."""
+    q = np.arange(nao * (nao + 1) // 2)
+    return _supermatrix_elements(packed, nao, q[:, None], q[None, :])
 
 
-_fock_full = jax.jit(_fock, static_argnums=(1, 2))
+def _fock_blocks(packed: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
+    """The lower-triangle blocks of P = J - (hybrid/2) K, zero in the padding."""
+    npair = nao * (nao + 1) // 2
+    p, q = symmetric.element_indices(npair)
+    coulomb, exchange = _supermatrix_elements(packed, nao, np.minimum(p, npair - 1),
+                                              np.minimum(q, npair - 1))
+    blocks = coulomb if hybrid == 0 else coulomb - (0.5 * hybrid) * exchange
+    return jnp.where(jnp.asarray(p < npair) & jnp.asarray(q < npair), blocks, 0.0)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _fock_full(packed: jnp.ndarray, nao: int, hybrid: float) -> SymmetricBlocks:
+    return SymmetricBlocks(_fock_blocks(packed, nao, hybrid))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
 def _fock_rounded(packed: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
-    return _fock(packed, nao, hybrid).astype(jnp.float32)
+    return _fock_blocks(packed, nao, hybrid).astype(jnp.float32)
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def _fock_remainder(packed: jnp.ndarray, hi: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
-    return remainder(_fock(packed, nao, hybrid), hi)
+    return remainder(_fock_blocks(packed, nao, hybrid), hi)
 
 
-def _fock_pair(packed: jnp.ndarray, nao: int, hybrid: float) -> Float32Pair:
-    """P as a Float32Pair, hi and lo each gathered by its own program, fused with the
-    rounding: in one program XLA shares the gathers of the two and writes float64 P out
-    (nao 58, one core: 50 ms against 2 x 15 ms; by row blocks, 43 ms)."""
+def _fock_pair(packed: jnp.ndarray, nao: int, hybrid: float) -> SymmetricBlocks:
+    """P's blocks as a Float32Pair, hi and lo each gathered by its own program, fused with
+    the rounding: in one program XLA shares the gathers of the two and writes float64 P out
+    (full P at nao 58, one core: 50 ms against 2 x 15 ms)."""
     hi = _fock_rounded(packed, nao, hybrid)
-    return Float32Pair(hi, _fock_remainder(packed, hi, nao, hybrid))
+    return SymmetricBlocks(Float32Pair(hi, _fock_remainder(packed, hi, nao, hybrid)))
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -140,30 +151,28 @@ def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
 
 
 def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float,
-                     as_pair: bool = False) -> jnp.ndarray | Float32Pair:
-    """Raffenetti's P = J - (hybrid/2) K supermatrix (npair, npair) from the s8-packed ERIs:
-    all a closed-shell SCF with that exact-exchange fraction needs (`two_electron`), in
-    half the memory of `pair_matrices` and built in one pass. as_pair (float64 ERIs): P as
-    a `Float32Pair`, each half rounded as it is gathered (two passes, no float64 P)."""
+                     as_pair: bool = False) -> SymmetricBlocks:
+    """Raffenetti's P = J - (hybrid/2) K supermatrix (npair, npair) from the s8-packed ERIs,
+    as the blocks of its lower triangle (`dftgen.integrals.symmetric`): all a closed-shell
+    SCF with that exact-exchange fraction needs (`two_electron`), in a quarter of the
+    memory of `pair_matrices` and built in one pass of npair^2 / 2 elements (nao 58, one
+    core: 9 ms against 23 ms for the full matrix). as_pair (float64 ERIs): the blocks as a
+    `Float32Pair`, each half rounded as it is gathered (two passes, no float64 P)."""
     return _fock_pair(packed, nao, hybrid) if as_pair else _fock_full(packed, nao, hybrid)
 
 
-def two_electron(eri: jnp.ndarray, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:
+def two_electron(eri, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:
     """G = J - (hybrid/2) K (nao, nao), the two-electron part of a closed-shell Fock matrix,
     for one symmetric density matrix.
 
-    eri: any layout `jk` takes, or the P supermatrix (npair, npair) of `fock_supermatrix`,
-    which has its exchange fraction built in (hybrid must be the one it was built with),
-    also as a `Float32Pair` (G then in float64).
-    With pair matrices, G is one product with P, which is the same for every density:
-    inside a loop XLA computes it once, and every Fock build reads nao^4/4 values.
+    eri: any layout `jk` takes, or the P supermatrix of `fock_supermatrix`, which has its
+    exchange fraction built in (hybrid must be the one it was built with); from P as a
+    `Float32Pair`, G is in float64. With P, G is one product, and every Fock build reads
+    nao^4/8 values.
     """
-    if isinstance(eri, Float32Pair):
-        _check_pairs(eri.hi, dm.shape[-1])
-        return _pair_product_of_pair(eri, dm)
-    if eri.ndim == 2:
-        _check_pairs(eri, dm.shape[-1])
-        return _pair_product(eri, dm)
+    if isinstance(eri, SymmetricBlocks):
+        _, _, _, index = _pairs(dm.shape[-1])
+        return eri.product(_weighted_pairs(dm))[index]
     if eri.ndim != 3:
         j, k = jk(eri, dm)
         return j - 0.5 * hybrid * k
@@ -172,9 +181,9 @@ def two_electron(eri: jnp.ndarray, dm: jnp.ndarray, hybrid: float) -> jnp.ndarra
 
 
 def _check_pairs(eri, nao: int) -> None:
-    """eri: the pair (2, npair, npair) or P (npair, npair) of a density of nao orbitals."""
+    """eri: the pair matrices (2, npair, npair) of a density of nao orbitals."""
     npair = nao * (nao + 1) // 2
-    expected = (npair, npair) if eri.ndim == 2 else (2, npair, npair)
+    expected = (2, npair, npair)
     if eri.shape != expected:
         raise ValueError(f"pair ERI matrices of shape {tuple(eri.shape)} do not match a "
                          f"density matrix of {nao} orbitals (expected {expected})")
@@ -192,9 +201,9 @@ def jk(eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         J, K with the shape of dm.
     """
     nao = dm.shape[-1]
-    if eri.ndim == 2:
-        raise ValueError("a P supermatrix (npair, npair) holds J - a/2 K only: pass it to "
-                         "two_electron, or give jk the packed, dense or pair-matrix ERIs")
+    if isinstance(eri, SymmetricBlocks):
+        raise ValueError("a P supermatrix holds J - a/2 K only: pass it to two_electron, "
+                         "or give jk the packed, dense or pair-matrix ERIs")
     if eri.ndim == 3:
         _check_pairs(eri, nao)
         one = _jk_pairs

@@ -25,7 +25,9 @@ from dftgen import basis as basis_mod
 from dftgen import device as device_layer
 from dftgen import grids, guess, integrals, xc
 from dftgen.elements import DEBYE_AU, HARTREE_EV
+from dftgen.integrals import symmetric
 from dftgen.integrals.multipole import dipole
+from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import Float32Pair
 from dftgen.precision import dtype as precision_dtype
@@ -38,7 +40,7 @@ GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many p
 def _pair_eri_budget() -> int:
     """Bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K
     then unpack them every build, ~50x slower): an eighth of the machine's memory, at least
-    1 GiB (24 GiB: float64 up to nao 199; the accurate preset's 10-heavy-atom 6-31G*
+    1 GiB (24 GiB: float64 up to nao 237; the accurate preset's 10-heavy-atom 6-31G*
     molecule has nao 156)."""
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -227,8 +229,8 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
         eri_precision = settings.precision if device_float32_eri else "float64"
         computed = integrals.eri(mol, bas, precision=eri_precision)
         npair = bas.nao * (bas.nao + 1) // 2
-        if npair**2 * computed.dtype.itemsize <= PAIR_ERI_BYTES:
-            # built once: each Fock build is then one pass over nao^4/4 values; float32
+        if symmetric.stored_elements(npair) * computed.dtype.itemsize <= PAIR_ERI_BYTES:
+            # built once: each Fock build is then one pass over nao^4/8 values; float32
             # iterations take it rounded once and the final evaluation whole, from one
             # Float32Pair (hi is the rounded P)
             split = exact_needed and computed.dtype == jnp.float64
@@ -270,11 +272,11 @@ def prepare(mol: Molecule, settings: Settings, device_float32_eri: bool = False)
 
 
 def _two_precisions(x, work_dtype):
-    """(ERIs in the iteration precision, ERIs for the float64 final evaluation): a
-    Float32Pair gives its hi and itself, a plain array itself converted both ways."""
-    if isinstance(x, Float32Pair):
-        return x.hi, x
-    return x.astype(work_dtype), x.astype(jnp.float64)
+    """(ERIs in the iteration precision, ERIs for the float64 final evaluation): P as a
+    Float32Pair gives its hi and itself, plain arrays themselves converted both ways."""
+    if isinstance(x, SymmetricBlocks) and isinstance(x.blocks, Float32Pair):
+        return SymmetricBlocks(x.blocks.hi), x
+    return tuple(jax.tree.map(lambda a: a.astype(dt), x) for dt in (work_dtype, jnp.float64))
 
 
 @contextlib.contextmanager
