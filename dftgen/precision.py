@@ -43,8 +43,8 @@ class Float32Pair(NamedTuple):
 
     A float32 run that evaluates once in float64 (the qm1b preset) needs its P supermatrix
     in both precisions: as a pair it takes the bytes of the float64 array alone, hi is the
-    float32 array itself, and no float64 array of its size is made (47 MB at nao 69, above
-    glibc's 32 MiB mmap ceiling: mapped and zeroed afresh for every molecule).
+    float32 array itself, and no float64 array of its size is made (P's blocks at nao 69:
+    24 MB, written and read once more for every molecule).
     """
 
     hi: jax.Array

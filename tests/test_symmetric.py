@@ -7,7 +7,9 @@ import pytest
 
 from dftgen.integrals import symmetric
 from dftgen.integrals.symmetric import BLOCK, GROUP, SymmetricBlocks
-from dftgen.precision import Float32Pair, remainder
+from dftgen.precision import Float32Pair, enable_x64, remainder
+
+enable_x64()
 
 
 def _blocks_of(m: np.ndarray) -> np.ndarray:

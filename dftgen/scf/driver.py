@@ -166,7 +166,7 @@ def _on(device):
 
 
 def _run(mols, settings: Settings, forces: bool, keep_orbitals: bool, device) -> list[DFTResult]:
-    """Bucket by bucket: a bucket's arrays (the P supermatrix: 70 MB a molecule at nao 69)
+    """Bucket by bucket: a bucket's arrays (the P supermatrix: 25 MB a molecule at nao 69)
     are prepared, iterated and released before the next bucket's are made."""
     ipu = device is not None and device.is_ipu
     bases = [basis_mod.build(mol, settings.basis) for mol in mols]

@@ -31,9 +31,9 @@ class SCFInputs(NamedTuple):
     h: core Hamiltonian T + V, (nao, nao).   s: overlap, (nao, nao).
     x: orthogonaliser with x^T s x = 1, (nao, nao).
     eri: electron repulsion integrals as `dftgen.integrals.two_electron` takes them:
-        Raffenetti's P supermatrix (npair, npair) for the functional's exact-exchange
-        fraction (each Fock build one pass over nao^4/4 values), pair matrices
-        (2, npair, npair), dense (nao,)*4, or s8-packed.
+        Raffenetti's P supermatrix for the functional's exact-exchange fraction, as the
+        `SymmetricBlocks` of its lower triangle (each Fock build one pass over nao^4/8
+        values), pair matrices (2, npair, npair), dense (nao,)*4, or s8-packed.
     ao: AO values (and gradients for GGAs) on the grid, AO-major: (k, nao, npts), as
         `dftgen.xc.vxc(..., ao_major=True)` takes them.
     weights: grid weights, (npts,); zero for padding points.
