@@ -32,8 +32,9 @@ def test_dense_and_product_equal_numpy(n):
     m = _symmetric(n)
     blocks = _blocks_of(m)
     nb = -(-n // BLOCK)
-    assert blocks.shape == (nb * (nb + 1) // 2, BLOCK, BLOCK) == (symmetric.stored_elements(n)
-                                                                  // BLOCK**2, BLOCK, BLOCK)
+    assert blocks.shape == (nb * (nb + 1) // 2, BLOCK, BLOCK)
+    assert symmetric.n_stored(n) == len(blocks)
+    assert symmetric.stored_elements(n) == blocks.size
     v = np.random.default_rng(1).normal(size=n)
     reference = m @ v
     plain = SymmetricBlocks(jnp.asarray(blocks))
@@ -48,6 +49,8 @@ def test_dense_and_product_equal_numpy(n):
     assert np.all(np.abs(np.asarray(pair.dense(n)) - m) <= 2.0**-48 * np.abs(m).max())
     out = pair.product(jnp.asarray(v))
     assert out.dtype == jnp.float64
+    # float32 blocks and a float64 vector: the product is float64, as for arrays
+    assert SymmetricBlocks(hi).product(jnp.asarray(v)).dtype == jnp.float64
     assert np.all(np.abs(np.asarray(out) - reference) <= 2.0**-47 * scale + 1e-13 * scale)
 
 
