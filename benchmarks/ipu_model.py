@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from molecules import QM1B_LIKE_SMILES  # noqa: E402
 
-from dftgen import Molecule, integrals  # noqa: E402
+from dftgen import Molecule, integrals, scf  # noqa: E402
 from dftgen.device import COMPILE_CACHE, cost, get  # noqa: E402
 from dftgen.device.device import program_costs  # noqa: E402
 from dftgen.presets import PRESETS  # noqa: E402
-from dftgen.scf.driver import prepare  # noqa: E402
 from dftgen.scf.iterations import iterate  # noqa: E402
 
 QM1B_PUBLISHED_MS = 40_000 * 3600e3 / 1.07e9  # 134.6 ms per conformer per IPU
@@ -64,10 +63,10 @@ def main() -> None:
     print(f"{'molecule':<24s} {'heavy':>5s} {'nao':>4s} {'IPU est. ms':>11s} "
           f"{'CPU ms':>8s} {'(ERI':>6s} {'+ SCF)':>7s} {'QM1B ms':>8s}")
     for mol in one_per_size():
-        prepared = prepare(mol, settings, device_float32_eri=True)
-        admission = device.admit(mol, prepared.basis, prepared.work, settings)
-        program = COMPILE_CACHE.compile("iterate", iterate, prepared.work,
-                                        functional=settings.xc, settings=settings)
+        prepared = scf.assemble(scf.setup(mol, settings), settings,
+                                eri_precision=device.eri_precision(settings))
+        admission = device.admit(prepared, settings)
+        program = COMPILE_CACHE.compile("iterate", iterate, prepared.work, settings=settings)
         scf_s = best_of(lambda: program(prepared.work))
         eri_s = best_of(lambda: integrals.eri(mol, prepared.basis, precision=settings.precision))
         est = admission.estimate.ms_per_conformer
@@ -77,7 +76,7 @@ def main() -> None:
         if args.calibrate and mol.n_heavy == CALIBRATION_HEAVY_ATOMS:
             phases = admission.estimate.phases
             print("  phases: " + ", ".join(f"{p.name} {1e3 * p.seconds:.2f} ms" for p in phases))
-            costs = program_costs(mol, prepared.basis, prepared.work, settings)
+            costs = program_costs(prepared, settings)
             eff = cost.calibrate(QM1B_PUBLISHED_MS, device.spec, prepared.basis.nao, *costs,
                                  settings.max_iter, settings.diis_space)
             print(f"  calibrated EFFICIENCY = {eff:.6g} (currently {cost.EFFICIENCY})")

@@ -55,7 +55,7 @@ def run_pipeline(spec, workers: int) -> tuple[float, int]:
 
 def run_bare(spec, passes: int = 2) -> tuple[float, int]:
     """(seconds, conformers) of conformers + run_dft_batch in this process, last pass timed."""
-    from dftgen.scf import run_dft_batch
+    from dftgen import run_dft_batch
 
     with tempfile.TemporaryDirectory() as out:
         _, plan = prepare(spec, out, log=lambda s: None)

@@ -80,10 +80,10 @@ def component_split(mol, settings, builds):
     import jax
 
     from dftgen import integrals, xc
-    from dftgen.scf.driver import prepare
+    from dftgen import scf
     from dftgen.scf.iterations import solve_fock
 
-    p = prepare(mol, settings)
+    p = scf.assemble(scf.setup(mol, settings), settings)
     w = p.work
     dm = w.dm0
     hybrid = xc.functional(settings.xc).hybrid

@@ -8,7 +8,8 @@ xla_flags.apply()  # before anything below can start JAX's backend
 
 from dftgen import compilation_cache, data  # noqa: E402
 from dftgen.molecule import EmbeddingError, Molecule, MoleculeError, SmilesError  # noqa: E402
-from dftgen.scf import DFTResult, run_dft, run_dft_batch  # noqa: E402
+from dftgen.api import run_dft, run_dft_batch  # noqa: E402
+from dftgen.scf import DFTResult  # noqa: E402
 
 try:
     __version__ = version("dftgen")

@@ -69,7 +69,7 @@ def cmd_integrals(args) -> int:
 def cmd_run(args) -> int:
     """Run restricted Kohn-Sham (or Hartree-Fock with --xc hf) on one molecule."""
     from dftgen.elements import HARTREE_EV
-    from dftgen.scf import run_dft
+    from dftgen import run_dft
 
     mol = _molecule_from_args(args)
     result = run_dft(

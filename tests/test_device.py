@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dftgen import Molecule, basis as basis_mod, grids
+from dftgen import Molecule, basis as basis_mod, grids, scf
 from dftgen.device import COMPILE_CACHE, DeviceError, get
 from dftgen.device import cost, memory, rules, specs, tiles
 from dftgen.presets import PRESETS
@@ -98,7 +98,7 @@ def test_oversize_molecule_is_refused_with_its_buffers_and_limit():
     bas = basis_mod.build(mol, "sto-3g")
     device = get("ipu-bow")
     with pytest.raises(DeviceError) as err:
-        device.check_fits(mol, bas, QM1B, 20_000)
+        device.check_fits(scf.setup(mol, QM1B), QM1B)
     message = str(err.value)
     assert "nao=86" in message and "primitive_eri" in message and "940.6 MB" in message
     assessment = device.assess_memory(bas, QM1B, 20_000)
@@ -193,7 +193,6 @@ def test_run_dft_on_an_emulated_ipu_is_admitted_and_equals_the_plain_run(water):
     IPU computes its ERIs in float32, the plain qm1b run rounds float64 ERIs once, which moves
     the energy by a few 1e-6 Ha (well inside the qm1b contract of 1e-4 Ha)."""
     from dftgen import run_dft
-    from dftgen.scf.driver import prepare
 
     plain = run_dft(water, preset="qm1b")
     on_ipu = run_dft(water, preset="qm1b", device="ipu-bow")
@@ -208,8 +207,8 @@ def test_run_dft_on_an_emulated_ipu_is_admitted_and_equals_the_plain_run(water):
     assert report["estimated_ms_per_conformer"] > 0
     assert {p["name"] for p in report["phases"]} >= {"eri", "fock", "jacobi_eigh"}
 
-    prepared = prepare(water, QM1B)
-    admission = get("ipu-bow").admit(water, prepared.basis, prepared.work, QM1B)
+    problem = scf.assemble(scf.setup(water, QM1B), QM1B)
+    admission = get("ipu-bow").admit(problem, QM1B)
     assert admission.estimate.ms_per_conformer == report["estimated_ms_per_conformer"]
 
 
@@ -251,11 +250,9 @@ def test_run_dft_refuses_an_oversize_molecule_on_a_bow():
 def test_calibration_molecule_lands_within_2x_of_qm1b_published_time():
     """The 10-heavy-atom molecule EFFICIENCY was calibrated on (benchmarks/ipu_model.py):
     QM1B's < 40,000 IPU-hours for 1.07e9 conformers is 134.6 ms per conformer."""
-    from dftgen.scf.driver import prepare
-
     mol = Molecule.from_smiles("CC1=NOC(C)=C1C(N)=O", seed=0)
-    prepared = prepare(mol, QM1B)
-    admission = get("ipu-bow").admit(mol, prepared.basis, prepared.work, QM1B)
+    problem = scf.assemble(scf.setup(mol, QM1B), QM1B)
+    admission = get("ipu-bow").admit(problem, QM1B)
     published = 40_000 * 3600e3 / 1.07e9
     assert admission.nao == 58
     assert published / 2 < admission.estimate.ms_per_conformer < 2 * published

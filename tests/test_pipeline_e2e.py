@@ -56,7 +56,7 @@ def assert_each_valid_molecule_once(run_dir, smiles):
 
 
 def test_bad_inputs_are_failures_and_values_equal_run_dft(tmp_path):
-    from dftgen.scf import run_dft
+    from dftgen import run_dft
 
     spec = smiles_spec(tmp_path, VALID[:2] + list(BAD))
     report = generate(spec, tmp_path / "out", workers=1, progress=False, log=lambda s: None)

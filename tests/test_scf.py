@@ -12,7 +12,8 @@ import pytest
 from pyscf import dft, scf
 
 from dftgen import Molecule, MoleculeError
-from dftgen.scf import SCFNotConvergedWarning, run_dft, run_dft_batch
+from dftgen import run_dft, run_dft_batch
+from dftgen.scf import SCFNotConvergedWarning
 
 CONVERGED = dict(mode="converge", precision="float64", conv_tol=1e-11, conv_tol_grad=1e-7,
                  max_iter=100)

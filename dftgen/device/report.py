@@ -1,14 +1,14 @@
 """`dftgen device report`: whether a molecule fits an emulated IPU, and what it would cost.
 
 The memory model and tile map need only the basis and the grid, so a molecule that does not
-fit is reported without computing any integral; one that fits has its SCF inputs built and is
-admitted (float32 check, XLA memory and cost analyses, BSP estimate).
+fit is reported without computing any integral; one that fits goes down the same path as a
+run on the device (`Device.build`: assembled as the device computes it, then admitted: float32
+check, XLA memory and cost analyses, BSP estimate).
 """
 
 from __future__ import annotations
 
-from dftgen import basis as basis_mod
-from dftgen import grids, xc
+from dftgen import scf
 from dftgen.device.device import get
 from dftgen.device.rules import COMPILE_CACHE, DeviceError
 from dftgen.presets import resolve
@@ -17,17 +17,14 @@ from dftgen.presets import resolve
 def report(mol, device: str = "ipu-bow", preset: str = "qm1b", **overrides) -> dict:
     """A JSON-ready report; always has fits, nao, memory_bytes, limit_bytes, tiles_used,
     estimated_ms_per_conformer (None when it does not fit) and reason ("" when it fits)."""
-    from dftgen.scf.driver import prepare
-
     settings = resolve(preset, **overrides)
     dev = get(device)
-    bas = basis_mod.build(mol, settings.basis)
-    npts = len(grids.build(mol, settings.grid_level).weights) if xc.functional(settings.xc).terms else 0
-    out = {"molecule": mol.name, "device": dev.name, "preset": preset, "nao": bas.nao,
+    setup = scf.setup(mol, settings)
+    out = {"molecule": mol.name, "device": dev.name, "preset": preset, "nao": setup.basis.nao,
            "memory_bytes": None, "limit_bytes": None, "tiles_used": None,
            "estimated_ms_per_conformer": None}
     if dev.is_ipu:
-        assessment = dev.assess_memory(bas, settings, npts)
+        assessment = dev.assess_memory(setup.basis, settings, setup.npts)
         fp = assessment.footprint
         out.update(memory_bytes=fp.peak_bytes, limit_bytes=fp.limit_bytes,
                    tiles_used=assessment.tile_map.tiles_used, memory_model=fp.as_dict(),
@@ -35,12 +32,11 @@ def report(mol, device: str = "ipu-bow", preset: str = "qm1b", **overrides) -> d
         if not assessment.fits:
             return {**out, "fits": False, "reason": assessment.reason,
                     "compile_cache": COMPILE_CACHE.stats()}
-    prepared = prepare(mol, settings, device_float32_eri=True)
     try:
-        admission = dev.admit(mol, bas, prepared.work, settings)
+        problem = dev.build(setup, settings)
     except DeviceError as err:
         return {**out, "fits": False, "reason": str(err), "compile_cache": COMPILE_CACHE.stats()}
-    return {**out, **admission.as_dict(), "reason": ""}
+    return {**out, **problem.report, "reason": ""}
 
 
 def format_report(r: dict) -> str:

@@ -127,7 +127,8 @@ def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, b
     molecules in the data). MoleculeError is final; any other exception is recorded as
     retryable.
     """
-    from dftgen.scf import SCFNotConvergedWarning, run_dft_batch
+    from dftgen import run_dft_batch
+    from dftgen.scf import SCFNotConvergedWarning
 
     flat = [(k, mol) for k, m in enumerate(molecules) for mol in m.conformers]
     results: list = [None] * len(flat)

@@ -1,7 +1,19 @@
-"""Restricted Kohn-Sham and Hartree-Fock SCF in JAX: iterations, driver, results."""
+"""Restricted Kohn-Sham and Hartree-Fock SCF in JAX.
 
-from dftgen.scf.driver import DFTResult, SCFNotConvergedWarning, run_dft, run_dft_batch
+    setup(mol, settings) -> Setup            basis and grid, built once a molecule
+    assemble(setup, settings) -> Problem     integrals, AO values, guess (SCFInputs)
+    iterate(inputs, settings) -> SCFState    the compiled iterations
+    run_batch(mols, settings) -> [DFTResult] all of it, bucketed by shape
+
+Modules: problem (setup, assemble), iterations (the pure JAX SCF), driver (buckets and
+batching), result (DFTResult), forces (autodiff nuclear gradients). `dftgen.run_dft` is the
+user's entry point, on any device.
+"""
+
+from dftgen.scf.driver import run_batch, run_setups
 from dftgen.scf.iterations import SCFInputs, SCFState, iterate
+from dftgen.scf.problem import Problem, Setup, assemble, setup
+from dftgen.scf.result import DFTResult, SCFNotConvergedWarning
 
-__all__ = ["DFTResult", "SCFNotConvergedWarning", "run_dft", "run_dft_batch", "SCFInputs",
-           "SCFState", "iterate"]
+__all__ = ["run_batch", "run_setups", "SCFInputs", "SCFState", "iterate", "Problem", "Setup",
+           "assemble", "setup", "DFTResult", "SCFNotConvergedWarning"]

@@ -1,7 +1,7 @@
 """The SCF iterations of restricted Kohn-Sham / Hartree-Fock as one pure JAX function.
 
 Everything a molecule contributes arrives as arrays in `SCFInputs` (a pytree), and everything
-that fixes shapes or control flow (functional, settings) is static, so one compiled program
+that fixes shapes or control flow (the settings) is static, so one compiled program
 serves every molecule of a shape bucket and `jax.vmap` batches them.
 
 One iteration, as PySCF orders it: take the Fock matrix F[D] of the current density,
@@ -71,16 +71,16 @@ class SCFState(NamedTuple):
     grad_norm: jax.Array
 
 
-def fock_and_energy(dm, inputs: SCFInputs, functional: str):
+def fock_and_energy(dm, inputs: SCFInputs, xc_name: str):
     """F[D] and E[D] (total, Hartree) for a closed-shell density.
 
     E = tr(D h) + 1/2 tr(D J) - a/4 tr(D K) + E_xc + E_nuc with a the exact-exchange fraction;
     F = h + J - a/2 K + V_xc.
     """
-    spec = xc.functional(functional)
-    veff = integrals.two_electron(inputs.eri, dm, spec.hybrid)  # J - a/2 K
+    functional = xc.functional(xc_name)
+    veff = integrals.two_electron(inputs.eri, dm, functional.hybrid)  # J - a/2 K
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, veff)
-    if spec.terms:  # a density functional part, beyond exact exchange
+    if functional.terms:  # a density functional part, beyond exact exchange
         _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
                                precision=precision_name(dm.dtype), ao_major=True)
         veff = veff + v_xc
@@ -156,13 +156,13 @@ def _symmetric_pinv_solve(a, b):
     return v @ (w_inv * (v.T @ b))
 
 
-@functools.partial(jax.jit, static_argnames=("functional", "settings"))
-def iterate(inputs: SCFInputs, functional: str, settings: Settings) -> SCFState:
-    """Run the SCF from inputs.dm0: `settings.max_iter` cycles in fixed mode, or until
-    |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode."""
+@functools.partial(jax.jit, static_argnames=("settings",))
+def iterate(inputs: SCFInputs, settings: Settings) -> SCFState:
+    """Run the SCF of functional `settings.xc` from inputs.dm0: `settings.max_iter` cycles in
+    fixed mode, or until |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode."""
     nao = inputs.h.shape[-1]
     dtype = inputs.h.dtype
-    fock0, energy0 = fock_and_energy(inputs.dm0, inputs, functional)
+    fock0, energy0 = fock_and_energy(inputs.dm0, inputs, settings.xc)
     history0 = jnp.zeros(settings.max_iter, dtype)
     diis0 = DIIS.empty(max(settings.diis_space, 1), nao, dtype)
     converge = settings.mode == "converge"
@@ -179,7 +179,7 @@ def iterate(inputs: SCFInputs, functional: str, settings: Settings) -> SCFState:
             fock = fock + settings.level_shift * (inputs.s - 0.5 * inputs.s @ dm @ inputs.s)
         _, c = solve_fock(fock, inputs.x)
         new_dm = density(c, inputs.occ)
-        new_fock, new_energy = fock_and_energy(new_dm, inputs, functional)
+        new_fock, new_energy = fock_and_energy(new_dm, inputs, settings.xc)
         grad_norm = jnp.linalg.norm(commutator(new_fock, new_dm, inputs.s, inputs.x))
         done = (jnp.abs(new_energy - energy) < settings.conv_tol) & (
             grad_norm < settings.gradient_tolerance
@@ -198,8 +198,8 @@ def iterate(inputs: SCFInputs, functional: str, settings: Settings) -> SCFState:
     return SCFState(dm, fock, energy, history, cycles, done, grad_norm)
 
 
-@functools.partial(jax.jit, static_argnames=("functional",))
-def final_evaluation(last_fock, inputs: SCFInputs, functional: str):
+@functools.partial(jax.jit, static_argnames=("xc_name",))
+def final_evaluation(last_fock, inputs: SCFInputs, xc_name: str):
     """Density, Fock matrix, total energy and orbitals from the last Fock matrix, once.
 
     The last Fock matrix is diagonalised once more (no DIIS) and its aufbau density taken,
@@ -212,6 +212,6 @@ def final_evaluation(last_fock, inputs: SCFInputs, functional: str):
     """
     _, c = solve_fock(last_fock, inputs.x)
     dm = density(c, inputs.occ)
-    fock, energy = fock_and_energy(dm, inputs, functional)
+    fock, energy = fock_and_energy(dm, inputs, xc_name)
     mo_energy, mo_coeff = solve_fock(fock, inputs.x)
     return dm, fock, energy, mo_energy, mo_coeff

@@ -23,7 +23,7 @@ import numpy as np
 
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings
-from dftgen.scf.driver import prepare
+from dftgen import scf
 from dftgen.scf.iterations import SCFInputs, fock_and_energy
 
 MAX_Z = 36  # atomic numbers the embedding tables hold (H to Kr, as dftgen)
@@ -69,10 +69,10 @@ class Sample:
 
 def featurise(mol: Molecule, settings: Settings) -> Sample:
     """The features of `mol` at the settings' basis, grid and precision (the SCF inputs come
-    from `dftgen.scf.driver.prepare`, so they are exactly what `run_dft` would use)."""
+    from `dftgen.scf.assemble`, so they are exactly what `run_dft` would use)."""
     if int(mol.numbers.max()) > MAX_Z:
         raise ValueError(f"molecule {mol.name!r}: elements beyond Z={MAX_Z} are not supported")
-    prepared = prepare(mol, settings)
+    prepared = scf.assemble(scf.setup(mol, settings), settings)
     inputs = prepared.work
     fock0, _ = _fock_and_energy(inputs.dm0, inputs, settings.xc)
     s, d0 = inputs.s, inputs.dm0
@@ -100,10 +100,10 @@ def featurise(mol: Molecule, settings: Settings) -> Sample:
         ao_shell=jnp.asarray(ao_shell, dt),
     )
     key = (prepared.basis.shape_key, inputs.weights.shape[0])
-    return Sample(mol, features, key, prepared.n_occ)
+    return Sample(mol, features, key, prepared.setup.n_occ)
 
 
-_fock_and_energy = jax.jit(fock_and_energy, static_argnames="functional")
+_fock_and_energy = jax.jit(fock_and_energy, static_argnames="xc_name")
 
 
 def stack(features: list[MoleculeFeatures]) -> MoleculeFeatures:

@@ -1,0 +1,47 @@
+"""`run_dft` and `run_dft_batch`: the user's entry points, on JAX's default backend or a device.
+
+Without a device the kernel runs as it is (`dftgen.scf.run_batch`); with one, the device layer
+wraps it (`dftgen.device.Device.run`): an emulated IPU decides the precision of the integrals,
+refuses what does not fit and reports the admission and estimated cost in `DFTResult.device`.
+"""
+
+from __future__ import annotations
+
+from dftgen import device as device_layer
+from dftgen import scf
+from dftgen.molecule import Molecule
+from dftgen.presets import Settings, resolve
+from dftgen.scf import DFTResult
+
+
+def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool = False,
+            keep_orbitals: bool = False, device=None, **overrides) -> DFTResult:
+    """Restricted Kohn-Sham (or Hartree-Fock, xc="hf") for one closed-shell molecule.
+
+    Args:
+        mol: a closed-shell molecule.
+        preset: a preset name ("qm1b", "accurate", ...) or a Settings object; keyword
+            overrides win (basis, xc, grid_level, precision, mode, max_iter, conv_tol, ...).
+        forces: also return forces, -dE/dR in Hartree/Bohr, by JAX autodiff of the energy
+            at the final density.
+        keep_orbitals: keep mo_coeff and the density matrix in the result.
+        device: None (JAX's default backend), a name ("cpu", "gpu", "ipu-bow", "ipu-gc200")
+            or a `dftgen.device.Device`. On an emulated IPU every molecule is admitted by the
+            device layer first (float32 only, memory, tiles), which raises
+            `dftgen.device.DeviceError` with the reason when it does not fit.
+    """
+    return run_dft_batch([mol], preset, forces=forces, keep_orbitals=keep_orbitals,
+                         device=device, **overrides)[0]
+
+
+def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *, forces: bool = False,
+                  keep_orbitals: bool = False, device=None, **overrides) -> list[DFTResult]:
+    """`run_dft` for many molecules, one compiled program per shape bucket; results in input
+    order. With a device of n > 1 (an emulated IPU Pod), each bucket's molecules are split
+    across the n devices."""
+    settings = resolve(preset, **overrides)
+    if device is None:
+        return scf.run_batch(mols, settings, forces=forces, keep_orbitals=keep_orbitals)
+    if isinstance(device, str):
+        device = device_layer.get(device)
+    return device.run(mols, settings, forces=forces, keep_orbitals=keep_orbitals)

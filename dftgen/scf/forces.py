@@ -1,0 +1,47 @@
+"""Nuclear forces of a converged restricted Kohn-Sham / Hartree-Fock calculation."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dftgen import grids, integrals, xc
+from dftgen.presets import Settings
+from dftgen.scf.problem import Setup
+
+
+def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np.ndarray:
+    """-dE/dR (natoms, 3) in Hartree/Bohr at the final density D (nao, nao), by JAX autodiff
+    (no differentiation through the iterations); mo_energy and occ (nao,), mo_coeff (nao, nao).
+
+    With D held fixed, the energy's dependence on R through the orthonormality constraint
+    C^T S C = 1 gives the Pulay term: dE/dR = dE/dR|_D - tr(W dS/dR) with the energy-weighted
+    density W = sum_i occ_i e_i C_i C_i^T. The grid stays fixed in space (no grid response),
+    as in PySCF's default analytic gradients.
+    """
+    functional = xc.functional(settings.xc)
+    w = jnp.asarray((mo_coeff * (occ * mo_energy)) @ mo_coeff.T)
+    dm = jnp.asarray(dm)
+    grid, bas = setup.grid, setup.basis
+    points = None if grid is None else jnp.asarray(grid.points)
+    weights = None if grid is None else jnp.asarray(grid.weights, jnp.float64)
+
+    def lagrangian(positions):
+        mol = setup.mol.with_positions(positions)
+        s = integrals.overlap(mol, bas, precision="float64")
+        h = integrals.kinetic(mol, bas, precision="float64") + integrals.nuclear(
+            mol, bas, precision="float64")
+        eri = integrals.eri(mol, bas, precision="float64")
+        j, k = integrals.jk(eri, dm)
+        energy = (jnp.vdot(dm, h) + 0.5 * jnp.vdot(dm, j)
+                  - 0.25 * functional.hybrid * jnp.vdot(dm, k)
+                  + integrals.nuclear_repulsion(mol) - jnp.vdot(w, s))
+        if functional.terms:
+            ao = grids.ao_values(mol, bas, points, deriv=1 if functional.is_gga else 0,
+                                 precision="float64")
+            energy = energy + xc.vxc(settings.xc, ao, weights, dm, precision="float64")[1]
+        return energy
+
+    positions = jnp.asarray(setup.mol.positions, jnp.float64)
+    return -np.asarray(jax.grad(lagrangian)(positions))

@@ -1,0 +1,187 @@
+"""One molecule made ready for the SCF: its basis and grid (`setup`), then its arrays (`assemble`).
+
+    setup = dftgen.scf.problem.setup(mol, settings)      # basis and grid, built once
+    problem = dftgen.scf.problem.assemble(setup, settings)  # integrals, AO values, guess
+
+The two steps are separate so that whoever runs the SCF can look at a molecule's size (basis
+functions, grid points) before paying for its integrals: a device that cannot hold it refuses
+it there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dftgen import basis as basis_mod
+from dftgen import grids, guess, integrals, xc
+from dftgen.integrals import symmetric
+from dftgen.integrals.symmetric import SymmetricBlocks
+from dftgen.molecule import Molecule, MoleculeError
+from dftgen.precision import Float32Pair
+from dftgen.precision import dtype as precision_dtype
+from dftgen.presets import Settings
+from dftgen.scf.iterations import SCFInputs, orthogonaliser
+
+
+def _pair_eri_budget() -> int:
+    """Bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K
+    then unpack them every build, far slower): an eighth of the machine's memory, at least
+    1 GiB."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    return max(memory // 8, 1 << 30)
+
+
+PAIR_ERI_BYTES = _pair_eri_budget()
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """A closed-shell molecule with its basis set and integration grid (None for Hartree-Fock,
+    which needs no grid); `timings` holds the grid's wall-clock seconds."""
+
+    mol: Molecule
+    basis: basis_mod.BasisSet
+    grid: grids.Grid | None
+    timings: dict[str, float]
+
+    @property
+    def npts(self) -> int:
+        """Grid points (0 without a grid)."""
+        return 0 if self.grid is None else self.grid.size
+
+    @property
+    def n_occ(self) -> int:
+        """Doubly occupied orbitals."""
+        return self.mol.n_electrons // 2
+
+
+@dataclasses.dataclass
+class Problem:
+    """One molecule's SCF arrays: `work` in the iteration precision, `exact` in float64 when
+    the iterations run in float32 (None otherwise). `report` carries what a device layer
+    found when it admitted the molecule (None on a plain run)."""
+
+    setup: Setup
+    work: SCFInputs
+    exact: SCFInputs | None
+    timings: dict[str, float]
+    report: dict | None = None
+
+    @property
+    def mol(self) -> Molecule:
+        return self.setup.mol
+
+    @property
+    def basis(self) -> basis_mod.BasisSet:
+        return self.setup.basis
+
+
+def setup(mol: Molecule, settings: Settings) -> Setup:
+    """The basis and grid of `mol` at `settings`; raises MoleculeError for an open shell or
+    more occupied orbitals than basis functions."""
+    if mol.spin != 0 or mol.n_electrons % 2:
+        raise MoleculeError(
+            f"molecule {mol.name!r}: restricted Kohn-Sham needs a closed shell, but it has "
+            f"{mol.n_electrons} electrons and spin {mol.spin}"
+        )
+    bas = basis_mod.build(mol, settings.basis)
+    if mol.n_electrons // 2 > bas.nao:
+        raise MoleculeError(f"molecule {mol.name!r}: {mol.n_electrons // 2} occupied orbitals "
+                            f"but nao={bas.nao}")
+    timings: dict[str, float] = {}
+    grid = None
+    if xc.functional(settings.xc).terms:
+        with timed(timings, "grid_s"):
+            grid = grids.build(mol, settings.grid_level)
+    return Setup(mol, bas, grid, timings)
+
+
+def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -> Problem:
+    """One molecule's arrays for the SCF: integrals, AO values on the grid, initial guess.
+
+    With float32 iterations the ERIs are best computed in float64 and rounded once (the
+    default): the float32 ERI kernel's errors, although within 3e-7 of the largest integral,
+    are slightly biased, and the Coulomb energy (hundreds of Hartree) sums them coherently
+    into ~1e-4 Ha, while correctly rounded ERIs leave ~1e-6 Ha. `eri_precision="float32"`
+    computes them in float32, as a float32-only device must.
+    """
+    mol, bas = setup.mol, setup.basis
+    timings = dict(setup.timings)
+    functional = xc.functional(settings.xc)
+    work_dtype = precision_dtype(settings.precision)
+    exact_needed = settings.precision != "float64"
+
+    with timed(timings, "one_electron_s"):
+        s64, t64, v64 = (np.asarray(a) for a in
+                         integrals.one_electron_integrals(mol, bas, precision="float64"))
+        h64 = t64 + v64
+        e_nuc = float(integrals.nuclear_repulsion(mol))
+    with timed(timings, "eri_s"):
+        eri, exact_eri = _eri_arrays(mol, bas, functional.hybrid, eri_precision, work_dtype,
+                                     exact_needed)
+        # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
+        # host computes AO values: it is needed only at the end
+        jax.block_until_ready(eri)
+    ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
+    weights = np.zeros(1)
+    if setup.grid is not None:
+        with timed(timings, "ao_s"):
+            # float32 iterations take the float64 values rounded once, as S and h
+            ao64 = grids.ao_values(mol, bas, setup.grid.points,
+                                   deriv=1 if functional.is_gga else 0, precision="float64",
+                                   ao_major=True)
+            ao64 = ao64 if functional.is_gga else ao64[None]
+            ao64.block_until_ready()
+        weights = setup.grid.weights
+    with timed(timings, "guess_s"):
+        dm0 = (guess.minao(mol, bas, s64) if settings.init_guess == "minao"
+               else guess.core(h64, s64, setup.n_occ))
+        x64 = np.asarray(orthogonaliser(jnp.asarray(s64, jnp.float64), settings.orthogonalisation))
+    occ = np.zeros(bas.nao)
+    occ[:setup.n_occ] = 2.0
+
+    def inputs(dt, eri_array, ao_array):
+        return SCFInputs(
+            h=jnp.asarray(h64, dt), s=jnp.asarray(s64, dt), x=jnp.asarray(x64, dt), eri=eri_array,
+            ao=ao_array, weights=jnp.asarray(weights, dt), dm0=jnp.asarray(dm0, dt),
+            occ=jnp.asarray(occ, dt), e_nuc=jnp.asarray(e_nuc, dt),
+        )
+
+    work = inputs(work_dtype, eri, ao64.astype(work_dtype))
+    exact = inputs(jnp.float64, exact_eri, ao64) if exact_needed else None
+    return Problem(setup, work, exact, timings)
+
+
+def _eri_arrays(mol, bas, hybrid: float, eri_precision: str, work_dtype, exact_needed: bool):
+    """(ERIs in the iteration precision, ERIs for the float64 final evaluation).
+
+    Where memory allows they are built once into P, so that each Fock build is one pass over
+    nao^4/8 values; float32 iterations then take P rounded once and the final evaluation
+    takes it whole, from one Float32Pair (hi is the rounded P).
+    """
+    computed = integrals.eri(mol, bas, precision=eri_precision)
+    npair = bas.nao * (bas.nao + 1) // 2
+    if symmetric.stored_elements(npair) * computed.dtype.itemsize <= PAIR_ERI_BYTES:
+        split = exact_needed and computed.dtype == jnp.float64
+        computed = integrals.fock_supermatrix(computed, bas.nao, hybrid, split)
+    if isinstance(computed, SymmetricBlocks) and isinstance(computed.blocks, Float32Pair):
+        return SymmetricBlocks(computed.blocks.hi), computed
+    return tuple(jax.tree.map(lambda a: a.astype(dt), computed) for dt in (work_dtype, jnp.float64))
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], key: str):
+    """Add the wall-clock seconds of the enclosed phase to timings[key]."""
+    start = time.perf_counter()
+    yield
+    timings[key] = timings.get(key, 0.0) + time.perf_counter() - start

@@ -1,0 +1,143 @@
+"""`DFTResult` and how one is made from the last SCF state (`finish`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+
+from dftgen.elements import DEBYE_AU, HARTREE_EV
+from dftgen.integrals.multipole import dipole
+from dftgen.presets import Settings
+from dftgen.scf.forces import forces
+from dftgen.scf.iterations import final_evaluation
+from dftgen.scf.problem import Problem, timed
+
+
+class SCFNotConvergedWarning(UserWarning):
+    """A calculation ended without meeting its convergence criterion."""
+
+
+@dataclasses.dataclass
+class DFTResult:
+    """The outcome of one restricted Kohn-Sham or Hartree-Fock calculation.
+
+    Energies in Hartree, dipole in Debye, forces in Hartree/Bohr (-dE/dR), charges in e.
+    mo_energy is (nao,) ascending; mo_coeff (nao, nao) and dm (nao, nao) are kept when asked.
+    converged: converge mode: both tolerances met; fixed mode: std of the last five
+    iteration energies below the preset's threshold (QM1B's proxy).
+    """
+
+    energy_ha: float
+    homo_ha: float
+    lumo_ha: float
+    gap_ha: float
+    mo_energy: np.ndarray
+    dipole_debye: np.ndarray
+    mulliken_charges: np.ndarray
+    converged: bool
+    iterations: int
+    energy_history: np.ndarray
+    energy_std_last5_ev: float
+    nao: int
+    settings: Settings
+    timings: dict[str, float]
+    mo_coeff: np.ndarray | None = None
+    dm: np.ndarray | None = None
+    forces_ha_bohr: np.ndarray | None = None
+    device: dict | None = None  # the device layer's admission report, when a device was given
+
+    @property
+    def gap_ev(self) -> float:
+        return self.gap_ha * HARTREE_EV
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary; every key names its unit."""
+        out = {
+            "energy_ha": self.energy_ha,
+            "homo_ha": self.homo_ha,
+            "lumo_ha": self.lumo_ha,
+            "gap_ha": self.gap_ha,
+            "gap_ev": self.gap_ev,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "energy_std_last5_ev": self.energy_std_last5_ev,
+            "nao": self.nao,
+            "dipole_debye": self.dipole_debye.tolist(),
+            "mulliken_charges_e": self.mulliken_charges.tolist(),
+            "forces_ha_bohr": None if self.forces_ha_bohr is None else self.forces_ha_bohr.tolist(),
+            "timings_s": self.timings,
+            "settings": dataclasses.asdict(self.settings),
+        }
+        if self.device is not None:
+            out["device"] = self.device
+        return out
+
+
+
+def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool) -> DFTResult:
+    """The result of one molecule from its last SCF state: energies and orbitals re-evaluated
+    once (in float64 when the iterations ran in float32), dipole, Mulliken charges, and the
+    forces when wanted."""
+    final_inputs = p.exact if p.exact is not None else p.work
+    with timed(p.timings, "final_s"):
+        last_fock = jnp.asarray(state.fock, final_inputs.h.dtype)
+        dm, _, energy, mo_energy, mo_coeff = final_evaluation(last_fock, final_inputs, settings.xc)
+        mo_energy = np.asarray(mo_energy, dtype=np.float64)
+    history = np.asarray(state.history, dtype=np.float64)
+    cycles = int(state.cycles)
+    std_ev = float(np.std(history[max(cycles - 5, 0):cycles]) * HARTREE_EV)
+    if settings.mode == "converge":
+        converged = bool(state.converged)
+    else:
+        converged = std_ev < settings.std_threshold_ev
+    if not converged:
+        warnings.warn(
+            f"molecule {p.mol.name!r}: SCF not converged after {cycles} iterations "
+            f"(std of last five energies {std_ev:.2e} eV, commutator norm "
+            f"{float(state.grad_norm):.2e})", SCFNotConvergedWarning, stacklevel=3)
+    dm64 = np.asarray(dm, dtype=np.float64)
+    s64 = np.asarray(final_inputs.s, dtype=np.float64)
+    n = p.setup.n_occ
+    result = DFTResult(
+        energy_ha=float(energy),
+        homo_ha=float(mo_energy[n - 1]),
+        lumo_ha=float(mo_energy[n]) if n < len(mo_energy) else float("nan"),
+        gap_ha=float(mo_energy[n] - mo_energy[n - 1]) if n < len(mo_energy) else float("nan"),
+        mo_energy=mo_energy,
+        dipole_debye=_dipole(p.mol, p.basis, dm64),
+        mulliken_charges=_mulliken(p.mol, p.basis, dm64, s64),
+        converged=converged,
+        iterations=cycles,
+        energy_history=history[:cycles],
+        energy_std_last5_ev=std_ev,
+        nao=p.basis.nao,
+        settings=settings,
+        timings=dict(p.timings),
+        mo_coeff=np.asarray(mo_coeff, dtype=np.float64) if keep else None,
+        dm=dm64 if keep else None,
+        device=p.report,
+    )
+    if want_forces:
+        with timed(p.timings, "forces_s"):
+            result.forces_ha_bohr = forces(p.setup, settings, dm64, mo_energy,
+                                           np.asarray(mo_coeff, dtype=np.float64),
+                                           np.asarray(p.work.occ, dtype=np.float64))
+        result.timings = dict(p.timings)
+    return result
+
+
+def _mulliken(mol, bas, dm, s) -> np.ndarray:
+    """Mulliken charges (natoms,): Z_A minus the AO populations diag(D S) on atom A."""
+    population = np.einsum("ij,ji->i", dm, s)
+    return mol.numbers - np.bincount(bas.ao_atom, weights=population, minlength=mol.natoms)
+
+
+def _dipole(mol, bas, dm) -> np.ndarray:
+    """Dipole moment (3,) in Debye about the origin: sum_A Z_A R_A - tr(D r)."""
+    r = np.asarray(dipole(mol, bas, precision="float64"))
+    nuclear = mol.numbers @ np.asarray(mol.positions, dtype=np.float64)
+    electronic = np.einsum("xij,ji->x", r, dm)
+    return (nuclear - electronic) * DEBYE_AU
