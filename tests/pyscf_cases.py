@@ -1,6 +1,6 @@
-"""PySCF-built inputs shared by the XC tests (PySCF as oracle and input source)."""
+"""PySCF-built inputs and references shared by the tests (PySCF as oracle and input source)."""
 
-from pyscf import dft
+from pyscf import dft, scf
 
 
 def water_on_pyscf_grid(water, level):
@@ -12,3 +12,21 @@ def water_on_pyscf_grid(water, level):
     grids.build()
     ao = mol.eval_gto("GTOval_sph_deriv1", grids.coords)
     return mol, grids, ao, dft.RKS(mol).get_init_guess()
+
+
+def pyscf_reference(mol, basis, xc, grid_level=0):
+    """PySCF's converged RKS (RHF for xc="hf") on a dftgen Molecule: (mf, energy, HOMO, LUMO)
+    in Hartree."""
+    pmol = mol.to_pyscf(basis)
+    if xc == "hf":
+        mf = scf.RHF(pmol)
+    else:
+        mf = dft.RKS(pmol)
+        mf.xc = xc
+        mf.grids.level = grid_level
+        mf.small_rho_cutoff = 0.0
+    mf.conv_tol = 1e-11
+    mf.kernel()
+    assert mf.converged
+    n = pmol.nelectron // 2
+    return mf, mf.e_tot, mf.mo_energy[n - 1], mf.mo_energy[n]

@@ -9,30 +9,13 @@ import warnings
 
 import numpy as np
 import pytest
-from pyscf import dft, scf
-
 from dftgen import Molecule, MoleculeError
 from dftgen import run_dft, run_dft_batch
 from dftgen.scf import SCFNotConvergedWarning
+from pyscf_cases import pyscf_reference
 
 CONVERGED = dict(mode="converge", precision="float64", conv_tol=1e-11, conv_tol_grad=1e-7,
                  max_iter=100)
-
-
-def pyscf_reference(mol, basis, xc, grid_level=0):
-    pmol = mol.to_pyscf(basis)
-    if xc == "hf":
-        mf = scf.RHF(pmol)
-    else:
-        mf = dft.RKS(pmol)
-        mf.xc = xc
-        mf.grids.level = grid_level
-        mf.small_rho_cutoff = 0.0
-    mf.conv_tol = 1e-11
-    mf.kernel()
-    assert mf.converged
-    n = pmol.nelectron // 2
-    return mf, mf.e_tot, mf.mo_energy[n - 1], mf.mo_energy[n]
 
 
 def assert_matches(result, reference, de, dorb):
