@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 VPY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-dev
+STAMP := $(VENV)/.installed-all
 
 # A Python >= 3.12: $PYTHON, else a working python3.12 on PATH, else pyenv's 3.12.
 define find_python
@@ -21,7 +21,7 @@ $(VPY):
 
 $(STAMP): $(VPY) pyproject.toml
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e '.[dev]'
+	$(VPY) -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
 venv: $(STAMP)

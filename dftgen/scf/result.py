@@ -8,6 +8,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import dispersion, xc
 from dftgen.elements import DEBYE_AU, HARTREE_EV
 from dftgen.integrals.multipole import dipole
 from dftgen.presets import Settings
@@ -25,6 +26,8 @@ class DFTResult:
     """The outcome of one restricted Kohn-Sham or Hartree-Fock calculation.
 
     Energies in Hartree, dipole in Debye, forces in Hartree/Bohr (-dE/dR), charges in e.
+    energy_ha includes the dispersion correction `dispersion_ha` (0 for functionals without
+    one), as PySCF's e_tot does; energy_history holds the SCF's energies without it.
     mo_energy is (nao,) ascending; mo_coeff (nao, nao) and dm (nao, nao) are kept when asked.
     converged: converge mode: both tolerances met; fixed mode: std of the last five
     iteration energies below the preset's threshold (QM1B's proxy).
@@ -47,6 +50,7 @@ class DFTResult:
     mo_coeff: np.ndarray | None = None
     dm: np.ndarray | None = None
     forces_ha_bohr: np.ndarray | None = None
+    dispersion_ha: float = 0.0
     device: dict | None = None  # the device layer's admission report, when a device was given
 
     @property
@@ -61,6 +65,7 @@ class DFTResult:
             "lumo_ha": self.lumo_ha,
             "gap_ha": self.gap_ha,
             "gap_ev": self.gap_ev,
+            "dispersion_ha": self.dispersion_ha,
             "converged": self.converged,
             "iterations": self.iterations,
             "energy_std_last5_ev": self.energy_std_last5_ev,
@@ -101,8 +106,9 @@ def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool)
     dm64 = np.asarray(dm, dtype=np.float64)
     s64 = np.asarray(final_inputs.s, dtype=np.float64)
     n = p.setup.n_occ
+    e_disp, g_disp = _dispersion(p.mol, settings.xc)
     result = DFTResult(
-        energy_ha=float(energy),
+        energy_ha=float(energy) + e_disp,
         homo_ha=float(mo_energy[n - 1]),
         lumo_ha=float(mo_energy[n]) if n < len(mo_energy) else float("nan"),
         gap_ha=float(mo_energy[n] - mo_energy[n - 1]) if n < len(mo_energy) else float("nan"),
@@ -119,14 +125,24 @@ def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool)
         mo_coeff=np.asarray(mo_coeff, dtype=np.float64) if keep else None,
         dm=dm64 if keep else None,
         device=p.report,
+        dispersion_ha=e_disp,
     )
     if want_forces:
         with timed(p.timings, "forces_s"):
             result.forces_ha_bohr = forces(p.setup, settings, dm64, mo_energy,
                                            np.asarray(mo_coeff, dtype=np.float64),
-                                           np.asarray(p.work.occ, dtype=np.float64))
+                                           np.asarray(p.work.occ, dtype=np.float64)) - g_disp
         result.timings = dict(p.timings)
     return result
+
+
+def _dispersion(mol, xc_name: str) -> tuple[float, np.ndarray | float]:
+    """(energy, gradient (natoms, 3)) of the functional's dispersion correction; (0, 0)
+    without one."""
+    parameters = xc.functional(xc_name).d3bj
+    if parameters is None:
+        return 0.0, 0.0
+    return dispersion.d3bj(mol.numbers, np.asarray(mol.positions), parameters)
 
 
 def _mulliken(mol, bas, dm, s) -> np.ndarray:

@@ -79,11 +79,15 @@ COMPONENTS = {
 
 @dataclass(frozen=True)
 class Functional:
-    """A named mixture: sum of weight * component, plus `hybrid` times exact exchange."""
+    """A named mixture: sum of weight * component, plus `hybrid` times exact exchange.
+
+    d3bj: None, or the functional whose D3(BJ) dispersion parameters apply, the correction
+    added after the SCF (see `dftgen.dispersion`), e.g. "b3lyp" for "b3lyp-d3bj"."""
 
     name: str
     terms: tuple[tuple[float, Component], ...]
     hybrid: float = 0.0
+    d3bj: str | None = None
 
     @property
     def is_gga(self) -> bool:
@@ -101,7 +105,12 @@ def _b3lyp(name, lda_correlation, a0=0.20, ax=0.72, ac=0.81):
     return _mixture(name, terms, hybrid=a0)
 
 
-FUNCTIONALS = {
+def _with_d3bj(f: Functional) -> Functional:
+    """`f` with Grimme's D3(BJ) dispersion: named as PySCF names it, f.name + "-d3bj"."""
+    return Functional(f"{f.name}-d3bj", f.terms, f.hybrid, d3bj=f.name)
+
+
+_SEMILOCAL_AND_HYBRIDS = {
     f.name: f
     for f in (
         *(_mixture(name, ((1.0, name),)) for name in COMPONENTS),
@@ -114,6 +123,11 @@ FUNCTIONALS = {
         _mixture("pbe0", ((0.75, "pbe_x"), (1.0, "pbe_c")), hybrid=0.25),
         Functional("hf", (), hybrid=1.0),
     )
+}
+FUNCTIONALS = {
+    **_SEMILOCAL_AND_HYBRIDS,
+    **{f"{name}-d3bj": _with_d3bj(_SEMILOCAL_AND_HYBRIDS[name])
+       for name in ("b3lyp", "b3lyp5", "pbe", "pbe0", "hf")},
 }
 
 
