@@ -46,10 +46,11 @@ class _Shard:
     """One open file with its molecule table in memory."""
 
     def __init__(self, path: Path):
-        import h5py
-
+        problems = shards.verify(path)
+        if problems:
+            raise shards.ShardError(problems[0])
         self.path = path
-        self.file = h5py.File(path, "r")
+        self.file = shards.open_checked(path)
         molecules = self.file["molecules"]
         self.molecule_ids = molecules["id"][()]
         self.smiles = molecules["smiles"].asstr()[()]

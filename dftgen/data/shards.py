@@ -11,8 +11,10 @@ One file holds four groups of equal-length columns (DESIGN.md section 5):
 Ragged data is concatenated with ranges (start, count): a molecule's conformers are rows
 conformer_start .. conformer_start + conformer_count of conformers/, a conformer's atoms are
 rows atom_start .. atom_start + atom_count of atoms/. Every column carries a `units`
-attribute; the file carries schema_version, code_version, config_hash, the numerical
-settings (JSON) and the spec (JSON). Energies are in eV and positions in Bohr, as QM1B.
+attribute and the SHA-256 of its values (`sha256`, checked whenever the file is read); the
+file carries schema_version, code_version, config_hash, the numerical settings (JSON), the
+spec (JSON) and its provenance (JSON: package versions, git commit, machine). Energies are
+in eV and positions in Bohr, as QM1B.
 
 Part files written by pipeline tasks and the compacted shards share this format. Files are
 written under a temporary name and renamed, so a file that exists is complete.
@@ -21,14 +23,23 @@ written under a temporary name and renamed, so a file that exists is complete.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from dftgen.data.provenance import provenance
+
 SCHEMA_VERSION = 1
 _JSON_ATTRS = "json_attributes"  # names the attributes stored as JSON text (dicts, lists)
+GROUPS = ("molecules", "conformers", "atoms", "failures")
+
+
+class ShardError(OSError):
+    """A shard or part file that cannot be trusted: unreadable, truncated, wrong schema, or a
+    column that fails its checksum. The message names the file."""
 
 # column -> (dtype, trailing shape, units); "str" is a UTF-8 variable-length string
 MOLECULE_COLUMNS = {
@@ -179,8 +190,9 @@ def write(path: str | os.PathLike, block: Block, attrs: dict) -> None:
     """Write a block to an HDF5 file atomically (temporary name, then rename).
 
     attrs: file attributes; dict and list values are stored as JSON text (and listed in the
-    `json_attributes` attribute, so they read back as dicts and lists). schema_version is
-    added. conformer_start and atom_start columns are written next to the counts.
+    `json_attributes` attribute, so they read back as dicts and lists). schema_version and
+    provenance are added. conformer_start and atom_start columns are written next to the
+    counts; every column gets its checksum.
     """
     import h5py
 
@@ -189,11 +201,12 @@ def write(path: str | os.PathLike, block: Block, attrs: dict) -> None:
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["schema_version"] = SCHEMA_VERSION
+            attrs = {"provenance": provenance(), **attrs}
             encoded = sorted(k for k, v in attrs.items() if isinstance(v, (dict, list, tuple)))
             f.attrs[_JSON_ATTRS] = json.dumps(encoded)
             for key, value in attrs.items():
                 f.attrs[key] = json.dumps(value) if key in encoded else value
-            for group_name in ("molecules", "conformers", "atoms", "failures"):
+            for group_name in GROUPS:
                 columns = getattr(block, group_name)
                 group = f.create_group(group_name)
                 specs = _columns(group_name, "forces_ev_bohr" in columns)
@@ -213,25 +226,73 @@ def _write_column(group, name: str, values: np.ndarray, dt: str, units: str) -> 
     import h5py
 
     if dt == "str":
-        data = group.create_dataset(name, data=np.asarray(values, dtype=object),
-                                    dtype=h5py.string_dtype("utf-8"))
+        values = np.asarray(values, dtype=object)
+        data = group.create_dataset(name, data=values, dtype=h5py.string_dtype("utf-8"))
     else:
-        data = group.create_dataset(name, data=np.asarray(values, dtype=dt))
+        values = np.asarray(values, dtype=dt)
+        data = group.create_dataset(name, data=values)
     data.attrs["units"] = units
+    data.attrs["sha256"] = checksum(values)
+
+
+def checksum(values: np.ndarray) -> str:
+    """SHA-256 of a column: its shape, dtype and bytes; strings as UTF-8, each ended by NUL."""
+    h = hashlib.sha256(repr(values.shape).encode())
+    if values.dtype.kind == "O":
+        for v in values.ravel():
+            h.update((v.decode() if isinstance(v, bytes) else str(v)).encode() + b"\0")
+    else:
+        h.update(values.dtype.str.encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
 
 
 def read(path: str | os.PathLike) -> tuple[Block, dict]:
-    """A whole file as (Block, attrs); JSON attributes are decoded."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
+    """A whole file as (Block, attrs), every column checked against its checksum; JSON
+    attributes are decoded. Raises ShardError naming the file when it cannot be trusted."""
+    with open_checked(path) as f:
         attrs = read_attrs(f)
         groups = {}
-        for group_name in ("molecules", "conformers", "atoms", "failures"):
+        for group_name in GROUPS:
             group = f[group_name]
             names = [n for n in _columns(group_name, "forces_ev_bohr" in group)]
-            groups[group_name] = {n: _read_column(group[n]) for n in names}
+            groups[group_name] = {n: _read_column(group[n], path) for n in names}
     return Block(**groups), attrs
+
+
+def open_checked(path: str | os.PathLike):
+    """An open h5py File of this format, or ShardError naming the file and the problem."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ShardError(f"{path}: not a readable shard file ({err})") from None
+    version = f.attrs.get("schema_version")
+    missing = [g for g in GROUPS if g not in f]
+    if version != SCHEMA_VERSION or missing:
+        f.close()
+        problem = (f"schema version {version}, this dftgen reads {SCHEMA_VERSION}"
+                   if version != SCHEMA_VERSION else f"groups {missing} missing")
+        raise ShardError(f"{path}: not a dftgen shard of this schema ({problem})")
+    return f
+
+
+def verify(path: str | os.PathLike) -> list[str]:
+    """Every problem of one file (unreadable, wrong schema, columns failing their checksums),
+    each one line naming the file; empty when the file is sound."""
+    try:
+        with open_checked(path) as f:
+            problems = []
+            for group_name in GROUPS:
+                for name, dataset in f[group_name].items():
+                    try:
+                        _read_column(dataset, path)
+                    except ShardError as err:
+                        problems.append(str(err))
+            return problems
+    except ShardError as err:
+        return [str(err)]
 
 
 def read_attrs(f) -> dict:
@@ -251,7 +312,17 @@ def read_attrs(f) -> dict:
     return out
 
 
-def _read_column(dataset) -> np.ndarray:
-    if dataset.dtype.kind == "O":
-        return np.array(dataset.asstr()[()], dtype=object).reshape(dataset.shape)
-    return dataset[()]
+def _read_column(dataset, path) -> np.ndarray:
+    """A column's values, checked against the checksum stored with it."""
+    try:
+        if dataset.dtype.kind == "O":
+            values = np.array(dataset.asstr()[()], dtype=object).reshape(dataset.shape)
+        else:
+            values = dataset[()]
+    except (OSError, ValueError) as err:
+        raise ShardError(f"{path}: column {dataset.name} unreadable ({err})") from None
+    stored = dataset.attrs.get("sha256")
+    if stored is None or checksum(values) != stored:
+        raise ShardError(f"{path}: column {dataset.name} fails its checksum (the file is "
+                         "corrupt or was changed after it was written)")
+    return values

@@ -45,8 +45,34 @@ def export(args) -> int:
     return 0
 
 
+def export_atoms(args) -> int:
+    """Export a run's shards as extended XYZ or ASE databases (one file per split), in ASE's
+    units, for ML-potential trainers (MACE, NequIP, Allegro, schnetpack)."""
+    from dftgen.data import open_dataset
+    from dftgen.data.atoms_export import to_ase_db, to_extxyz
+
+    write, suffix = {"extxyz": (to_extxyz, ".extxyz"), "ase-db": (to_ase_db, ".db")}[args.format]
+    with open_dataset(args.run_dir) as dataset:
+        written = write(dataset, args.out)
+    for split, n in written.items():
+        print(f"{Path(args.out) / (split + suffix)}: {n} structures")
+    return 0
+
+
+def verify(args) -> int:
+    """Check every part file and shard of a run: readable, this schema, every column equal to
+    its checksum, the shard index consistent with the files. Exit status 1 when any is bad."""
+    from dftgen.data.verify import verify_run
+
+    report = verify_run(args.run_dir)
+    for line in report["problems"]:
+        print(line)
+    print(f"{report['files_checked']} files checked, {len(report['problems'])} problems")
+    return 1 if report["problems"] else 0
+
+
 def add_commands(subparsers) -> None:
-    """Register `generate`, `status` and `export` on an argparse sub-parsers object."""
+    """Register `generate`, `status`, `export` and `verify` on an argparse sub-parsers object."""
     p = subparsers.add_parser("generate", help="generate a dataset from a pipeline spec (TOML)",
                               description=generate.__doc__)
     p.add_argument("spec", nargs="?", help=f"pipeline spec (default: {DEFAULT_SPEC.name}, "
@@ -78,4 +104,15 @@ def add_commands(subparsers) -> None:
     q.add_argument("out", help="output folder for <split>.parquet")
     q.add_argument("--all", action="store_true", help="keep unconverged and zero-gap rows (QM1B dropped them)")
     q.set_defaults(func=export)
+    for name, text in (("extxyz", "extended XYZ per split (eV, Angstrom; ASE and MACE keys)"),
+                       ("ase-db", "ASE SQLite database per split (schnetpack's layout)")):
+        q = formats.add_parser(name, help=text, description=export_atoms.__doc__)
+        q.add_argument("run_dir", help="run directory (or its shards folder)")
+        q.add_argument("out", help="output folder")
+        q.set_defaults(func=export_atoms)
+
+    p = subparsers.add_parser("verify", help="check the integrity of a dataset run's files",
+                              description=verify.__doc__)
+    p.add_argument("run_dir", help="run directory (datasets/<name>-<hash>)")
+    p.set_defaults(func=verify)
 

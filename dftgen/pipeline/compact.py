@@ -20,6 +20,7 @@ import numpy as np
 
 from dftgen.data import shards
 from dftgen.data.shards import Block
+from dftgen.data.verify import file_sha256
 from dftgen.pipeline.resume import part_files
 
 ID_BITS = 60  # molecule ids are uniform 60-bit integers (dftgen.pipeline.ingest.molecule_id)
@@ -59,7 +60,9 @@ def compact(run_dir: str | Path, splits: list[tuple[str, float]], shard_mb: floa
         block.failures = Block.empty().failures
         name = f"{split}-{len(written[split]):05d}.h5"
         shards.write(tmp_out / name, block, {**attrs, "split": split})
-        written[split].append({"file": name, "molecules": block.n_molecules, "conformers": block.n_conformers})
+        written[split].append({"file": name, "molecules": block.n_molecules,
+                               "conformers": block.n_conformers,
+                               "sha256": file_sha256(tmp_out / name)})
 
     for path in part_files(run_dir / "parts"):
         block, _ = shards.read(path)

@@ -6,7 +6,8 @@ failure. Every other molecule of the plan is pending, including those whose only
 so far is a retryable failure. A task none of whose molecules is finished runs again under
 its own id; the unfinished rest of a partly finished task (bisected before, or retried)
 runs as `<task id>~<hash of its molecule ids>`, a name no earlier part can have for other
-molecules.
+molecules. A part that fails its checks (truncated, or a column failing its checksum) is
+moved to `parts/quarantine/` and its molecules run again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from dftgen.pipeline.plan import Plan, Task
+
+QUARANTINE = "quarantine"  # sub-folder of parts/ for files that failed their checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +40,7 @@ class PartInfo:
 @dataclasses.dataclass
 class PartsIndex:
     parts: list[PartInfo]
+    quarantined: list[str] = dataclasses.field(default_factory=list)  # one line per bad part
 
     @property
     def finished(self) -> set[int]:
@@ -59,15 +63,20 @@ def part_files(parts_dir: str | Path) -> list[Path]:
 
 
 def scan(parts_dir: str | Path) -> PartsIndex:
-    """Read what every part file finished (ids and counts only, not the data)."""
-    import h5py
+    """Read what every sound part file finished (ids and counts); quarantine the others."""
+    from dftgen.data import shards
 
-    from dftgen.data.shards import read_attrs
-
-    infos = []
+    infos, quarantined = [], []
     for path in part_files(parts_dir):
-        with h5py.File(path, "r") as f:
-            attrs = read_attrs(f)
+        problems = shards.verify(path)
+        if problems:
+            quarantine = path.parent / QUARANTINE
+            quarantine.mkdir(exist_ok=True)
+            path.replace(quarantine / path.name)
+            quarantined.append(problems[0])
+            continue
+        with shards.open_checked(path) as f:
+            attrs = shards.read_attrs(f)
             ids = frozenset(int(i) for i in f["molecules/id"][()])
             fail_ids = f["failures/molecule_id"][()]
             whole = f["failures/conformer"][()] < 0
@@ -82,7 +91,7 @@ def scan(parts_dir: str | Path) -> PartsIndex:
             failures_by_stage={str(s): int(n) for s, n in zip(*np.unique(stages, return_counts=True))},
             seconds=float(attrs.get("seconds", 0.0)), finished_unix=float(attrs.get("finished_unix", 0.0)),
         ))
-    return PartsIndex(infos)
+    return PartsIndex(infos, quarantined)
 
 
 def pending_tasks(plan: Plan, index: PartsIndex) -> list[Task]:

@@ -99,6 +99,8 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
     start = time.perf_counter()
     run_dir, plan = prepare(spec, out_root, log)
     index = scan(run_dir / "parts")
+    for problem in index.quarantined:
+        log(f"quarantined, its molecules run again: {problem}")
     pending = pending_tasks(plan, index)
     total = len(plan.molecules) * spec.conformers.per_molecule
     pending_conformers = sum(len(t.molecules) for t in pending) * spec.conformers.per_molecule
