@@ -12,6 +12,7 @@ import sys
 
 import dftgen
 from dftgen import hugepages
+from dftgen.extras import MissingExtraError
 
 
 def _add_molecule_args(parser: argparse.ArgumentParser) -> None:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:  # bad input: say what and where, no traceback
+    except (ValueError, FileNotFoundError, MissingExtraError) as err:  # one line, no traceback
         print(f"dftgen {args.command}: error: {err}", file=sys.stderr)
         return 2
 

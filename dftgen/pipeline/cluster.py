@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from dftgen import compilation_cache, hugepages, xla_flags
+from dftgen import compilation_cache, extras, hugepages, xla_flags
 
 JOBQUEUE_FILE = Path(__file__).resolve().parents[2] / "slurm" / "jobqueue.yaml"
 DEVICES = {"cpu": "cpu", "gpu": "cuda"}
@@ -107,6 +107,8 @@ def slurm_cluster(jobqueue_file: str | os.PathLike = JOBQUEUE_FILE, **overrides)
     """
     import dask
     import yaml
+
+    extras.require("cluster", "--cluster slurm")
     from dask_jobqueue import SLURMCluster
 
     config = yaml.safe_load(Path(jobqueue_file).read_text())

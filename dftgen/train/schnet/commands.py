@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dftgen import extras
 from dftgen.train import spec_path
 
 
@@ -29,6 +30,7 @@ def train_schnet(args) -> int:
     """Train SchNet (schnetpack) on a generated dataset; write model.pt, metrics.json and
     learning_curve.png under OUT/<name>/ (with --scaling: one model per size, scaling.json
     and the log-log scaling.png)."""
+    extras.require("schnet", "dftgen train schnet")
     import torch
 
     from dftgen.train.schnet import spec as spec_mod
@@ -59,6 +61,7 @@ def train_schnet(args) -> int:
 def evaluate(args) -> int:
     """MAE and RMSE (meV) of a trained model on each split of a dataset, with the
     offsets-only (mean-predictor) baseline."""
+    extras.require("schnet", "dftgen evaluate")
     from dftgen.train.schnet.data import load_splits
     from dftgen.train.schnet.evaluation import Trained
 
@@ -77,6 +80,7 @@ def evaluate(args) -> int:
 
 def predict(args) -> int:
     """Predicted targets (eV) of one molecule by a trained model."""
+    extras.require("schnet", "dftgen predict")
     from dftgen.cli import _molecule_from_args
     from dftgen.train.schnet.evaluation import Trained
 
