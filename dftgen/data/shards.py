@@ -3,8 +3,9 @@
 One file holds four groups of equal-length columns (DESIGN.md section 5):
 
     molecules/   id, smiles, seed, conformer_start, conformer_count        one row per molecule
-    conformers/  molecule_id, conformer, energy_ev, homo_ev, lumo_ev, gap_ev, converged,
-                 iterations, energy_std_last5_ev, nao, dipole_debye (3), atom_start, atom_count
+    conformers/  molecule_id, conformer, energy_ev, dispersion_ev, homo_ev, lumo_ev, gap_ev,
+                 converged, iterations, energy_std_last5_ev, nao, dipole_debye (3),
+                 relax_steps, relax_max_force_ev_ang, atom_start, atom_count
     atoms/       z, positions_bohr (3), mulliken_charges_e, [forces_ev_bohr (3)]
     failures/    molecule_id, smiles, conformer, stage, error, retryable, message
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from dftgen.data.provenance import provenance
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _JSON_ATTRS = "json_attributes"  # names the attributes stored as JSON text (dicts, lists)
 GROUPS = ("molecules", "conformers", "atoms", "failures")
 
@@ -51,7 +52,8 @@ MOLECULE_COLUMNS = {
 CONFORMER_COLUMNS = {
     "molecule_id": ("int64", (), "id of the molecule (molecules/id)"),
     "conformer": ("int32", (), "conformer number within the molecule (RDKit conformer id)"),
-    "energy_ev": ("float64", (), "eV: total electronic + nuclear energy"),
+    "energy_ev": ("float64", (), "eV: total electronic + nuclear energy, dispersion included"),
+    "dispersion_ev": ("float64", (), "eV: the functional's dispersion correction (0 without one)"),
     "homo_ev": ("float64", (), "eV"),
     "lumo_ev": ("float64", (), "eV"),
     "gap_ev": ("float64", (), "eV: LUMO - HOMO"),
@@ -60,6 +62,9 @@ CONFORMER_COLUMNS = {
     "energy_std_last5_ev": ("float64", (), "eV: std of the last five iteration energies"),
     "nao": ("int32", (), "number of atomic orbitals (basis functions)"),
     "dipole_debye": ("float64", (3,), "Debye, about the origin of positions_bohr"),
+    "relax_steps": ("int32", (), "BFGS steps of the DFT relaxation (0: not relaxed)"),
+    "relax_max_force_ev_ang": ("float64", (), "eV/Angstrom: largest force after the DFT "
+                                              "relaxation (NaN: not relaxed)"),
     "atom_count": ("int32", (), "atom rows of the conformer"),
 }
 ATOM_COLUMNS = {
@@ -72,7 +77,7 @@ FAILURE_COLUMNS = {
     "molecule_id": ("int64", (), "id of the molecule (from the raw SMILES when it did not parse)"),
     "smiles": ("str", (), "canonical SMILES, or the raw text when it did not parse"),
     "conformer": ("int32", (), "conformer number, -1 for the whole molecule"),
-    "stage": ("str", (), "parse | ingest | embed | dft | scf | worker | task"),
+    "stage": ("str", (), "parse | ingest | embed | relax | dft | scf | worker | task"),
     "error": ("str", (), "exception class name"),
     "retryable": ("bool", (), "true: attempted again when the run is restarted"),
     "message": ("str", (), "what went wrong"),

@@ -25,13 +25,16 @@ def molecule_seed(global_seed: int, molecule_id: int) -> int:
 def embed(entry: MoleculeEntry, spec: ConformerSpec, global_seed: int) -> list[Molecule]:
     """Up to spec.per_molecule conformers of a molecule (positions in Bohr).
 
+    With optimize="dft" the raw ETKDG geometries are returned: `relax` relaxes them.
+
     Raises:
         EmbeddingError: ETKDG found no conformer within the timeout.
         MoleculeError: MMFF has no parameters (optimize="mmff"), or the atoms differ from
             the ingested ones (which would put the molecule in the wrong shape bucket).
     """
     mols = Molecule.conformers(entry.smiles, spec.per_molecule, seed=molecule_seed(global_seed, entry.id),
-                               optimize=spec.optimize, timeout=spec.timeout_s)
+                               optimize="mmff" if spec.optimize == "mmff" else None,
+                               timeout=spec.timeout_s)
     if tuple(int(z) for z in mols[0].numbers) != entry.numbers:
         raise MoleculeError(f"SMILES {entry.smiles!r}: conformer atoms differ from the ingested atom order")
     return mols

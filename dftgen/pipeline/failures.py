@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-STAGES = ("parse", "ingest", "embed", "dft", "scf", "worker", "task")
+STAGES = ("parse", "ingest", "embed", "relax", "dft", "scf", "worker", "task")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,18 +23,21 @@ if TYPE_CHECKING:  # the driver builds blocks of failures without importing the 
 
 @dataclasses.dataclass
 class MoleculeResult:
-    """One molecule's conformers and their results, in conformer order."""
+    """One molecule's conformers and their results, in conformer order; relaxation holds
+    (BFGS steps, largest force left in eV/Angstrom) per conformer when they were relaxed."""
 
     entry: MoleculeEntry
     seed: int
     conformers: list[Molecule]
     results: list[DFTResult]
+    relaxation: list[tuple[int, float]] = dataclasses.field(default_factory=list)
 
 
 def to_block(done: list[MoleculeResult], failures: list[Failure], forces: bool) -> Block:
     """Shard columns of computed molecules and of failures."""
     block = Block.empty(with_forces=forces)
     rows = [(m, i, mol, r) for m in done for i, (mol, r) in enumerate(zip(m.conformers, m.results))]
+    relaxation = [m.relaxation[i] if m.relaxation else (0, np.nan) for m, i, *_ in rows]
     if done:
         block.molecules = {
             "id": np.array([m.entry.id for m in done], np.int64),
@@ -47,6 +50,7 @@ def to_block(done: list[MoleculeResult], failures: list[Failure], forces: bool) 
             "molecule_id": np.array([m.entry.id for m, *_ in rows], np.int64),
             "conformer": np.array([i for _, i, *_ in rows], np.int32),
             "energy_ev": np.array([r.energy_ha * HARTREE_EV for *_, r in rows]),
+            "dispersion_ev": np.array([r.dispersion_ha * HARTREE_EV for *_, r in rows]),
             "homo_ev": np.array([r.homo_ha * HARTREE_EV for *_, r in rows]),
             "lumo_ev": np.array([r.lumo_ha * HARTREE_EV for *_, r in rows]),
             "gap_ev": np.array([r.gap_ha * HARTREE_EV for *_, r in rows]),
@@ -55,6 +59,8 @@ def to_block(done: list[MoleculeResult], failures: list[Failure], forces: bool) 
             "energy_std_last5_ev": np.array([r.energy_std_last5_ev for *_, r in rows]),
             "nao": np.array([r.nao for *_, r in rows], np.int32),
             "dipole_debye": np.array([np.asarray(r.dipole_debye, float) for *_, r in rows]).reshape(-1, 3),
+            "relax_steps": np.array([steps for steps, _ in relaxation], np.int32),
+            "relax_max_force_ev_ang": np.array([force for _, force in relaxation], np.float64),
             "atom_count": np.array([mol.natoms for _, _, mol, _ in rows], np.int32),
         }
         block.atoms = {

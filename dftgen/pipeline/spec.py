@@ -61,12 +61,16 @@ class FilterSpec:
 @dataclasses.dataclass(frozen=True)
 class ConformerSpec:
     """per_molecule: ETKDGv3 conformers asked per molecule (RDKit may return fewer);
-    optimize: None (raw ETKDG geometries, as QM1B) or "mmff"; timeout_s: embedding time
-    limit per molecule, seconds."""
+    optimize: None (raw ETKDG geometries, as QM1B), "mmff", or "dft" (BFGS with the spec's
+    own DFT settings until every force is below fmax_ev_ang, eV/Angstrom, within max_steps
+    steps; a conformer that does not get there fails its molecule); timeout_s: embedding
+    time limit per molecule, seconds."""
 
     per_molecule: int = 1
     optimize: str | None = None
     timeout_s: float = 60.0
+    max_steps: int = 200
+    fmax_ev_ang: float = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +233,10 @@ def _validated(spec: PipelineSpec, where: str) -> PipelineSpec:
         (f.max_hydrogens is None or f.max_hydrogens >= 0, "[filter] max_hydrogens must be >= 0"),
         (f.limit is None or f.limit >= 1, "[filter] limit must be >= 1"),
         (c.per_molecule >= 1, "[conformers] per_molecule must be >= 1"),
-        (c.optimize in (None, "mmff"), "[conformers] optimize must be \"none\" or \"mmff\""),
+        (c.optimize in (None, "mmff", "dft"),
+         "[conformers] optimize must be \"none\", \"mmff\" or \"dft\""),
+        (c.max_steps >= 1 and c.fmax_ev_ang > 0,
+         "[conformers] max_steps must be >= 1 and fmax_ev_ang > 0"),
         (c.timeout_s >= 0, "[conformers] timeout_s must be >= 0"),
         (p.task_conformers >= 1 and p.batch_size >= 1, "[plan] sizes must be >= 1"),
         (o.shard_mb > 0, "[output] shard_mb must be > 0"),

@@ -24,6 +24,7 @@ from dftgen.pipeline.plan import Task
 from dftgen.pipeline.records import MoleculeResult, to_block
 from dftgen.pipeline.spec import ConformerSpec
 from dftgen.presets import Settings
+from dftgen.relax import relax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,19 @@ def run_task(task: Task, config: TaskConfig) -> TaskSummary:
         except MoleculeError as err:
             failures.append(Failure.from_exception(entry.id, entry.smiles, "embed", err, retryable=False))
             continue
-        embedded.append(MoleculeResult(entry, molecule_seed(config.seed, entry.id), conformers, []))
+        relaxation = []
+        if config.conformers.optimize == "dft":
+            try:
+                relaxed = [relax(mol, config.settings, config.conformers.max_steps,
+                                 config.conformers.fmax_ev_ang) for mol in conformers]
+            except Exception as err:  # noqa: BLE001 - recorded as a failure row
+                failures.append(Failure.from_exception(
+                    entry.id, entry.smiles, "relax", err, retryable=not isinstance(err, MoleculeError)))
+                continue
+            conformers = [r.mol for r in relaxed]
+            relaxation = [(r.steps, r.max_force_ev_ang) for r in relaxed]
+        embedded.append(MoleculeResult(entry, molecule_seed(config.seed, entry.id), conformers, [],
+                                       relaxation))
     dft_start = time.perf_counter()
     done, dft_failures = compute(embedded, config.settings, config.forces, config.batch_size)
     dft_seconds = time.perf_counter() - dft_start
