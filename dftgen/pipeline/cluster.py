@@ -137,7 +137,7 @@ def dashboard(client) -> str:
     import importlib.util
 
     if importlib.util.find_spec("bokeh") is None:
-        return "not available (pip install 'bokeh>=3.1' to get one)"
+        return "not available (pip install 'dftgen[cluster]' to get one)"
     return client.dashboard_link
 
 
