@@ -93,7 +93,7 @@ def main() -> None:
     import torch
 
     from dftgen.train.schnet import spec as spec_mod
-    from dftgen.train.schnet import synthetic
+    from dftgen.pipeline import synthetic
     from dftgen.train.schnet.commands import spec_path
     from dftgen.train.schnet.data import fit_offsets, load_splits
     from dftgen.train.schnet.evaluation import device

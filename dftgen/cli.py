@@ -12,22 +12,8 @@ import sys
 
 import dftgen
 from dftgen import hugepages
+from dftgen.cli_args import add_molecule_arguments, add_preset_argument, molecule_from_args
 from dftgen.extras import MissingExtraError
-
-
-def _add_molecule_args(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--smiles", help="molecule as a SMILES string (one ETKDGv3 conformer)")
-    source.add_argument("--xyz", help="molecule from an xyz file (Angstrom)")
-    parser.add_argument("--seed", type=int, default=0, help="conformer seed for --smiles (default 0)")
-    parser.add_argument("--charge", type=int, default=0, help="total charge for --xyz (default 0)")
-    parser.add_argument("--spin", type=int, default=0, help="unpaired electrons for --xyz (default 0)")
-
-
-def _molecule_from_args(args) -> dftgen.Molecule:
-    if args.smiles is not None:
-        return dftgen.Molecule.from_smiles(args.smiles, seed=args.seed)
-    return dftgen.Molecule.from_xyz(args.xyz, charge=args.charge, spin=args.spin)
 
 
 def cmd_integrals(args) -> int:
@@ -37,7 +23,7 @@ def cmd_integrals(args) -> int:
     from dftgen import basis as basis_mod
     from dftgen import integrals
 
-    mol = _molecule_from_args(args)
+    mol = molecule_from_args(args)
     bas = basis_mod.build(mol, args.basis)
     s = np.asarray(integrals.overlap(mol, bas, precision=args.precision))
     t = np.asarray(integrals.kinetic(mol, bas, precision=args.precision))
@@ -72,7 +58,7 @@ def cmd_run(args) -> int:
     from dftgen.elements import HARTREE_EV
     from dftgen import run_dft
 
-    mol = _molecule_from_args(args)
+    mol = molecule_from_args(args)
     result = run_dft(
         mol, args.preset, forces=args.forces, basis=args.basis, xc=args.xc,
         grid_level=args.grid_level, precision=args.precision, max_iter=args.max_iter,
@@ -115,9 +101,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="a DFT calculation on one molecule", description=cmd_run.__doc__)
-    _add_molecule_args(p)
-    p.add_argument("--preset", default="qm1b", choices=["qm1b", "accurate"],
-                   help="named settings (default qm1b: b3lyp5/sto-3g/grid 0/float32/20 iterations)")
+    add_molecule_arguments(p)
+    add_preset_argument(p)
     p.add_argument("--basis", help="basis set (overrides the preset)")
     p.add_argument("--xc", help="functional: b3lyp5, b3lyp, pbe, blyp, lda, pbe0, hf (overrides)")
     p.add_argument("--grid-level", type=int, help="grid level 0-9 (overrides)")
@@ -134,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="one-electron integrals (S, T, V) and nuclear repulsion of a molecule",
         description=cmd_integrals.__doc__,
     )
-    _add_molecule_args(p)
+    add_molecule_arguments(p)
     p.add_argument("--basis", default="sto-3g", help="basis set name known to PySCF (default sto-3g)")
     p.add_argument("--precision", choices=["float64", "float32"], default="float64")
     p.add_argument("--json", action="store_true", help="print one JSON object")

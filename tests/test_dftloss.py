@@ -182,7 +182,7 @@ def test_dataset_molecules_keep_the_split_and_carry_labels_in_hartree(tmp_path):
     from dftgen.elements import HARTREE_EV
     from dftgen.train.dftloss import molecules
     from dftgen.train.dftloss.config import DataSpec
-    from dftgen.train.schnet.synthetic import write_run
+    from dftgen.pipeline.synthetic import write_run
 
     run = write_run(tmp_path / "run", molecules=12, conformers=2, heavy_atoms=(1, 3))
     entries = molecules.load(DataSpec(dataset=str(run)))

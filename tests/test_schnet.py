@@ -18,7 +18,8 @@ from schnetpack.data.loader import AtomsLoader  # noqa: E402
 from dftgen import Molecule  # noqa: E402
 from dftgen.data import open_dataset  # noqa: E402
 from dftgen.train import MODELS_DIR, add_train_parser  # noqa: E402
-from dftgen.train.schnet import commands, synthetic  # noqa: E402
+from dftgen.pipeline import synthetic  # noqa: E402
+from dftgen.train.schnet import commands  # noqa: E402
 from dftgen.train.schnet import spec as spec_mod  # noqa: E402
 from dftgen.train.schnet.data import Offsets, ShardConformers, fit_offsets, load_splits, molecule_subset  # noqa: E402
 from dftgen.train.schnet.evaluation import Trained  # noqa: E402

@@ -10,7 +10,8 @@ from dftgen.data.export import SCHEMA_FIELDS, to_parquet
 from dftgen.data.shards import Block
 from dftgen.elements import HARTREE_EV
 from dftgen.molecule import Molecule
-from dftgen.pipeline.compact import compact, split_of
+from dftgen.data.splits import split_of
+from dftgen.pipeline.compact import compact
 from dftgen.pipeline.failures import Failure
 from dftgen.pipeline.ingest import MoleculeEntry, molecule_id
 from dftgen.pipeline.records import MoleculeResult, to_block

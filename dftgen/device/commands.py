@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from dftgen.cli_args import add_molecule_arguments, add_preset_argument, molecule_from_args
 from dftgen.device.specs import SPECS
 
 
@@ -27,11 +28,9 @@ def cmd_device_list(args) -> int:
 def cmd_device_report(args) -> int:
     """Whether a molecule fits an emulated IPU: memory model and XLA memory, tile map,
     estimated ms per conformer, compile-cache stats."""
-    from dftgen import Molecule
     from dftgen.device.report import format_report, report
 
-    mol = (Molecule.from_smiles(args.smiles, seed=args.seed) if args.smiles is not None
-           else Molecule.from_xyz(args.xyz))
+    mol = molecule_from_args(args)
     result = report(mol, device=args.device, preset=args.preset)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
@@ -47,14 +46,10 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_device_list)
     p = sub.add_parser("report", help="does a molecule fit an IPU, and at what cost",
                        description=cmd_device_report.__doc__)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--smiles", help="molecule as SMILES (one ETKDGv3 conformer)")
-    source.add_argument("--xyz", help="molecule from an xyz file (Angstrom)")
-    p.add_argument("--seed", type=int, default=0, help="conformer seed for --smiles (default 0)")
+    add_molecule_arguments(p)
     p.add_argument("--device", default="ipu-bow", choices=sorted(SPECS),
                    help="device to report on (default ipu-bow)")
-    p.add_argument("--preset", default="qm1b", choices=["qm1b", "accurate"],
-                   help="named SCF settings (default qm1b)")
+    add_preset_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_device_report)
 

@@ -2,8 +2,9 @@
 
 Parts are read in name order; each molecule is kept once (the first part holding it), so a
 molecule computed twice (a worker that died after renaming its part, then ran again) still
-appears once. Molecules are assigned to splits by their id, so all conformers of a molecule
-share a split and the assignment never depends on the order of work. Shards
+appears once. Molecules are assigned to splits by their id (`dftgen.data.splits`), so all
+conformers of a molecule share a split and the assignment never depends on the order of work.
+Shards
 (`shards/<split>-NNNNN.h5`) close at the first part boundary past the target size; the failure table
 (`shards/failures.h5`) keeps final failures and retryable ones of molecules that never
 succeeded; `shards/index.json` lists the shards with their counts and is written last.
@@ -20,19 +21,9 @@ import numpy as np
 
 from dftgen.data import shards
 from dftgen.data.shards import Block
+from dftgen.data.splits import split_of
 from dftgen.data.verify import file_sha256
 from dftgen.pipeline.resume import part_files
-
-ID_BITS = 60  # molecule ids are uniform 60-bit integers (dftgen.pipeline.ingest.molecule_id)
-
-
-def split_of(molecule_ids: np.ndarray, splits: list[tuple[str, float]]) -> np.ndarray:
-    """Split name of each molecule id: its id / 2^60 (uniform in [0, 1)) against the
-    cumulative fractions."""
-    u = np.asarray(molecule_ids, dtype=np.float64) / float(2**ID_BITS)
-    edges = np.cumsum([f for _, f in splits])
-    index = np.minimum(np.searchsorted(edges, u, side="right"), len(splits) - 1)
-    return np.array([name for name, _ in splits], dtype=object)[index]
 
 
 def compact(run_dir: str | Path, splits: list[tuple[str, float]], shard_mb: float, attrs: dict) -> dict:

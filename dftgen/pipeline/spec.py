@@ -24,6 +24,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from dftgen.data.splits import DEFAULT_SPLITS
 from dftgen.elements import atomic_number
 from dftgen.presets import Settings, resolve
 
@@ -105,7 +106,7 @@ class OutputSpec:
     assigned per molecule so that all conformers of a molecule share a split."""
 
     shard_mb: float = 512.0
-    splits: tuple[tuple[str, float], ...] = (("train", 0.9), ("val", 0.05), ("test", 0.05))
+    splits: tuple[tuple[str, float], ...] = DEFAULT_SPLITS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,11 +7,10 @@ import dataclasses
 
 import numpy as np
 
+from dftgen.data.splits import split_of
 from dftgen.elements import HARTREE_EV
 from dftgen.molecule import Molecule
 from dftgen.train.dftloss.config import DataSpec
-
-HELD_OUT_EVERY = 10  # a dataset without a test split holds out molecules whose id % 10 == 0
 
 
 @dataclasses.dataclass
@@ -47,8 +46,8 @@ def _from_dataset(spec: DataSpec) -> dict[str, list[Entry]]:
         parts = {"train": ds.split("train"), "test": ds.split("test" if "test" in names else "val")}
         rows = {k: list(v) for k, v in parts.items()}
     else:
-        everything = list(ds)
-        held = [r["molecule_id"] % HELD_OUT_EVERY == 0 for r in everything]
+        everything = list(ds)  # split as the pipeline would; val and test are held out
+        held = split_of([r["molecule_id"] for r in everything]) != "train"
         rows = {"train": [r for r, h in zip(everything, held) if not h],
                 "test": [r for r, h in zip(everything, held) if h]}
     limit = spec.limit

@@ -6,6 +6,5 @@
     training.py    Lightning training, model directories, the scaling experiment
     evaluation.py  checkpoints, predictions, MAE/RMSE per split
     plots.py       learning curve and scaling plot
-    synthetic.py   shards with synthetic labels for tests and benchmarks
     commands.py    `dftgen train schnet`, `dftgen evaluate`, `dftgen predict`
 """

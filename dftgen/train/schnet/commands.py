@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from dftgen import extras
+from dftgen.cli_args import add_molecule_arguments
 from dftgen.train import spec_path
 
 
@@ -81,11 +82,11 @@ def evaluate(args) -> int:
 def predict(args) -> int:
     """Predicted targets (eV) of one molecule by a trained model."""
     extras.require("schnet", "dftgen predict")
-    from dftgen.cli import _molecule_from_args
+    from dftgen.cli_args import molecule_from_args
     from dftgen.train.schnet.evaluation import Trained
 
     trained = Trained.load(args.model)
-    mol = _molecule_from_args(args)
+    mol = molecule_from_args(args)
     values = trained.predict_molecule(mol)
     if args.json:
         print(json.dumps({"molecule": mol.name, **{f"{k}_ev": v for k, v in values.items()}}))
@@ -124,8 +125,6 @@ def add_train_commands(train_subparsers) -> None:
 
 def add_commands(subparsers) -> None:
     """Register `evaluate` and `predict` on the `dftgen` sub-parsers."""
-    from dftgen.cli import _add_molecule_args
-
     p = subparsers.add_parser("evaluate", help="errors of a trained model on a dataset's splits",
                               description=evaluate.__doc__)
     p.add_argument("model", help="model directory (models/<name>) or its model.pt")
@@ -137,6 +136,6 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("predict", help="a trained model's predictions for one molecule",
                               description=predict.__doc__)
     p.add_argument("model", help="model directory (models/<name>) or its model.pt")
-    _add_molecule_args(p)
+    add_molecule_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object; keys carry units")
     p.set_defaults(func=predict)

@@ -22,10 +22,9 @@ import numpy as np
 import schnetpack.properties as P
 import torch
 
+from dftgen.data.splits import DEFAULT_SPLITS, split_of
 from dftgen.train.schnet.spec import Target
 
-# fractions for datasets whose shards carry no val split (a single file, or train only)
-DEFAULT_SPLITS = [("train", 0.8), ("val", 0.1), ("test", 0.1)]
 ZMAX = 100  # length of schnetpack's atom-reference tables
 
 
@@ -111,10 +110,10 @@ def load_splits(path: str | os.PathLike, targets: list[Target],
     """train, val and test conformer indexes of a run directory, shards folder or shard file.
 
     The pipeline's splits are used when they include train and val; otherwise all conformers
-    are split here by molecule id with DEFAULT_SPLITS, the pipeline's own rule.
+    are split here by molecule id with the pipeline's own rule and default fractions
+    (`dftgen.data.splits`).
     """
     from dftgen.data import open_dataset
-    from dftgen.pipeline.compact import split_of
 
     with open_dataset(path) as dataset:
         files = {name: dataset.split(name).files for name in dataset.split_names}
@@ -122,7 +121,7 @@ def load_splits(path: str | os.PathLike, targets: list[Target],
     if len(splits.get("train", [])) and len(splits.get("val", [])):
         return splits
     everything = index_files([p for f in files.values() for p in f], targets, include_unconverged)
-    assigned = split_of(everything.molecule_id, DEFAULT_SPLITS)
+    assigned = split_of(everything.molecule_id)
     return {name: everything.take(np.flatnonzero(assigned == name)) for name, _ in DEFAULT_SPLITS}
 
 

@@ -1,4 +1,5 @@
-"""Synthetic datasets in the shard format, for tests and benchmarks of the trainers.
+"""Synthetic datasets in the shard format, for tests and benchmarks of the trainers: a run
+directory as the pipeline leaves it, with labels that cost nothing.
 
 Real RDKit conformers (ETKDGv3, positions in Bohr) of QM9 molecules with labels from a smooth, deterministic
 function of the geometry instead of DFT, so a run directory with real shards, splits and an
@@ -69,11 +70,14 @@ def block(smiles: list[str], conformers: int, seed: int = 0) -> Block:
         "molecule_id": np.array([molecule_id(s) for s, _, _ in rows], np.int64),
         "conformer": np.array([c for _, c, _ in rows], np.int32),
         **{k: np.array([x[k] for x in label]) for k in ("energy_ev", "homo_ev", "lumo_ev", "gap_ev")},
+        "dispersion_ev": np.zeros(n),
         "converged": np.ones(n, bool),
         "iterations": np.full(n, 20, np.int32),
         "energy_std_last5_ev": np.zeros(n),
         "nao": np.array([m.natoms for *_, m in rows], np.int32),  # not an orbital count: unused here
         "dipole_debye": np.zeros((n, 3)),
+        "relax_steps": np.zeros(n, np.int32),
+        "relax_max_force_ev_ang": np.full(n, np.nan),
         "atom_count": np.array([m.natoms for *_, m in rows], np.int32),
     }
     out.atoms = {
