@@ -16,7 +16,7 @@ import pytest
 from dftgen import Molecule
 from dftgen.train.dftloss import differentiable_scf as dscf
 from dftgen.train.dftloss import evaluate as ev
-from dftgen.train.dftloss.config import from_dict
+from dftgen.train.dftloss.spec import from_dict
 from dftgen.train.dftloss.features import featurise
 from dftgen.train.dftloss.safe_eigh import safe_eigh
 from dftgen.train.dftloss.train import fit, new_model, route_loss
@@ -181,11 +181,11 @@ def test_dataset_molecules_keep_the_split_and_carry_labels_in_hartree(tmp_path):
     from dftgen.data import open_dataset
     from dftgen.elements import HARTREE_EV
     from dftgen.train.dftloss import molecules
-    from dftgen.train.dftloss.config import DataSpec
+    from dftgen.train.dftloss.spec import DataSection
     from dftgen.pipeline.synthetic import write_run
 
     run = write_run(tmp_path / "run", molecules=12, conformers=2, heavy_atoms=(1, 3))
-    entries = molecules.load(DataSpec(dataset=str(run)))
+    entries = molecules.load(DataSection(dataset=str(run)))
     smiles = {k: {e.mol.name.split(" #")[0] for e in v} for k, v in entries.items()}
     assert entries["train"] and entries["test"] and not smiles["train"] & smiles["test"]
     first = open_dataset(run).split("train")[0]
@@ -194,7 +194,7 @@ def test_dataset_molecules_keep_the_split_and_carry_labels_in_hartree(tmp_path):
     np.testing.assert_allclose(entry.mol.positions, first["positions_bohr"])
     assert entry.labels["energy"] == pytest.approx(first["energy_ev"] / HARTREE_EV, rel=1e-15)
     assert entry.labels["lumo"] == pytest.approx(first["lumo_ev"] / HARTREE_EV, rel=1e-15)
-    assert len(molecules.load(DataSpec(dataset=str(run), limit=3))["train"]) == 3
+    assert len(molecules.load(DataSection(dataset=str(run), limit=3))["train"]) == 3
 
 
 @pytest.mark.slow

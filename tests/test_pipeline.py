@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def entries(*smiles):
     raw = [RawSmiles(i, s, f"t:{i}") for i, s in enumerate(smiles)]
-    return ingest(raw, spec_mod.FilterSpec(heavy_atoms=(1, 9))).molecules
+    return ingest(raw, spec_mod.FilterSection(heavy_atoms=(1, 9))).molecules
 
 
 # -- specs -----------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def test_conformer_seed_depends_on_molecule_and_global_seed_only():
 
 def test_embedding_reproduces_conformers_and_atom_order():
     ethanol = entries("OCC")[0]
-    spec = spec_mod.ConformerSpec(per_molecule=2)
+    spec = spec_mod.ConformersSection(per_molecule=2)
     first, second = embed(ethanol, spec, 0), embed(ethanol, spec, 0)
     assert len(first) == 2
     assert tuple(first[0].numbers) == ethanol.numbers

@@ -10,7 +10,7 @@ from dftgen.data import shards
 from dftgen.elements import BOHR_ANGSTROM
 from dftgen.pipeline.ingest import MoleculeEntry, molecule_id
 from dftgen.pipeline.plan import Task
-from dftgen.pipeline.spec import ConformerSpec
+from dftgen.pipeline.spec import ConformersSection
 from dftgen.pipeline.tasks import TaskConfig, part_path, run_task
 from dftgen.presets import resolve
 from dftgen.relax import RelaxationError, relax
@@ -31,7 +31,7 @@ def test_relax_lowers_the_energy_to_below_the_force_threshold():
 
 
 def _task_config(tmp_path, **conformers):
-    return TaskConfig(seed=0, conformers=ConformerSpec(per_molecule=2, optimize="dft", **conformers),
+    return TaskConfig(seed=0, conformers=ConformersSection(per_molecule=2, optimize="dft", **conformers),
                       settings=HF, forces=True, batch_size=2, parts_dir=str(tmp_path),
                       config_hash="test")
 

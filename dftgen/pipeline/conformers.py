@@ -11,7 +11,7 @@ import hashlib
 
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.pipeline.ingest import MoleculeEntry
-from dftgen.pipeline.spec import ConformerSpec
+from dftgen.pipeline.spec import ConformersSection
 
 _SEED_MODULUS = 2**31 - 1  # RDKit's randomSeed is a signed 32-bit int
 
@@ -22,7 +22,7 @@ def molecule_seed(global_seed: int, molecule_id: int) -> int:
     return int(digest[:16], 16) % _SEED_MODULUS
 
 
-def embed(entry: MoleculeEntry, spec: ConformerSpec, global_seed: int) -> list[Molecule]:
+def embed(entry: MoleculeEntry, spec: ConformersSection, global_seed: int) -> list[Molecule]:
     """Up to spec.per_molecule conformers of a molecule (positions in Bohr).
 
     With optimize="dft" the raw ETKDG geometries are returned: `relax` relaxes them.

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from dftgen.pipeline.failures import Failure
 from dftgen.pipeline.sources import RawSmiles
-from dftgen.pipeline.spec import FilterSpec
+from dftgen.pipeline.spec import FilterSection
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ def molecule_id(smiles: str) -> int:
     return int(hashlib.sha256(smiles.encode()).hexdigest()[:15], 16)
 
 
-def ingest(raw: Iterable[RawSmiles], filt: FilterSpec) -> IngestResult:
+def ingest(raw: Iterable[RawSmiles], filt: FilterSection) -> IngestResult:
     """Parse, canonicalise, check and filter SMILES in source order; stop after `filt.limit`
     kept molecules."""
     from rdkit import Chem, RDLogger

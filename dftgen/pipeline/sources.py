@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from dftgen.pipeline.spec import SourceSpec
+from dftgen.pipeline.spec import SourceSection
 
 QM9_FILES = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
 
@@ -30,7 +30,7 @@ class RawSmiles(NamedTuple):
     origin: str  # "file:line" or "qm9:<index>"
 
 
-def read(spec: SourceSpec, heavy_atoms: tuple[int, int] | None = None) -> Iterator[RawSmiles]:
+def read(spec: SourceSection, heavy_atoms: tuple[int, int] | None = None) -> Iterator[RawSmiles]:
     """The SMILES of a source in order; `heavy_atoms` (min, max) lets sources skip early."""
     if spec.kind == "qm9":
         return _qm9(heavy_atoms)

@@ -21,22 +21,18 @@ import dataclasses
 import hashlib
 import json
 import os
-import tomllib
 from pathlib import Path
 
 from dftgen.data.splits import DEFAULT_SPLITS
 from dftgen.elements import atomic_number
 from dftgen.presets import Settings, resolve
+from dftgen.specfile import SpecError, check_keys, read_toml, replace_sections, section
 
 SOURCE_KINDS = ("qm9", "smiles", "gdb11", "csv")
 
 
-class SpecError(ValueError):
-    """A pipeline spec that cannot be used: the message names the file, key and problem."""
-
-
 @dataclasses.dataclass(frozen=True)
-class SourceSpec:
+class SourceSection:
     """kind: "qm9" (qm9pack's 130,831 molecules), "smiles" (a text file, SMILES first on each
     line), "gdb11" (GDB-11 `.smi` files: a file, or a folder of gdb11_sizeNN.smi), "csv" (a
     CSV file with a SMILES column). path: the file or folder (not for qm9), absolute or
@@ -48,7 +44,7 @@ class SourceSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class FilterSpec:
+class FilterSection:
     """elements: allowed element symbols; heavy_atoms: inclusive (min, max) range;
     max_hydrogens: None for no limit (QM1B: 14); limit: keep the first N molecules after
     filtering (None: all)."""
@@ -60,7 +56,7 @@ class FilterSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class ConformerSpec:
+class ConformersSection:
     """per_molecule: ETKDGv3 conformers asked per molecule (RDKit may return fewer);
     optimize: None (raw ETKDG geometries, as QM1B), "mmff", or "dft" (BFGS with the spec's
     own DFT settings until every force is below fmax_ev_ang, eV/Angstrom, within max_steps
@@ -75,7 +71,7 @@ class ConformerSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class DFTSpec:
+class DFTSection:
     """preset: "qm1b" or "accurate"; overrides: Settings fields that replace the preset's
     values, as sorted (name, value) pairs; forces: also compute forces."""
 
@@ -89,7 +85,7 @@ class DFTSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class PlanSpec:
+class PlanSection:
     """task_conformers: conformers per task (tasks of a few minutes; a molecule's conformers
     never split across tasks); batch_size: conformers per `run_dft_batch` call inside a task
     (short batches are padded with copies, so each bucket compiles one program). On CPU 1 is
@@ -101,7 +97,7 @@ class PlanSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class OutputSpec:
+class OutputSection:
     """shard_mb: target shard size in MiB; splits: (name, fraction) pairs summing to 1,
     assigned per molecule so that all conformers of a molecule share a split."""
 
@@ -110,7 +106,7 @@ class OutputSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class RunSpec:
+class RunSection:
     """workers: local worker processes (None: one per core); window: tasks in flight at once
     (None: twice the workers); retries: Dask retries of a task that raised; allowed_failures:
     worker deaths a task may cause before it is declared poisonous and bisected."""
@@ -125,21 +121,17 @@ class RunSpec:
 class PipelineSpec:
     name: str = "default"
     seed: int = 0
-    source: SourceSpec = SourceSpec()
-    filter: FilterSpec = FilterSpec()
-    conformers: ConformerSpec = ConformerSpec()
-    dft: DFTSpec = DFTSpec()
-    plan: PlanSpec = PlanSpec()
-    output: OutputSpec = OutputSpec()
-    run: RunSpec = RunSpec()
+    source: SourceSection = SourceSection()
+    filter: FilterSection = FilterSection()
+    conformers: ConformersSection = ConformersSection()
+    dft: DFTSection = DFTSection()
+    plan: PlanSection = PlanSection()
+    output: OutputSection = OutputSection()
+    run: RunSection = RunSection()
 
     def replace(self, **sections) -> PipelineSpec:
         """A copy with fields of sections replaced: `spec.replace(filter={"limit": 10})`."""
-        changes = {}
-        for section, fields in sections.items():
-            current = getattr(self, section)
-            changes[section] = dataclasses.replace(current, **fields) if isinstance(fields, dict) else fields
-        return _validated(dataclasses.replace(self, **changes), "<replace>")
+        return _validated(replace_sections(self, **sections), "<replace>")
 
     def data_dict(self) -> dict:
         """Everything that decides the data, as plain JSON values (settings fully expanded)."""
@@ -170,12 +162,7 @@ class PipelineSpec:
 def load(path: str | os.PathLike) -> PipelineSpec:
     """Read and validate a TOML spec; a relative source path is taken from the spec's folder."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"pipeline spec {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"pipeline spec {str(path)!r}: {err}") from None
+    data = read_toml(path, "pipeline spec")
     source = data.get("source", {})
     if isinstance(source, dict) and source.get("path"):
         source["path"] = str((path.parent / os.path.expanduser(source["path"])).resolve())
@@ -185,42 +172,31 @@ def load(path: str | os.PathLike) -> PipelineSpec:
 def from_dict(data: dict, where: str = "<dict>") -> PipelineSpec:
     """A validated spec from nested dicts as TOML gives them."""
     data = dict(data)
-    unknown = set(data) - {f.name for f in dataclasses.fields(PipelineSpec)}
-    if unknown:
-        raise SpecError(f"pipeline spec {where}: unknown key(s) {sorted(unknown)}")
+    label = f"pipeline spec {where}"
+    check_keys(data, [f.name for f in dataclasses.fields(PipelineSpec)], label)
     top = {k: data.pop(k) for k in ("name", "seed") if k in data}
-    sections = {}
-    for name, table in data.items():
-        if not isinstance(table, dict):
-            raise SpecError(f"pipeline spec {where}: [{name}] must be a table")
-        sections[name] = _section(name, dict(table), where)
+    sections = {name: _section(name, table, label) for name, table in data.items()}
     return _validated(PipelineSpec(**top, **sections), where)
 
 
-_SECTION_TYPES = {"source": SourceSpec, "filter": FilterSpec, "conformers": ConformerSpec,
-                  "dft": DFTSpec, "plan": PlanSpec, "output": OutputSpec, "run": RunSpec}
+_SECTION_TYPES = {"source": SourceSection, "filter": FilterSection, "conformers": ConformersSection,
+                  "dft": DFTSection, "plan": PlanSection, "output": OutputSection, "run": RunSection}
 _SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
 
 
 def _section(name: str, table: dict, where: str):
-    cls = _SECTION_TYPES[name]
+    """One [name] table: the pipeline's own value conversions, then `specfile.section`."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: [{name}] must be a table")
+    table = dict(table)
     if name == "dft":
         overrides = {k: table.pop(k) for k in list(table) if k in _SETTINGS_FIELDS}
         table["overrides"] = tuple(sorted(overrides.items()))
     if name == "output" and "splits" in table:
         table["splits"] = tuple((str(k), float(v)) for k, v in table["splits"].items())
-    if name == "filter":
-        for key in ("elements", "heavy_atoms"):
-            if key in table:
-                table[key] = tuple(table[key])
     if name == "conformers" and table.get("optimize") == "none":
         table["optimize"] = None
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(table) - known
-    if unknown:
-        raise SpecError(f"pipeline spec {where}: unknown key(s) in [{name}]: {sorted(unknown)}; "
-                        f"valid: {sorted(known)}")
-    return cls(**table)
+    return section(_SECTION_TYPES[name], table, name, where)
 
 
 def _validated(spec: PipelineSpec, where: str) -> PipelineSpec:

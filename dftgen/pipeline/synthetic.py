@@ -35,9 +35,9 @@ def qm9_smiles(n: int, heavy_atoms: tuple[int, int] = (1, 6)) -> list[str]:
     import itertools
 
     from dftgen.pipeline import sources
-    from dftgen.pipeline.spec import SourceSpec
+    from dftgen.pipeline.spec import SourceSection
 
-    return [r.smiles for r in itertools.islice(sources.read(SourceSpec("qm9"), heavy_atoms), n)]
+    return [r.smiles for r in itertools.islice(sources.read(SourceSection("qm9"), heavy_atoms), n)]
 
 
 def labels(numbers: np.ndarray, positions_bohr: np.ndarray) -> dict[str, float]:

@@ -22,7 +22,7 @@ from dftgen.pipeline.conformers import embed, molecule_seed
 from dftgen.pipeline.failures import Failure
 from dftgen.pipeline.plan import Task
 from dftgen.pipeline.records import MoleculeResult, to_block
-from dftgen.pipeline.spec import ConformerSpec
+from dftgen.pipeline.spec import ConformersSection
 from dftgen.presets import Settings
 from dftgen.relax import relax
 
@@ -32,7 +32,7 @@ class TaskConfig:
     """What every task of a run shares (sent to workers with each task; small)."""
 
     seed: int
-    conformers: ConformerSpec
+    conformers: ConformersSection
     settings: Settings
     forces: bool
     batch_size: int

@@ -3,6 +3,7 @@ molecule's initial-guess Hamiltonian, a few differentiable SCF steps turn it int
 and the DFT energy of that density is the loss, so training needs no labels. Its label twin
 trains the same network on converged SCF labels; `compare` runs both under one budget.
 
+    spec.py                the DFT-loss spec (TOML): dft settings, data, model, training
     features.py            molecule -> SCF inputs, initial-guess Hamiltonian, covariant matrices
     model.py               the rotation-equivariant Hamiltonian correction (equinox)
     safe_eigh.py           eigh with a broadened derivative for (near-)degenerate levels

@@ -15,9 +15,9 @@ from dftgen.train import MODELS_DIR, spec_path
 
 
 def _load_spec(args):
-    from dftgen.train.dftloss import config
+    from dftgen.train.dftloss import spec as spec_mod
 
-    spec = config.load(spec_path(args.spec))
+    spec = spec_mod.load(spec_path(args.spec))
     if getattr(args, "data", None):
         spec = spec.replace(data={"dataset": args.data})
     if getattr(args, "route", None):

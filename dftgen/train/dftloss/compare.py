@@ -22,7 +22,7 @@ import numpy as np
 from dftgen.train.dftloss import evaluate as ev
 from dftgen.train.dftloss import labels as labels_mod
 from dftgen.train.dftloss import molecules, plots
-from dftgen.train.dftloss.config import Spec
+from dftgen.train.dftloss.spec import DFTLossSpec
 from dftgen.train.dftloss.train import Stopwatch, fit, new_model, prepare_split, route_loss
 
 ROUTES = {"dft": "DFT loss (no labels)", "labels": "labels (converged SCF)"}
@@ -32,7 +32,7 @@ PLOTS = {"energy_mae_mev": ("energy_error_vs_time.png", "energy MAE against conv
          "gap_mae_mev": ("gap_error_vs_time.png", "HOMO-LUMO gap MAE (meV)")}
 
 
-def run(spec: Spec, budget_minutes: float, out_dir: Path,
+def run(spec: DFTLossSpec, budget_minutes: float, out_dir: Path,
         progress: Callable[[str], None] = print) -> dict:
     """Run both routes for `budget_minutes` each; write report.md, compare.json and the
     PNGs to out_dir and return the results."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from dftgen.presets import Settings
 from dftgen.train.dftloss import differentiable_scf as dscf
-from dftgen.train.dftloss.config import LabelWeights
+from dftgen.train.dftloss.spec import LabelsSection
 from dftgen.train.dftloss.evaluate import reference
 from dftgen.train.dftloss.features import MoleculeFeatures, Sample
 
@@ -56,7 +56,7 @@ def generate(samples: list[Sample], settings: Settings) -> tuple[list[Label], fl
 
 
 def label_loss(model, features: MoleculeFeatures, label: Label, functional: str, steps: int,
-               broadening: float, weights: LabelWeights):
+               broadening: float, weights: LabelsSection):
     """The supervised loss of one molecule (see the module docstring)."""
     pred = dscf.refine(model.hamiltonian(features), features.scf, functional, steps, broadening)
     homo, lumo = dscf.frontier(pred.fock, features.scf, broadening)

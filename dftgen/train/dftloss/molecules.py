@@ -10,7 +10,7 @@ import numpy as np
 from dftgen.data.splits import split_of
 from dftgen.elements import HARTREE_EV
 from dftgen.molecule import Molecule
-from dftgen.train.dftloss.config import DataSpec
+from dftgen.train.dftloss.spec import DataSection
 
 
 @dataclasses.dataclass
@@ -22,14 +22,14 @@ class Entry:
     labels: dict | None = None
 
 
-def load(spec: DataSpec) -> dict[str, list[Entry]]:
+def load(spec: DataSection) -> dict[str, list[Entry]]:
     """{"train": [...], "test": [...]}: no molecule has conformers in both."""
     if spec.dataset is not None:
         return _from_dataset(spec)
     return {"train": _from_smiles(spec.train, spec), "test": _from_smiles(spec.test, spec)}
 
 
-def _from_smiles(smiles_list, spec: DataSpec) -> list[Entry]:
+def _from_smiles(smiles_list, spec: DataSection) -> list[Entry]:
     entries = []
     for smiles in smiles_list:
         for k, mol in enumerate(Molecule.conformers(smiles, spec.conformers, seed=spec.seed)):
@@ -37,7 +37,7 @@ def _from_smiles(smiles_list, spec: DataSpec) -> list[Entry]:
     return entries
 
 
-def _from_dataset(spec: DataSpec) -> dict[str, list[Entry]]:
+def _from_dataset(spec: DataSection) -> dict[str, list[Entry]]:
     from dftgen.data import open_dataset
 
     ds = open_dataset(spec.dataset)

@@ -26,7 +26,7 @@ from dftgen.train.dftloss import differentiable_scf as dscf
 from dftgen.train.dftloss import evaluate as ev
 from dftgen.train.dftloss import labels as labels_mod
 from dftgen.train.dftloss import molecules
-from dftgen.train.dftloss.config import Spec, TrainingSpec
+from dftgen.train.dftloss.spec import DFTLossSpec, TrainingSection
 from dftgen.train.dftloss.features import Sample, featurise, stack
 from dftgen.train.dftloss.model import HamiltonianCorrection
 
@@ -39,7 +39,7 @@ def energy_loss(model, features, label, functional: str, steps: int, broadening:
     return dscf.refine(hamiltonian, features.scf, functional, steps, broadening).energy
 
 
-def route_loss(spec: Spec) -> Callable:
+def route_loss(spec: DFTLossSpec) -> Callable:
     """loss(model, features, label) of the spec's route, the spec's settings bound."""
     m = spec.model
     if spec.training.route == "dft":
@@ -49,7 +49,7 @@ def route_loss(spec: Spec) -> Callable:
                              steps=m.scf_steps, broadening=m.broadening, weights=spec.labels)
 
 
-def new_model(spec: Spec) -> HamiltonianCorrection:
+def new_model(spec: DFTLossSpec) -> HamiltonianCorrection:
     m = spec.model
     return HamiltonianCorrection(jax.random.PRNGKey(m.seed), m.width, m.n_rbf, m.cutoff_bohr,
                                  dtype=precision_dtype(spec.settings.precision))
@@ -79,7 +79,7 @@ class _Pause:
         self.watch.paused += time.perf_counter() - self.begin
 
 
-def fit(model, samples: list[Sample], loss: Callable, training: TrainingSpec, *,
+def fit(model, samples: list[Sample], loss: Callable, training: TrainingSection, *,
         labels: list | None = None, on_eval: Callable | None = None,
         budget_s: float | None = None, eval_times: list[float] | None = None,
         watch: Stopwatch | None = None, seed: int = 0):
@@ -150,26 +150,26 @@ def fit(model, samples: list[Sample], loss: Callable, training: TrainingSpec, *,
     return model, log
 
 
-def save(model, spec: Spec, out_dir: Path) -> None:
+def save(model, spec: DFTLossSpec, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     eqx.tree_serialise_leaves(out_dir / MODEL_FILE, model)
     (out_dir / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2))
 
 
-def load_model(model_dir: str | Path) -> tuple[HamiltonianCorrection, Spec]:
+def load_model(model_dir: str | Path) -> tuple[HamiltonianCorrection, DFTLossSpec]:
     """A trained model and its spec from a model directory written by `run`."""
-    from dftgen.train.dftloss.config import from_dict
+    from dftgen.train.dftloss.spec import from_dict
 
     model_dir = Path(model_dir)
     spec = from_dict(json.loads((model_dir / SPEC_FILE).read_text()), str(model_dir / SPEC_FILE))
     return eqx.tree_deserialise_leaves(model_dir / MODEL_FILE, new_model(spec)), spec
 
 
-def prepare_split(entries: list[molecules.Entry], spec: Spec) -> list[Sample]:
+def prepare_split(entries: list[molecules.Entry], spec: DFTLossSpec) -> list[Sample]:
     return [featurise(e.mol, spec.settings) for e in entries]
 
 
-def run(spec: Spec, out_dir: Path, progress: Callable[[str], None] = print) -> dict:
+def run(spec: DFTLossSpec, out_dir: Path, progress: Callable[[str], None] = print) -> dict:
     """Train the spec's route on its train split, evaluate on its test split against
     converged SCF; write model.eqx, spec.json, metrics.json and curve.png to out_dir."""
     settings = spec.settings

@@ -20,7 +20,7 @@ from schnetpack.data.loader import AtomsLoader
 from dftgen.train.schnet import spec as spec_mod
 from dftgen.train.schnet.data import ConformerIndex, Offsets, ShardConformers, atoms_input
 from dftgen.train.schnet.model import build_model, preprocessing
-from dftgen.train.schnet.spec import ModelSpec
+from dftgen.train.schnet.spec import SchNetSpec
 
 CHECKPOINT = "model.pt"
 FORMAT = "dftgen-schnet-1"
@@ -32,7 +32,7 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_checkpoint(path: str | os.PathLike, spec: ModelSpec, model, offsets: dict[str, Offsets],
+def save_checkpoint(path: str | os.PathLike, spec: SchNetSpec, model, offsets: dict[str, Offsets],
                     info: dict) -> None:
     """Write the checkpoint atomically (temporary name, then rename)."""
     path = Path(path)
@@ -47,7 +47,7 @@ def save_checkpoint(path: str | os.PathLike, spec: ModelSpec, model, offsets: di
 class Trained:
     """A trained model with its spec and offsets, ready to predict (eval mode, on `device`)."""
 
-    def __init__(self, spec: ModelSpec, model, offsets: dict[str, Offsets], info: dict,
+    def __init__(self, spec: SchNetSpec, model, offsets: dict[str, Offsets], info: dict,
                  on: torch.device | None = None):
         self.spec, self.offsets, self.info = spec, offsets, info
         self.device = on or device()

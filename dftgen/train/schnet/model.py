@@ -20,7 +20,7 @@ import torchmetrics
 from schnetpack import transform as trn
 
 from dftgen.train.schnet.data import ZMAX, Offsets
-from dftgen.train.schnet.spec import ModelSpec
+from dftgen.train.schnet.spec import SchNetSpec
 
 _NEIGHBOUR_LISTS = {
     "vesin": trn.VesinNeighborList,
@@ -30,12 +30,12 @@ _NEIGHBOUR_LISTS = {
 }
 
 
-def neighbour_list(spec: ModelSpec) -> trn.Transform:
+def neighbour_list(spec: SchNetSpec) -> trn.Transform:
     """All atom pairs closer than the cutoff (Bohr, the shards' unit)."""
     return _NEIGHBOUR_LISTS[spec.data.neighbour_list](cutoff=spec.model.cutoff_bohr)
 
 
-def _offset_flags(spec: ModelSpec, name: str, offsets: Offsets) -> dict:
+def _offset_flags(spec: SchNetSpec, name: str, offsets: Offsets) -> dict:
     target = next(t for t in spec.target_specs if t.name == name)
     flags = {"is_extensive": target.extensive, "zmax": ZMAX,
              "property_mean": torch.tensor([offsets.mean], dtype=torch.float64)}
@@ -48,7 +48,7 @@ def _scale(value: float) -> torch.Tensor:
     return torch.tensor([value], dtype=torch.float64)
 
 
-def preprocessing(spec: ModelSpec, offsets: dict[str, Offsets], with_targets: bool) -> list:
+def preprocessing(spec: SchNetSpec, offsets: dict[str, Offsets], with_targets: bool) -> list:
     """Per-item transforms; with_targets adds the offset removal and scaling of the labels
     (training and validation), without them only the model's inputs are prepared."""
     transforms = [neighbour_list(spec)]
@@ -61,7 +61,7 @@ def preprocessing(spec: ModelSpec, offsets: dict[str, Offsets], with_targets: bo
     return transforms
 
 
-def postprocessing(spec: ModelSpec, offsets: dict[str, Offsets]) -> list:
+def postprocessing(spec: SchNetSpec, offsets: dict[str, Offsets]) -> list:
     """Batch transforms undoing the target preprocessing on the network's outputs, in float64."""
     transforms = [trn.CastTo64()]
     for name, off in offsets.items():
@@ -71,7 +71,7 @@ def postprocessing(spec: ModelSpec, offsets: dict[str, Offsets]) -> list:
     return transforms
 
 
-def build_model(spec: ModelSpec, offsets: dict[str, Offsets]) -> spk.model.NeuralNetworkPotential:
+def build_model(spec: SchNetSpec, offsets: dict[str, Offsets]) -> spk.model.NeuralNetworkPotential:
     m = spec.model
     representation = spk.representation.SchNet(
         n_atom_basis=m.n_atom_basis, n_interactions=m.n_interactions, n_filters=m.n_filters,
@@ -87,7 +87,7 @@ def build_model(spec: ModelSpec, offsets: dict[str, Offsets]) -> spk.model.Neura
     )
 
 
-def build_task(spec: ModelSpec, model: spk.model.NeuralNetworkPotential) -> spk.task.AtomisticTask:
+def build_task(spec: SchNetSpec, model: spk.model.NeuralNetworkPotential) -> spk.task.AtomisticTask:
     """L1 (or MSE) on each normalised target, AdamW, linear warm-up then exponential decay
     per epoch."""
     t = spec.training

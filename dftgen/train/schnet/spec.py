@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
-from pathlib import Path
+
+from dftgen.specfile import check_keys, read_toml, replace_sections, section
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,7 @@ class TrainingSection:
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelSpec:
+class SchNetSpec:
     name: str
     targets: tuple[str, ...] = ("gap",)
     model: ModelSection = ModelSection()
@@ -87,13 +87,9 @@ class ModelSpec:
     def target_specs(self) -> list[Target]:
         return [TARGETS[t] for t in self.targets]
 
-    def replace(self, **sections) -> ModelSpec:
+    def replace(self, **sections) -> SchNetSpec:
         """A copy with fields of sections replaced: spec.replace(training={"max_epochs": 3})."""
-        changes = {}
-        for name, value in sections.items():
-            current = getattr(self, name)
-            changes[name] = dataclasses.replace(current, **value) if isinstance(value, dict) else value
-        return dataclasses.replace(self, **changes)
+        return replace_sections(self, **sections)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -101,21 +97,17 @@ class ModelSpec:
         return out
 
 
-def from_dict(data: dict) -> ModelSpec:
-    sections = {"model": ModelSection, "data": DataSection, "training": TrainingSection}
-    unknown = set(data) - {"name", "targets", *sections}
-    if unknown:
-        raise ValueError(f"unknown model spec keys: {sorted(unknown)}")
+_SECTIONS = {"model": ModelSection, "data": DataSection, "training": TrainingSection}
+
+
+def from_dict(data: dict, where: str = "model spec") -> SchNetSpec:
+    check_keys(data, {"name", "targets", *_SECTIONS}, where)
     kwargs = {"name": data["name"], "targets": tuple(data.get("targets", ("gap",)))}
-    for key, cls in sections.items():
-        fields = {f.name for f in dataclasses.fields(cls)}
-        table = data.get(key, {})
-        if set(table) - fields:
-            raise ValueError(f"unknown keys in [{key}]: {sorted(set(table) - fields)}")
-        kwargs[key] = cls(**table)
-    return ModelSpec(**kwargs)
+    for key, cls in _SECTIONS.items():
+        kwargs[key] = section(cls, data.get(key, {}), key, where)
+    return SchNetSpec(**kwargs)
 
 
-def load(path: str | os.PathLike) -> ModelSpec:
+def load(path: str | os.PathLike) -> SchNetSpec:
     """A spec from a TOML file."""
-    return from_dict(tomllib.loads(Path(path).read_text()))
+    return from_dict(read_toml(path, "model spec"), f"model spec {str(path)!r}")

@@ -23,7 +23,7 @@ from dftgen.train.schnet import plots
 from dftgen.train.schnet.data import ConformerIndex, ShardConformers, fit_offsets, molecule_subset
 from dftgen.train.schnet.evaluation import CHECKPOINT, EV_MEV, Trained, save_checkpoint
 from dftgen.train.schnet.model import build_model, build_task, preprocessing
-from dftgen.train.schnet.spec import ModelSpec
+from dftgen.train.schnet.spec import SchNetSpec
 
 METRICS = "metrics.json"
 CURVE = "learning_curve.png"
@@ -33,7 +33,7 @@ class _Recorder(pl.Callback):
     """Per epoch: the mean training loss and the validation MAE of each target (meV); keeps
     a copy of the weights of the epoch with the lowest validation loss."""
 
-    def __init__(self, spec: ModelSpec, stds: dict[str, float]):
+    def __init__(self, spec: SchNetSpec, stds: dict[str, float]):
         self.targets, self.stds = list(spec.targets), stds
         self.curve = {"epoch": [], "train_loss": [], "val_mae_mev": {t: [] for t in self.targets}}
         self.best_loss, self.best_epoch, self.best_state = math.inf, -1, None
@@ -58,7 +58,7 @@ class _Recorder(pl.Callback):
             self.best_state = copy.deepcopy(pl_module.model.state_dict())
 
 
-def train(spec: ModelSpec, splits: dict[str, ConformerIndex], out_dir: str | os.PathLike,
+def train(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os.PathLike,
           train_size: int | None = None, source: str = "", progress: bool = True) -> dict:
     """Train on splits["train"] (its first train_size conformers by shuffled molecule),
     select the epoch by splits["val"], write the model directory; returns the metrics."""
@@ -106,7 +106,7 @@ def train(spec: ModelSpec, splits: dict[str, ConformerIndex], out_dir: str | os.
     return metrics
 
 
-def scaling(spec: ModelSpec, splits: dict[str, ConformerIndex], out_dir: str | os.PathLike,
+def scaling(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os.PathLike,
             sizes: list[int], source: str = "", progress: bool = True) -> dict:
     """Train one model per training-set size (nested subsets, the same validation set) under
     out_dir/scaling/n<size>/; write out_dir/scaling.json and the log-log plot scaling.png."""

@@ -14,14 +14,14 @@ Units: lengths in Bohr, energies in Hartree, eigh broadening in Hartree^2.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 
 from dftgen.presets import Settings, resolve
+from dftgen.specfile import check_keys, read_toml, replace_sections, section
 
 
 @dataclasses.dataclass(frozen=True)
-class DataSpec:
+class DataSection:
     """Molecules: SMILES lists split by molecule (each with `conformers` ETKDG conformers,
     seeds seed, seed + 1, ...), or a generated dataset (its train and test splits)."""
 
@@ -43,7 +43,7 @@ class DataSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelSpec:
+class ModelSection:
     width: int = 32
     n_rbf: int = 16
     cutoff_bohr: float = 8.0
@@ -59,7 +59,7 @@ class ModelSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingSpec:
+class TrainingSection:
     route: str = "dft"  # "dft": the energy is the loss; "labels": the supervised twin
     steps: int = 300
     batch_size: int = 4
@@ -78,7 +78,7 @@ class TrainingSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class LabelWeights:
+class LabelsSection:
     """Weights of the twin's loss: (E[D] - E*)^2 and (e_HOMO/LUMO - labels)^2 in Hartree^2,
     and the mean squared density difference where a label density exists."""
 
@@ -88,7 +88,7 @@ class LabelWeights:
 
 
 @dataclasses.dataclass(frozen=True)
-class CompareSpec:
+class CompareSection:
     budget_minutes: float = 10.0
     eval_points: int = 8  # evaluations along each route's training
 
@@ -98,24 +98,23 @@ class CompareSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class Spec:
+class DFTLossSpec:
     name: str
     dft: tuple[tuple[str, object], ...]  # preset and overrides, as (key, value) pairs
-    data: DataSpec
-    model: ModelSpec
-    training: TrainingSpec
-    labels: LabelWeights
-    compare: CompareSpec
+    data: DataSection
+    model: ModelSection
+    training: TrainingSection
+    labels: LabelsSection
+    compare: CompareSection
 
     @property
     def settings(self) -> Settings:
         dft = dict(self.dft)
         return resolve(dft.pop("preset", "qm1b"), **dft)
 
-    def replace(self, **sections) -> Spec:
+    def replace(self, **sections) -> DFTLossSpec:
         """A copy with fields of sections replaced: replace(training={"steps": 10})."""
-        new = {k: dataclasses.replace(getattr(self, k), **v) for k, v in sections.items()}
-        return dataclasses.replace(self, **new)
+        return replace_sections(self, **sections)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -123,30 +122,18 @@ class Spec:
         return out
 
 
-_SECTIONS = {"data": DataSpec, "model": ModelSpec, "training": TrainingSpec,
-             "labels": LabelWeights, "compare": CompareSpec}
+_SECTIONS = {"data": DataSection, "model": ModelSection, "training": TrainingSection,
+             "labels": LabelsSection, "compare": CompareSection}
 
 
-def from_dict(raw: dict, where: str = "spec") -> Spec:
-    unknown = set(raw) - {"name", "dft", *_SECTIONS}
-    if unknown:
-        raise ValueError(f"{where}: unknown section(s) {sorted(unknown)}")
-    sections = {}
-    for key, cls in _SECTIONS.items():
-        values = dict(raw.get(key, {}))
-        fields = {f.name for f in dataclasses.fields(cls)}
-        bad = set(values) - fields
-        if bad:
-            raise ValueError(f"{where}: [{key}] has unknown key(s) {sorted(bad)}; known: {sorted(fields)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        sections[key] = cls(**values)
+def from_dict(raw: dict, where: str = "model spec") -> DFTLossSpec:
+    check_keys(raw, {"name", "dft", *_SECTIONS}, where)
+    sections = {key: section(cls, raw.get(key, {}), key, where) for key, cls in _SECTIONS.items()}
     dft = tuple(sorted(raw.get("dft", {"preset": "qm1b"}).items()))
-    spec = Spec(name=str(raw.get("name", "dftloss")), dft=dft, **sections)
+    spec = DFTLossSpec(name=str(raw.get("name", "dftloss")), dft=dft, **sections)
     spec.settings  # validates the preset and overrides now, not at first use
     return spec
 
 
-def load(path: str | Path) -> Spec:
-    path = Path(path)
-    with open(path, "rb") as fh:
-        return from_dict(tomllib.load(fh), str(path))
+def load(path: str | Path) -> DFTLossSpec:
+    return from_dict(read_toml(path, "model spec"), f"model spec {str(path)!r}")
