@@ -32,7 +32,7 @@ from molecules import molecules  # noqa: E402
 
 from dftgen.integrals import jk, unpack  # noqa: E402
 from dftgen.integrals.eri import DEFAULT_THRESHOLD, _eri_jit, memory_bound  # noqa: E402
-from dftgen.integrals.layout import prepare  # noqa: E402
+from dftgen.integrals.layout import layout_and_arrays  # noqa: E402
 
 CHUNK_BYTES = 4 << 20
 
@@ -49,7 +49,7 @@ def best_of(fn, repeat):
 
 
 def run(mol, basis, precision, ref, repeat):
-    layout, arrays = prepare(mol, basis, precision)
+    layout, arrays = layout_and_arrays(mol, basis, precision)
     threshold = jnp.asarray(DEFAULT_THRESHOLD[precision], arrays.exponents.dtype)
     args = (layout, arrays, threshold, True, CHUNK_BYTES, True)
     t = time.perf_counter()

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from dftgen.pipeline import spec as spec_mod  # noqa: E402
 from dftgen.pipeline.conformers import embed  # noqa: E402
-from dftgen.pipeline.runner import generate, prepare  # noqa: E402
+from dftgen.pipeline.runner import generate, plan_run  # noqa: E402
 
 
 def run_pipeline(spec, workers: int) -> tuple[float, int]:
@@ -58,7 +58,7 @@ def run_bare(spec, passes: int = 2) -> tuple[float, int]:
     from dftgen import run_dft_batch
 
     with tempfile.TemporaryDirectory() as out:
-        _, plan = prepare(spec, out, log=lambda s: None)
+        _, plan = plan_run(spec, out, log=lambda s: None)
     settings = spec.dft.settings
     for _ in range(passes):
         start = time.perf_counter()

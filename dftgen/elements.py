@@ -1,6 +1,6 @@
 """Chemical elements and unit conversions used throughout dftgen.
 
-Internal units are Bohr and Hartree (DESIGN.md section 3); the conversion constants are
+Internal units are Bohr and Hartree (docs/numerics.md); the conversion constants are
 the ones PySCF uses (pyscf.data.nist), so conversions agree with it digit for digit.
 """
 

@@ -2,9 +2,8 @@
 
 XLA:CPU takes its buffers (ERI pair matrices and tiles, 20-100 MB at QM1B sizes; AO values)
 from malloc, and glibc serves every block above its mmap threshold (at most 32 MiB) with a
-fresh mmap, so each call faults its pages in again, 4 KiB at a time: a 45 MB row gather at
-nao 58 took 17 ms this way and 4 ms on huge pages (one core, float32), and a whole QM1B
-molecule runs 13% faster.
+fresh mmap, so each call faults its pages in again, 4 KiB at a time; on huge pages the same
+buffers fault in 512 times less often (measured in benchmarks/results/tuning.md).
 glibc >= 2.35 can back its heap and mmaps with transparent huge pages (the tunable
 `glibc.malloc.hugetlb=1`, honoured where the kernel's THP mode is `madvise` or `always`).
 

@@ -17,8 +17,11 @@ import jax.numpy as jnp
 PRECISIONS = ("float64", "float32")
 
 
-def dtype(precision: str):
-    """The JAX dtype of a precision name, enabling x64 when float64 is requested."""
+def dtype(precision):
+    """The JAX dtype of a precision: a name ("float64", "float32") or a floating dtype itself
+    (what a kernel that follows its inputs' precision passes on); x64 is enabled for float64."""
+    if not isinstance(precision, str):
+        precision = jnp.dtype(precision).name
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "float64":
@@ -30,11 +33,6 @@ def dtype(precision: str):
 def enable_x64() -> None:
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
-
-
-def precision_name(dt) -> str:
-    """The precision name of a floating dtype (the inverse of `dtype`)."""
-    return "float64" if jnp.dtype(dt) == jnp.float64 else "float32"
 
 
 class Float32Pair(NamedTuple):

@@ -1,4 +1,4 @@
-"""Named SCF settings: "qm1b" (what QM1B ran on IPUs) and "accurate" (DESIGN.md section 3).
+"""Named SCF settings: "qm1b" (what QM1B ran on IPUs) and "accurate" (docs/numerics.md).
 
 Every setting can be overridden by keyword (`run_dft(mol, preset="qm1b", basis="6-31g")`) or
 by the matching CLI flag.

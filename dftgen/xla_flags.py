@@ -3,10 +3,9 @@
 LLVM's x86 backend prefers 256-bit vectors even on CPUs with AVX-512 (a guard against the
 clock drop of older Intel parts), and XLA:CPU keeps that preference unless told otherwise.
 Every kernel dftgen runs on a CPU is elementwise or batched arithmetic over long arrays
-(Boys function, Hermite recursions, AO values, XC sums), so full-width vectors pay: on the
-project's AMD EPYC (Zen 5), `--xla_cpu_prefer_vector_width=512` runs a QM1B molecule
-(STO-3G, nao 58-64, one core) 10-14% faster, its ERIs 16%. Where the CPU has no AVX-512 the
-flag changes nothing.
+(Boys function, Hermite recursions, AO values, XC sums), so full-width vectors pay
+(`--xla_cpu_prefer_vector_width=512`; measured in benchmarks/results/tuning.md). Where the
+CPU has no AVX-512 the flag changes nothing.
 
 XLA reads XLA_FLAGS once, when the backend first starts (the first computation), so
 `apply` is called on importing dftgen; a flag the user already set wins, and

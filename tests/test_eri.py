@@ -150,10 +150,10 @@ def test_hermite_coefficients_outside_their_support_are_zero(water):
     (sp, sp) pair's 160)."""
     import importlib
 
-    from dftgen.integrals.layout import prepare
+    from dftgen.integrals.layout import layout_and_arrays
 
     eri_module = importlib.import_module("dftgen.integrals.eri")
-    layout, arrays = prepare(water, "6-31g*", "float64")
+    layout, arrays = layout_and_arrays(water, "6-31g*", "float64")
     for cls in eri_module._class_order(layout):
         data = eri_module._class_data(layout, cls, arrays)
         npair, pp = data.p.shape

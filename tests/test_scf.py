@@ -1,4 +1,4 @@
-"""The SCF engine against PySCF's RKS/RHF (DESIGN.md section 3 tolerances).
+"""The SCF engine against PySCF's RKS/RHF (the tolerances of docs/numerics.md).
 
 PySCF runs with the same geometry, basis, functional and grid level, converged to 1e-11 Ha,
 with `small_rho_cutoff = 0` so both codes integrate on the full grid (PySCF otherwise drops
@@ -53,7 +53,7 @@ def test_qm1b_preset_is_within_float32_tolerance_of_converged_pyscf():
     result = run_dft(mol, "qm1b")
     _, e, homo, lumo = pyscf_reference(mol, "sto-3g", "b3lyp5", 0)
     assert result.iterations == 20 and result.converged
-    # the contract is 1e-4 Ha (DESIGN.md section 3); correctly rounded ERIs make it ~1e-7
+    # the contract is 1e-4 Ha (docs/numerics.md); correctly rounded ERIs make it ~1e-7
     assert abs(result.energy_ha - e) <= 1e-5
     assert abs(result.gap_ha - (lumo - homo)) <= 1e-5
     assert result.energy_history.shape == (20,)

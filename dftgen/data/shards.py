@@ -1,6 +1,6 @@
 """The shard format: HDF5 files of molecules, conformers, atoms and failures.
 
-One file holds four groups of equal-length columns (DESIGN.md section 5):
+One file holds four groups of equal-length columns (docs/dataset-format.md):
 
     molecules/   id, smiles, seed, conformer_start, conformer_count        one row per molecule
     conformers/  molecule_id, conformer, energy_ev, dispersion_ev, homo_ev, lumo_ev, gap_ev,

@@ -1,4 +1,4 @@
-"""The simulated IPU device layer (DESIGN.md section 4).
+"""The simulated IPU device layer (docs/device-model.md).
 
     dftgen.device.get("ipu-bow", n=1)      a Device: spec, n, JAX devices, admit, map_batch
     dftgen.device.configure_host_devices(n)  n JAX host devices for a Pod (before JAX starts)

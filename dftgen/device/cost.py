@@ -4,14 +4,15 @@ A BSP program is a sequence of supersteps; each costs (Valiant 1990)
     w / clock + g h / clock + l,
 w the compute cycles of the busiest tile, h the bytes the busiest tile sends or receives in
 the exchange (g = 1 / exchange bytes per cycle), l one chip-wide sync. The program modelled is
-PySCF-IPU's (REFERENCE.md): the ERIs evaluated once in one superstep and kept on their tiles;
+PySCF-IPU's (Mathiasen et al. 2023; docs/device-model.md): the ERIs evaluated once in one superstep and kept on their tiles;
 then per SCF iteration the density broadcast to every tile, J, K and V_xc accumulated per tile
 and reduced across tiles, the dense linear algebra of DIIS and the orbital solve on nao tiles,
 and the Fock matrix diagonalised by a parallel Jacobi eigensolver (what PySCF-IPU used on the
 IPU; LAPACK's eigh is a host call that XLA's cost analysis counts as free).
 
 FLOPs come from XLA's cost analysis of the kernel's own programs: the ERI evaluation, the Fock
-build `fock_and_energy`, and `iterate`. XLA counts a loop body once whatever its trip count,
+build `fock_and_energy` (on the SCF's own two-electron layout, the P supermatrix's blocks), and
+`iterate`. XLA counts a loop body once whatever its trip count,
 so `ProgramCost.counted` multiplies every `scan` body (the ERI's tiles, the XC's grid chunks)
 by its trip count; `iterate`'s while loop stays counted once, so that
     iterate = initial Fock build + one iteration,  one iteration = Fock build + linear algebra.
@@ -37,10 +38,8 @@ worker threads (one instruction every sixth cycle, about two instructions per FL
 loads and address arithmetic: 1/12 FLOP per cycle, 0.26% of the AMP peak). So the published
 throughput says PySCF-IPU's tiles ran at roughly single-thread scalar speed, plausible for
 its hand-written ERI and Jacobi vertices and pessimistic for matrix products; a far smaller
-value would have meant a missing term. Before calibrating, two wrong terms were fixed: the
-ERI and XC loops counted once (the ERI 35x too few FLOPs) and the Jacobi solver's sweeps and
-rounds taken from PySCF-IPU. Every other size uses the same constants; everything else in the
-model is a published hardware figure or a count.
+value would have meant a missing term. Every other size uses the same constants; everything
+else in the model is a published hardware figure or a count (docs/device-model.md).
 """
 
 from __future__ import annotations
@@ -53,10 +52,8 @@ import jax.extend.core as jax_core
 
 from dftgen.device.specs import DeviceSpec
 
-# fraction of the float32 AMP peak reached by the counted FLOPs: calibrated once on QM1B's
-# 134.6 ms per conformer for CC1=NOC(C)=C1C(N)=O (`benchmarks/ipu_model.py --calibrate` gave
-# 0.002249 since the SCF builds J/K from pair matrices, which take fewer FLOPs per Fock build
-# than the dense tensor, with which it gave 0.002312); see the module docstring for its meaning
+# fraction of the float32 AMP peak reached by the counted FLOPs, calibrated once on QM1B's
+# published time per conformer (`benchmarks/ipu_model.py --calibrate`; module docstring)
 EFFICIENCY = 0.00225
 # PySCF-IPU's eigensolver (tessellate-ipu's `ipu_eigh`, called with num_iters=12): parallel
 # Jacobi in the round-robin ordering on a matrix padded to even n, n/2 tiles holding two
@@ -97,7 +94,7 @@ class ProgramCost:
         counted as many times as it runs: XLA's analysis of the whole program, plus, for each
         loop, (trip count - 1) times XLA's analysis of its body (recursively for nested
         loops). The ERI program runs its tiles through lax.map, so XLA alone counts one
-        tile of each class pair (35x too few FLOPs for a 10-heavy-atom molecule).
+        tile of each class pair (far too few FLOPs).
         `while_loop`s have no static trip count and stay counted once."""
         closed = jax.make_jaxpr(fn)(*args)
         return _add(cls.of(_lowered(closed)), _missed_by_xla(closed.jaxpr))

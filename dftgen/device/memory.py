@@ -1,7 +1,7 @@
 """How much memory one molecule's device program needs: an analytic model, and XLA's count.
 
 The analytic model describes the program PySCF-IPU ran (Mathiasen et al. 2023; see
-REFERENCE.md): one bulk-synchronous program with static shapes per molecule, on one IPU, in two
+docs/device-model.md): one bulk-synchronous program with static shapes per molecule, on one IPU, in two
 phases whose buffers are never live at the same time:
 
 ERI phase: every unique primitive quartet (ab|cd) is evaluated into its own float32 in one

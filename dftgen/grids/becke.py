@@ -31,7 +31,7 @@ def size_adjustment(radii: np.ndarray) -> np.ndarray:
 @jax.jit
 def cell_functions(points, atoms, adjustment):
     """Unnormalised Becke cell functions P_i at points (one fused XLA loop over the atom pairs
-    and points: the grid of a 10-heavy-atom molecule in 7 ms against numpy's 17).
+    and points, faster than the same in numpy).
 
     Args:
         points: (npts, 3) in Bohr.

@@ -8,7 +8,7 @@ For batches of molecules of one shape bucket, `layout.stack` gives traced arrays
 
 from dftgen.integrals.eri import eri, eri_packed, unpack
 from dftgen.integrals.jk import fock_supermatrix, jk, pair_matrices, two_electron
-from dftgen.integrals.layout import BasisArrays, Layout, prepare, stack, trace_counts
+from dftgen.integrals.layout import BasisArrays, Layout, layout_and_arrays, stack, trace_counts
 from dftgen.integrals.one_electron import (
     cross_overlap,
     kinetic,
@@ -19,4 +19,4 @@ from dftgen.integrals.one_electron import (
 )
 
 __all__ = ["eri", "eri_packed", "jk", "fock_supermatrix", "pair_matrices", "two_electron", "unpack", "trace_counts", "overlap", "cross_overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
-           "prepare", "stack", "Layout", "BasisArrays"]
+           "layout_and_arrays", "stack", "Layout", "BasisArrays"]

@@ -101,7 +101,7 @@ def boys_orders(n_max: int, t: jax.Array) -> tuple[jax.Array, ...]:
     tl = jnp.where(small, t0, t)
     inv_root_t = jax.lax.rsqrt(tl)
     # 1 - erfc: XLA's erf is only good to about 4 ulp in float32 (where sqrt(T) > 1.2 here,
-    # erfc < 0.09 and its relative error shrinks) and 3x slower than erfc in float64 (where
+    # erfc < 0.09 and its relative error shrinks) and slower than erfc in float64 (where
     # 1 - erfc loses at most a factor 1/erf(sqrt(T0_MIN)) = 4)
     f0 = (0.5 * math.sqrt(math.pi)) * (1.0 - jax.lax.erfc(tl * inv_root_t)) * inv_root_t
     exp_t = jnp.exp(-t)

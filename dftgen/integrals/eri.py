@@ -49,8 +49,7 @@ nbands_y) is not computed, so that what is left out of any integral adds up to l
 threshold. Within each class the pairs are sorted by how many of their bands matter, then by
 their bounds (a traced permutation, undone on the assembled blocks), so that tiles hold alike
 pairs: at 10 heavy atoms in STO-3G this leaves 19% of the (ss|ss) band pairs and 30-72% of
-the others, and the ERIs take 110 ms instead of 212 ms on one core (nao 58). A tile pair
-with no band pair left is skipped whole.
+the others. A tile pair with no band pair left is skipped whole.
 """
 
 from __future__ import annotations
@@ -64,7 +63,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen.integrals.hermite import coulomb_hermite_terms, hermite_tuples
-from dftgen.integrals.layout import BasisArrays, Layout, PairClass, angular, prepare, trace_counts
+from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, angular, layout_and_arrays,
+                                     trace_counts)
 from dftgen.integrals.pairs import max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
 
@@ -74,22 +74,19 @@ PREFACTOR = 2.0 * math.pi**2.5
 #: computed upper halves of diagonal tiles add at most 1/MIN_TILES to its work
 MIN_TILES = 6
 #: pairs per tile side: squarer tiles than the caches alone would allow, so that both sides
-#: screen finely and the batched products are not thin (10 heavy atoms, STO-3G, one core:
-#: (s sp|s s) 33 -> 18 ms and (sp sp|s sp) 46 -> 31 ms against tiles of 1 x 86 and 1 x 30)
+#: screen finely and the batched products are not thin
 TILE = 8
 #: with screening, each pair's primitive pairs are cut into at most this many bands
-#: (`_n_bands`). STO-3G, one core of an Intel Xeon, nao 58 / 69: ERIs 122-137 -> 110-119 ms / 272-285 ->
-#: 220-224 ms with bands of one primitive pair (9) instead of three (3).
+#: (`_n_bands`): finer bands let fewer quartets survive
 MAX_BANDS = 9
 #: at most this many where the ket contraction is a batched product (`_class_pair_bands`):
-#: STO-3G's (sp sp|sp sp), nao 58 / 69, one core (Intel Xeon): ERIs 108-119 -> 98-108 ms / 210-230 ->
-#: 202 ms against 9 bands; 110-114 / 211-224 ms with 1
+#: each band pair is then some 50 separate XLA:CPU operations
 COARSE_BANDS = 3
 #: class pairs whose ket contraction takes at most this many products per primitive quartet
 #: (nhx x the ket's non-zero Hermite coefficients, `hermite_support`) contract it
-#: elementwise (`_ket_elementwise`), the others by a batched matrix product. STO-3G, one
-#: core of an AMD EPYC, nao 58 / 69: ERIs 108 -> 91 ms / 234 -> 189 ms with 80, which takes all classes
-#: but (sp sp|sp sp); with that one too (460 products) no faster, and 40% longer to compile.
+#: elementwise (`_contract_ket_elementwise`), the others by a batched matrix product; for
+#: STO-3G this takes every class but (sp sp|sp sp), for which elementwise is no faster and
+#: slower to compile
 ELEMENTWISE_KET = 80
 
 
@@ -183,22 +180,22 @@ def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int,
         jnp.broadcast_to(v, (ty, tx, ppx, ppy)).reshape(-1)
         for v in (p * q / (p + q), PREFACTOR / jnp.sqrt(p + q)) + r))
     herm = coulomb_hermite_terms(lx + ly, alpha, jnp.stack([rx, ry, rz]), scale)
-    if _elementwise_ket(nhx, support):
-        return _ket_elementwise(herm.reshape(-1, ty, tx, ppx, ppy), ket.ket, index, support)
+    if _ket_is_elementwise(nhx, support):
+        return _contract_ket_elementwise(herm.reshape(-1, ty, tx, ppx, ppy), ket.ket, index, support)
     gathered = herm[index].reshape(nhx, nhy, ty, tx, ppx, ppy)
     gathered = jnp.transpose(gathered, (2, 3, 4, 0, 5, 1))  # (ty, tx, ppx, nhx, ppy, nhy)
     ket_done = jnp.matmul(gathered.reshape(ty, tx * ppx * nhx, ppy * nhy), ket.ket)
     return ket_done.reshape(ty, tx, ppx * nhx, fcd)
 
 
-def _elementwise_ket(nhx: int, support: tuple | None) -> bool:
+def _ket_is_elementwise(nhx: int, support: tuple | None) -> bool:
     """Whether a bra of nhx Hermite tuples and a ket class of that `hermite_support` (None:
     unknown) have their ket contracted elementwise (at most ELEMENTWISE_KET products per
     primitive quartet) rather than by a batched product."""
     return support is not None and nhx * len(support) <= ELEMENTWISE_KET
 
 
-def _ket_elementwise(herm: jnp.ndarray, ket_e: jnp.ndarray, index: np.ndarray,
+def _contract_ket_elementwise(herm: jnp.ndarray, ket_e: jnp.ndarray, index: np.ndarray,
                      support: tuple) -> jnp.ndarray:
     """The ket contraction of `_ket_contracted` as unrolled products over the ket's non-zero
     Hermite coefficients only (support, `hermite_support`), summed over the ket primitives:
@@ -279,7 +276,7 @@ def _class_pair_bands(ppx: int, ppy: int, nhx: int, support: tuple | None) -> tu
     as each band pair then runs as some 50 separate XLA:CPU operations (elementwise, XLA:CPU
     compiles a tile's loop over band pairs into one)."""
     bands = _n_bands(ppx), _n_bands(ppy)
-    if _elementwise_ket(nhx, support):
+    if _ket_is_elementwise(nhx, support):
         return bands
     return tuple(_largest_divisor(nb, COARSE_BANDS) for nb in bands)
 
@@ -562,7 +559,7 @@ def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
             position_x, position_y = np.arange(len(classes[x].pairs)), np.arange(len(classes[y].pairs))
         blocks.append(_pair_order_block(tiles, plan, x == y, position_x, position_y))
     # materialised as gathered: raveled first, XLA:CPU writes out the indices and copies
-    # the blocks (at nao 58: 19 ms against 9 ms)
+    # the blocks
     blocks = jax.lax.optimization_barrier(blocks)
     return jnp.concatenate([b.ravel() for b in blocks])[source]
 
@@ -606,7 +603,7 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
             0: no screening). No integral larger than it is dropped.
         chunk_bytes: bound on the intermediates of one tile (see the module docstring).
     """
-    layout, arrays = prepare(mol, basis, precision)
+    layout, arrays = layout_and_arrays(mol, basis, precision)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD[precision]
     # the threshold's value is traced: one program serves every positive threshold

@@ -12,7 +12,7 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
   the closed-shell supermatrices of Raffenetti (Chem. Phys. Lett. 20, 335, 1973). Both are
   symmetric npair x npair (npair = nao(nao+1)/2) and J, K come from one matrix-vector product
   over the pair (2, npair, npair): nao^4/2 values read per build, a quarter of the dense
-  tensor's two passes (measured at nao = 58, float32, one core: 0.4 ms against 2.6 ms);
+  tensor's two passes;
   `two_electron` gives J - a/2 K from their combination P (`fock_supermatrix`, which an
   SCF keeps instead of the pair, as the blocks of its lower triangle), one pass over
   nao^4/8 values;
@@ -72,8 +72,8 @@ def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.
 
 
 def _index_dtype(packed: jnp.ndarray, nao: int):
-    """int32 where the packed indices and their intermediates fit (measured 10-15% faster
-    gathers than int64), else int64 (JAX x64)."""
+    """int32 where the packed indices and their intermediates fit (faster gathers than
+    int64), else int64 (JAX x64)."""
     if packed.shape != (n_packed(nao),):
         raise ValueError(f"packed ERIs of shape {tuple(packed.shape)} do not match nao={nao} "
                          f"({n_packed(nao)} unique integrals)")
@@ -138,8 +138,8 @@ def _fock_remainder(packed: jnp.ndarray, hi: jnp.ndarray, nao: int, hybrid: floa
 
 def _fock_pair(packed: jnp.ndarray, nao: int, hybrid: float) -> SymmetricBlocks:
     """P's blocks as a Float32Pair, hi and lo each gathered by its own program, fused with
-    the rounding: in one program XLA shares the gathers of the two and writes float64 P out
-    (full P at nao 58, one core: 50 ms against 2 x 15 ms)."""
+    the rounding: in one program XLA shares the gathers of the two and writes float64 P out,
+    which is slower than two programs."""
     hi = _fock_rounded(packed, nao, hybrid)
     return SymmetricBlocks(Float32Pair(hi, _fock_remainder(packed, hi, nao, hybrid)))
 
@@ -155,8 +155,8 @@ def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float,
     """Raffenetti's P = J - (hybrid/2) K supermatrix (npair, npair) from the s8-packed ERIs,
     as the blocks of its lower triangle (`dftgen.integrals.symmetric`): all a closed-shell
     SCF with that exact-exchange fraction needs (`two_electron`), in a quarter of the
-    memory of `pair_matrices` and built in one pass of npair^2 / 2 elements (nao 58, one
-    core: 9 ms against 23 ms for the full matrix). as_pair (float64 ERIs): the blocks as a
+    memory of `pair_matrices` and built in one pass of npair^2 / 2 elements. as_pair
+    (float64 ERIs): the blocks as a
     `Float32Pair`, each half rounded as it is gathered (two passes, no float64 P)."""
     return _fock_pair(packed, nao, hybrid) if as_pair else _fock_full(packed, nao, hybrid)
 

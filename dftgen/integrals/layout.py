@@ -162,7 +162,7 @@ def basis_arrays(mol, basis: BasisSet, precision: str = "float64") -> BasisArray
     )
 
 
-def prepare(mol, basis, precision: str = "float64") -> tuple[Layout, BasisArrays]:
+def layout_and_arrays(mol, basis, precision: str = "float64") -> tuple[Layout, BasisArrays]:
     """(layout, arrays) for a molecule and a BasisSet or basis name."""
     if isinstance(basis, str):
         basis = build(mol, basis)

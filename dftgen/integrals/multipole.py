@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from dftgen.integrals.layout import BasisArrays, Layout, prepare
+from dftgen.integrals.layout import BasisArrays, Layout, layout_and_arrays
 from dftgen.integrals.one_electron import _assemble
 from dftgen.integrals.pairs import pair_data
 
@@ -36,5 +36,5 @@ _dipole_jit = jax.jit(dipole_matrices, static_argnums=0)
 
 def dipole(mol, basis, precision: str = "float64", origin=(0.0, 0.0, 0.0)) -> jnp.ndarray:
     """<m| r - origin |n> for x, y, z: (3, nao, nao) in Bohr, PySCF's int1e_r order."""
-    layout, arrays = prepare(mol, basis, precision)
+    layout, arrays = layout_and_arrays(mol, basis, precision)
     return _dipole_jit(layout, arrays, jnp.asarray(origin, arrays.positions.dtype))

@@ -21,7 +21,8 @@ import numpy as np
 
 from dftgen.basis import BasisSet
 from dftgen.integrals.hermite import coulomb_hermite
-from dftgen.integrals.layout import BasisArrays, Layout, PairClass, prepare, trace_counts
+from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, layout_and_arrays,
+                                     trace_counts)
 from dftgen.integrals.pairs import kinetic_pairs, max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
 
@@ -118,7 +119,7 @@ _jitted = {
 
 def _public(name):
     def matrix(mol, basis, precision: str = "float64"):
-        layout, arrays = prepare(mol, basis, precision)
+        layout, arrays = layout_and_arrays(mol, basis, precision)
         return _jitted[name](layout, arrays)
 
     return matrix
@@ -143,7 +144,7 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
     """<basis|other> (basis.nao, other.nao): overlaps between two BasisSets on `mol`."""
     union = BasisSet(name=f"{basis.name}|{other.name}", shells=basis.shells + other.shells,
                      numbers=basis.numbers)
-    layout, arrays = prepare(mol, union, precision)
+    layout, arrays = layout_and_arrays(mol, union, precision)
     try:
         return _cross_overlap(layout, arrays, basis.nao)
     except ValueError as err:

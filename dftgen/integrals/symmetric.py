@@ -95,10 +95,7 @@ class SymmetricBlocks(NamedTuple):
         """M v (n,) for v (n,), in the wider of the two dtypes (float64 for a Float32Pair,
         as for a product of arrays). The blocks go through GROUP at
         a time, each group applied twice while it is in the caches (a Float32Pair's halves
-        added there): in two passes over all blocks, each streams them from memory (one
-        core, float64, n = 12,246: 174 ms against 60 ms grouped and 53 ms for the full
-        matrix; float32 from memory, n = 1,711 / 2,415: 1.3 / 3.0 ms against 0.8 / 1.4 ms
-        grouped and 0.9 / 1.6 ms full)."""
+        added there): in two passes over all blocks, each would stream them from memory."""
         n = v.shape[0]
         self.check(n)
         nb = n_grid(n)

@@ -61,7 +61,7 @@ def run_config(spec: PipelineSpec, run_dir: Path) -> TaskConfig:
                       parts_dir=str(run_dir / "parts"), config_hash=spec.config_hash())
 
 
-def prepare(spec: PipelineSpec, out_root: str | Path, log: Callable[[str], None] = print) -> tuple[Path, Plan]:
+def plan_run(spec: PipelineSpec, out_root: str | Path, log: Callable[[str], None] = print) -> tuple[Path, Plan]:
     """The run directory and its plan: read back when it exists, else ingested, planned and
     frozen (plan.json), with ingest failures written as parts/ingest.h5."""
     run_dir = spec.run_dir(out_root)
@@ -97,7 +97,7 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
     task_fn exists for tests of the driver's fault handling; runs use `run_task`.
     """
     start = time.perf_counter()
-    run_dir, plan = prepare(spec, out_root, log)
+    run_dir, plan = plan_run(spec, out_root, log)
     index = scan(run_dir / "parts")
     for problem in index.quarantined:
         log(f"quarantined, its molecules run again: {problem}")

@@ -89,8 +89,8 @@ class PlanSection:
     """task_conformers: conformers per task (tasks of a few minutes; a molecule's conformers
     never split across tasks); batch_size: conformers per `run_dft_batch` call inside a task
     (short batches are padded with copies, so each bucket compiles one program). On CPU 1 is
-    fastest: one molecule at a time ran 1.7x faster per conformer than vmapped batches of 8
-    and compiled 5-8x faster (ethanol, STO-3G); batches may pay on a GPU."""
+    fastest, per conformer and to compile (benchmarks/results/tuning.md); batches may pay on
+    a GPU."""
 
     task_conformers: int = 64
     batch_size: int = 1

@@ -21,7 +21,6 @@ import jax
 import jax.numpy as jnp
 
 from dftgen import integrals, xc
-from dftgen.precision import precision_name
 from dftgen.presets import Settings
 
 
@@ -82,7 +81,7 @@ def fock_and_energy(dm, inputs: SCFInputs, xc_name: str):
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, veff)
     if functional.terms:  # a density functional part, beyond exact exchange
         _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
-                               precision=precision_name(dm.dtype), ao_major=True)
+                               precision=dm.dtype, ao_major=True)
         veff = veff + v_xc
         energy = energy + e_xc
     return inputs.h + veff, energy + inputs.e_nuc

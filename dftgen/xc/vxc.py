@@ -24,7 +24,7 @@ from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
 ROW_GROUP = 32  # rows of AO values summed in one fused pass (`_dot_rows`)
-DEFAULT_CHUNK = 32768  # points per chunk: a QM1B molecule's level-0 grid in one (15-20% faster than 4096)
+DEFAULT_CHUNK = 32768  # points per chunk: a QM1B molecule's level-0 grid in one pass
 
 
 def _block(f: Functional, ao, weights, dm):
@@ -32,7 +32,7 @@ def _block(f: Functional, ao, weights, dm):
 
     AO-major, so that every sum over orbitals runs down contiguous rows of points; each
     intermediate is materialised (`optimization_barrier`): fused, XLA:CPU re-reads the AO
-    arrays once per consumer (measured at nao 58, 15,776 points: 3.7 ms against 6.3 ms).
+    arrays once per consumer.
     """
     barrier = jax.lax.optimization_barrier
     phi = ao[0]
@@ -57,9 +57,8 @@ def _dot_rows(a, b):
     """(n,) sums over orbitals of a * b, both (nao, n): sum_i a_i b_i at every point.
 
     Written as sums of rows, which XLA:CPU fuses into one pass over the rows of a group,
-    ROW_GROUP rows at most (one group of all 156 rows at nao 156 ran 3x slower). The whole
-    XC build, one core: nao 58, 15,776 points, float32: 3.8 ms against 4.6 ms as products
-    with a row of ones; nao 69: 7.7 against 8.8 ms; nao 156, float64: the same.
+    ROW_GROUP rows at most (one group of all rows is slower at large nao); faster than
+    products with a row of ones.
     """
     nao = a.shape[0]
     size = -(-nao // -(-nao // ROW_GROUP))  # equal groups
@@ -96,7 +95,7 @@ def vxc(
     weights,
     dm,
     *,
-    precision: str = "float64",
+    precision="float64",
     chunk_size: int = DEFAULT_CHUNK,
     ao_major: bool = False,
 ):
@@ -107,7 +106,8 @@ def vxc(
     with ao_major=True the same arrays transposed, (nao, npts) or (k, nao, npts): the
     layout the kernel computes in, which an SCF keeps so as not to transpose every cycle.
     weights: (npts,) quadrature weights (Bohr^3). dm: (nao, nao) symmetric density matrix
-    (total, both spins). Returns (n_electrons, E_xc in Hartree, V_xc (nao, nao) in Hartree).
+    (total, both spins). precision: "float64", "float32" or a dtype (`dftgen.precision.dtype`).
+    Returns (n_electrons, E_xc in Hartree, V_xc (nao, nao) in Hartree).
     Exact exchange (`functional(xc).hybrid`) is not included: the SCF adds it.
     """
     f = functional(xc)
