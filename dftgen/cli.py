@@ -125,6 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_integrals)
 
+    from dftgen.cache_commands import add_commands as add_cache_commands
     from dftgen.device.commands import add_commands as add_device_commands
     from dftgen.pipeline.commands import add_commands as add_pipeline_commands
     from dftgen.train import add_train_parser
@@ -139,6 +140,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_schnet_commands(sub)
     add_compare_command(sub)
     add_device_commands(sub)
+    add_cache_commands(sub)
     return parser
 
 

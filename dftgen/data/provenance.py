@@ -52,16 +52,24 @@ def _git_commit() -> str | None:
 
 
 def _machine() -> dict:
-    cpu, flags = platform.processor() or platform.machine(), set()
+    model, flags = cpu()
+    return {"cpu": model, "cpu_flags": [f for f in CPU_FLAGS if f in flags],
+            "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu() -> tuple[str, frozenset[str]]:
+    """(model name, instruction-set flags) of this machine's CPU, from /proc/cpuinfo where
+    there is one."""
+    model, flags = platform.processor() or platform.machine(), frozenset()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "model name":
-                cpu = value.strip()
+                model = value.strip()
             elif key.strip() == "flags":
-                flags = set(value.split())
+                flags = frozenset(value.split())
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cpu_flags": [f for f in CPU_FLAGS if f in flags],
-            "cores": os.cpu_count(), "platform": platform.platform()}
+    return model, flags

@@ -30,10 +30,12 @@ def worker_env(device: str | None = None, cache_dir: str | os.PathLike | None = 
     """Environment variables for worker processes (set before JAX is imported there).
 
     device: "cpu" or "gpu" (JAX_PLATFORMS); None leaves JAX's own choice.
-    cache_dir: JAX's persistent compilation cache; default `dftgen.compilation_cache.directory()`
-    (None there, DFTGEN_JAX_CACHE=off, switches it off in the workers too).
+    cache_dir: the root of JAX's persistent compilation cache; default
+    `dftgen.compilation_cache.root()` (None there, DFTGEN_JAX_CACHE=off, switches it off in
+    the workers too). Each worker keeps its entries in its own machine kind's directory under
+    it, capped (`dftgen.compilation_cache`), so a long run cannot fill a disk.
     """
-    cache = cache_dir or compilation_cache.directory()
+    cache = cache_dir or compilation_cache.root()
     env = {
         "XLA_FLAGS": xla_flags.with_flags("--xla_cpu_multi_thread_eigen=false"),
         "DFTGEN_JAX_CACHE": "off",
