@@ -13,6 +13,7 @@ import sys
 import dftgen
 from dftgen import hugepages
 from dftgen.cli_args import add_molecule_arguments, add_preset_argument, molecule_from_args
+from dftgen.data.shards import ShardError
 from dftgen.extras import MissingExtraError
 
 
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, MissingExtraError) as err:  # one line, no traceback
+    except (ValueError, FileNotFoundError, MissingExtraError, ShardError) as err:  # one line
         print(f"dftgen {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -54,11 +54,15 @@ class Molecule:
         object.__setattr__(self, "numbers", numbers)
         if isinstance(self.positions, (list, tuple, np.ndarray)):
             object.__setattr__(self, "positions", np.asarray(self.positions, dtype=np.float64))
+        if len(numbers) == 0:
+            raise MoleculeError(f"molecule {self.name!r} has no atoms")
         if tuple(self.positions.shape) != (len(numbers), 3):
             raise MoleculeError(
                 f"molecule {self.name!r}: positions have shape {tuple(self.positions.shape)}, "
                 f"expected ({len(numbers)}, 3)"
             )
+        if isinstance(self.positions, np.ndarray):  # not a JAX tracer: the values are known
+            _check_geometry(self.positions, self.name)
         if (self.n_electrons - self.spin) % 2:
             raise MoleculeError(
                 f"molecule {self.name!r}: {self.n_electrons} electrons cannot have spin {self.spin}"
@@ -188,6 +192,24 @@ class Molecule:
         atom = [(s, tuple(map(float, p))) for s, p in zip(self.symbols, np.asarray(self.positions))]
         return gto.M(atom=atom, unit="Bohr", basis=basis, charge=self.charge, spin=self.spin,
                      verbose=0, **kwargs)
+
+
+MIN_DISTANCE_BOHR = 0.2  # closer nuclei are an input error (typos, duplicated lines), not chemistry
+
+
+def _check_geometry(positions: np.ndarray, name: str) -> None:
+    """MoleculeError for coordinates that are not finite or nuclei that (nearly) coincide."""
+    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
+    if len(bad):
+        raise MoleculeError(f"molecule {name!r}: atom {bad[0] + 1} has coordinates that are not "
+                            f"finite numbers {positions[bad[0]].tolist()}")
+    if len(positions) > 1:
+        d = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+        d[np.diag_indices(len(positions))] = np.inf
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        if d[i, j] < MIN_DISTANCE_BOHR:
+            raise MoleculeError(f"molecule {name!r}: atoms {min(i, j) + 1} and {max(i, j) + 1} are "
+                                f"{d[i, j] * BOHR_ANGSTROM:.3f} Angstrom apart")
 
 
 def _parse_smiles(smiles: str):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import types
+import typing
 from pathlib import Path
 
 
@@ -43,7 +45,48 @@ def section(cls, table: dict, name: str, where: str):
     if not isinstance(table, dict):
         raise SpecError(f"{where}: [{name}] must be a table")
     check_keys(table, [f.name for f in dataclasses.fields(cls)], where, name)
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+    hints = typing.get_type_hints(cls)
+    for key, value in table.items():
+        if not _matches(value, hints[key]):
+            raise SpecError(f"{where}: [{name}] {key} must be {_describe(hints[key])}, got "
+                            f"{value!r}")
+    return cls(**{k: _frozen(v) for k, v in table.items()})
+
+
+def _frozen(value):
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def _matches(value, hint) -> bool:
+    """Whether a TOML value fits a field's type (ints pass as floats, lists as tuples)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_matches(value, h) for h in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool or hint is str:
+        return isinstance(value, hint)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, h) for v, h in zip(value, args))
+    return True  # object, Any and the like: the section validates it
+
+
+def _describe(hint) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             type(None): "absent"}
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return "a list"
+    return names.get(hint, str(hint))
 
 
 def replace_sections(spec, **sections):

@@ -6,7 +6,7 @@ For batches of molecules of one shape bucket, `layout.stack` gives traced arrays
 `jax.vmap` the `*_matrix` kernels over.
 """
 
-from dftgen.integrals.eri import eri, eri_packed, unpack
+from dftgen.integrals.eri import eri, eri_packed, n_packed, unpack
 from dftgen.integrals.jk import fock_supermatrix, jk, pair_matrices, two_electron
 from dftgen.integrals.layout import BasisArrays, Layout, layout_and_arrays, stack, trace_counts
 from dftgen.integrals.one_electron import (
@@ -18,5 +18,5 @@ from dftgen.integrals.one_electron import (
     overlap,
 )
 
-__all__ = ["eri", "eri_packed", "jk", "fock_supermatrix", "pair_matrices", "two_electron", "unpack", "trace_counts", "overlap", "cross_overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
+__all__ = ["eri", "eri_packed", "n_packed", "jk", "fock_supermatrix", "pair_matrices", "two_electron", "unpack", "trace_counts", "overlap", "cross_overlap", "kinetic", "nuclear", "one_electron_integrals", "nuclear_repulsion",
            "layout_and_arrays", "stack", "Layout", "BasisArrays"]

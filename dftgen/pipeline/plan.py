@@ -92,8 +92,10 @@ class Plan:
 
 
 def bucket_of(entry: MoleculeEntry, basis: str) -> Bucket:
-    """The shape bucket of a molecule in a basis (positions do not matter for shapes)."""
-    atoms = Molecule(np.array(entry.numbers), np.zeros((len(entry.numbers), 3)), name=entry.smiles)
+    """The shape bucket of a molecule in a basis (positions do not matter for shapes: the
+    atoms are placed on a line, 2 Bohr apart)."""
+    line = np.outer(np.arange(len(entry.numbers)), [2.0, 0.0, 0.0])
+    atoms = Molecule(np.array(entry.numbers), line, name=entry.smiles)
     bas = basis_mod.build(atoms, basis)
     key = hashlib.sha256(repr(bas.shape_key).encode()).hexdigest()[:8]
     return Bucket(key, entry.n_heavy, entry.n_hydrogens, bas.nao)

@@ -30,18 +30,17 @@ from dftgen.presets import Settings
 from dftgen.scf.iterations import SCFInputs, orthogonaliser
 
 
-def _pair_eri_budget() -> int:
-    """Bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K
-    then unpack them every build, far slower): an eighth of the machine's memory, at least
-    1 GiB."""
+def physical_memory() -> int:
+    """Bytes of memory of this machine (8 GiB where the system does not say)."""
     try:
-        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        memory = 8 << 30
-    return max(memory // 8, 1 << 30)
+        return 8 << 30
 
 
-PAIR_ERI_BYTES = _pair_eri_budget()
+# bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K then
+# unpack them every build, far slower): an eighth of the machine's memory, at least 1 GiB
+PAIR_ERI_BYTES = max(physical_memory() // 8, 1 << 30)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,12 +97,23 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     if mol.n_electrons // 2 > bas.nao:
         raise MoleculeError(f"molecule {mol.name!r}: {mol.n_electrons // 2} occupied orbitals "
                             f"but nao={bas.nao}")
+    _check_eri_memory(mol, bas.nao)
     timings: dict[str, float] = {}
     grid = None
     if xc.functional(settings.xc).terms:
         with timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
     return Setup(mol, bas, grid, timings)
+
+
+def _check_eri_memory(mol: Molecule, nao: int) -> None:
+    """MoleculeError, before any integral, when the exact ERIs (nao^4/8 unique values in
+    float64) would take more than half of this machine's memory."""
+    needed, have = integrals.n_packed(nao) * 8, physical_memory()
+    if needed > have // 2:
+        raise MoleculeError(f"molecule {mol.name!r}: nao={nao} needs {needed / 2**30:.1f} GiB for "
+                            f"its exact ERIs, more than half of this machine's "
+                            f"{have / 2**30:.1f} GiB; use a smaller molecule or basis")
 
 
 def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -> Problem:
