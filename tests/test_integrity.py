@@ -1,6 +1,7 @@
 """Checksums and provenance in every file, `dftgen verify`, and a damaged part file found,
 quarantined and recomputed on resume (synthetic records: the format does not care)."""
 
+import dataclasses
 import json
 
 import h5py
@@ -74,7 +75,23 @@ def test_resume_quarantines_a_damaged_part_so_its_molecules_run_again(run):
     ids = set(shards.read(damaged)[0].molecules["id"].tolist())
     _flip_a_value(damaged)
     index = scan(run / "parts")
-    assert len(index.quarantined) == 1 and "t1.h5" in index.quarantined[0]
+    assert len(index.damaged) == 1 and "t1.h5" in index.damaged[0]
     assert (run / "parts" / QUARANTINE / "t1.h5").is_file() and not damaged.exists()
     assert not ids & index.finished and index.names == {"t0"}
     assert np.all([i in index.finished for i in shards.read(run / "parts" / "t0.h5")[0].molecules["id"]])
+
+
+def test_the_dataset_card_is_written_from_the_run_metadata(tmp_path):
+    from dftgen.data.card import write_card
+    from dftgen.presets import resolve
+
+    (tmp_path / "parts").mkdir()
+    shards.write(tmp_path / "parts" / "a.h5", to_block([molecule_result("CO", 2, -115.0)], [],
+                                                       forces=False), {})
+    settings = {"settings": dataclasses.asdict(resolve("qm1b")), "code_version": "9.9",
+                "spec": {"conformers": {"per_molecule": 2, "optimize": None}}}
+    compact(tmp_path, [("train", 1.0)], shard_mb=512, attrs={"config_hash": "abc", **settings})
+    text = write_card(tmp_path).read_text()
+    assert "Config hash `abc`" in text and "functional `b3lyp5`, basis `sto-3g`" in text
+    assert "| train | 1 | 2 | 1 |" in text and "dftgen 9.9" in text
+    assert "jax" in text and "cores" in text

@@ -40,7 +40,7 @@ class PartInfo:
 @dataclasses.dataclass
 class PartsIndex:
     parts: list[PartInfo]
-    quarantined: list[str] = dataclasses.field(default_factory=list)  # one line per bad part
+    damaged: list[str] = dataclasses.field(default_factory=list)  # one line per bad part
 
     @property
     def finished(self) -> set[int]:
@@ -62,18 +62,19 @@ def part_files(parts_dir: str | Path) -> list[Path]:
     return sorted(p for p in parts_dir.glob("*.h5") if not p.name.startswith("."))
 
 
-def scan(parts_dir: str | Path) -> PartsIndex:
-    """Read what every sound part file finished (ids and counts); quarantine the others."""
+def scan(parts_dir: str | Path, quarantine: bool = True) -> PartsIndex:
+    """Read what every sound part file finished (ids and counts); the others are listed as
+    damaged and, with quarantine, moved to parts/quarantine/ so that their molecules run again."""
     from dftgen.data import shards
 
-    infos, quarantined = [], []
+    infos, damaged = [], []
     for path in part_files(parts_dir):
         problems = shards.verify(path)
         if problems:
-            quarantine = path.parent / QUARANTINE
-            quarantine.mkdir(exist_ok=True)
-            path.replace(quarantine / path.name)
-            quarantined.append(problems[0])
+            if quarantine:
+                (path.parent / QUARANTINE).mkdir(exist_ok=True)
+                path.replace(path.parent / QUARANTINE / path.name)
+            damaged.append(problems[0])
             continue
         with shards.open_checked(path) as f:
             attrs = shards.read_attrs(f)
@@ -91,7 +92,7 @@ def scan(parts_dir: str | Path) -> PartsIndex:
             failures_by_stage={str(s): int(n) for s, n in zip(*np.unique(stages, return_counts=True))},
             seconds=float(attrs.get("seconds", 0.0)), finished_unix=float(attrs.get("finished_unix", 0.0)),
         ))
-    return PartsIndex(infos, quarantined)
+    return PartsIndex(infos, damaged)
 
 
 def pending_tasks(plan: Plan, index: PartsIndex) -> list[Task]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import dftgen
 from dftgen.data import shards
+from dftgen.data.card import write_card
 from dftgen.pipeline import cluster as cluster_mod
 from dftgen.pipeline import sources
 from dftgen.pipeline.compact import compact
@@ -99,7 +100,7 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
     start = time.perf_counter()
     run_dir, plan = plan_run(spec, out_root, log)
     index = scan(run_dir / "parts")
-    for problem in index.quarantined:
+    for problem in index.damaged:
         log(f"quarantined, its molecules run again: {problem}")
     pending = pending_tasks(plan, index)
     total = len(plan.molecules) * spec.conformers.per_molecule
@@ -120,6 +121,7 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
             finally:
                 bar.close()
     shard_index = compact(run_dir, list(spec.output.splits), spec.output.shard_mb, _attrs(spec))
+    write_card(run_dir)
     shard_counts = [s for entries in shard_index["splits"].values() for s in entries]
     report = RunReport(
         run_dir=run_dir, planned_molecules=len(plan.molecules), tasks_run=len(summaries),

@@ -41,6 +41,7 @@ class RunStatus:
     rate_per_s: float  # conformers per second over the recent window (0 when unknown)
     per_molecule: int
     compacted: bool
+    damaged_parts: list[str]  # parts failing their checks; `generate` recomputes them
 
     @property
     def pending(self) -> int:
@@ -59,7 +60,7 @@ def run_status(run_dir: str | Path, window_s: float = 600.0) -> RunStatus:
     if not plan_file.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no plan.json)")
     plan = Plan.load(plan_file)
-    index = scan(run_dir / "parts")
+    index = scan(run_dir / "parts", quarantine=False)  # status only reads
     succeeded = set().union(*(p.molecule_ids for p in index.parts)) if index.parts else set()
     final = set().union(*(p.final_failures for p in index.parts)) if index.parts else set()
     stages = Counter()
@@ -84,7 +85,7 @@ def run_status(run_dir: str | Path, window_s: float = 600.0) -> RunStatus:
         failed=len(planned & (final - succeeded)), conformers=sum(p.conformers for p in index.parts),
         buckets=buckets, failures_by_stage=dict(stages), ingest_counts=plan.ingest_counts,
         rate_per_s=rate, per_molecule=int(plan.spec["conformers"]["per_molecule"]),
-        compacted=(run_dir / "shards" / "index.json").is_file(),
+        compacted=(run_dir / "shards" / "index.json").is_file(), damaged_parts=index.damaged,
     )
 
 
@@ -101,6 +102,8 @@ def format_status(status: RunStatus) -> str:
         "failures by stage: " + (", ".join(f"{k} {v}" for k, v in sorted(status.failures_by_stage.items()))
                                  or "none"),
         f"shards: {'compacted' if status.compacted else 'not yet compacted'}",
+        *(f"damaged part (its molecules count as pending; `dftgen generate` recomputes them): "
+          f"{line}" for line in status.damaged_parts),
         "",
         f"{'bucket':<10} {'shape':<32} {'molecules':>9} {'done':>6} {'failed':>6} {'pending':>7}",
     ]
