@@ -159,12 +159,15 @@ def hermite_support(kind_a: tuple, kind_b: tuple) -> tuple[tuple[int, int], ...]
 
 
 def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int,
-                    support: tuple | None = None) -> jnp.ndarray:
+                    support: tuple | None = None, omega: float = 0.0) -> jnp.ndarray:
     """R_{h+h'} of every primitive quartet contracted with the ket's E: (ty, tx, ppx nhx, fcd).
 
     Only bra.p and bra.centre are read: the bra's E is applied afterwards (`_bra_contracted`).
     support: the ket class's `hermite_support`; given, a ket of at most ELEMENTWISE_KET
-    products per quartet is contracted elementwise over it.
+    products per quartet is contracted elementwise over it. omega > 0: the operator is
+    erf(omega r)/r, which is the Coulomb one with pq/(p+q) replaced by
+    alpha' = alpha omega^2 / (alpha + omega^2) and the prefactor times sqrt(alpha'/alpha)
+    (1/alpha' = 1/alpha + 1/omega^2).
     """
     tx, ppx = bra.p.shape
     ty, ppy = ket.p.shape
@@ -176,9 +179,12 @@ def _ket_contracted(bra: ClassData, ket: ClassData, lx: int, ly: int,
     p = bra.p[None, :, :, None]
     q = ket.p[:, None, None, :]
     r = tuple(bra.centre[None, :, :, None, d] - ket.centre[:, None, None, :, d] for d in range(3))
+    alpha, scale = p * q / (p + q), PREFACTOR / jnp.sqrt(p + q)
+    if omega:
+        attenuation = omega**2 / (alpha + omega**2)
+        alpha, scale = alpha * attenuation, scale * jnp.sqrt(attenuation)
     alpha, scale, rx, ry, rz = jax.lax.optimization_barrier(tuple(
-        jnp.broadcast_to(v, (ty, tx, ppx, ppy)).reshape(-1)
-        for v in (p * q / (p + q), PREFACTOR / jnp.sqrt(p + q)) + r))
+        jnp.broadcast_to(v, (ty, tx, ppx, ppy)).reshape(-1) for v in (alpha, scale) + r))
     herm = coulomb_hermite_terms(lx + ly, alpha, jnp.stack([rx, ry, rz]), scale)
     if _ket_is_elementwise(nhx, support):
         return _contract_ket_elementwise(herm.reshape(-1, ty, tx, ppx, ppy), ket.ket, index, support)
@@ -242,7 +248,8 @@ def _band(data: ClassData, band: jnp.ndarray, nband: int) -> ClassData:
 
 
 def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int, bands: tuple[int, int],
-                       need: jnp.ndarray | None, support: tuple | None = None) -> jnp.ndarray:
+                       need: jnp.ndarray | None, support: tuple | None = None,
+                       omega: float = 0.0) -> jnp.ndarray:
     """`_tile_block` band pair by band pair (bands = (nbx, nby), `_class_pair_bands`), over
     those with need[i, j] (nbx, nby) only, the others reading zero; need None: all of them.
 
@@ -256,7 +263,7 @@ def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int, bands: 
         i, j = k // nby, k % nby
 
         def contribution():
-            part = _ket_contracted(_band(bra, i, nbx), _band(ket, j, nby), lx, ly, support)
+            part = _ket_contracted(_band(bra, i, nbx), _band(ket, j, nby), lx, ly, support, omega)
             now = jax.lax.dynamic_slice_in_dim(acc, i * width, width, axis=2)
             return jax.lax.dynamic_update_slice_in_dim(acc, now + part, i * width, axis=2)
 
@@ -395,7 +402,8 @@ def _padded_tiles(x: jnp.ndarray, size: int, ntile: int) -> jnp.ndarray:
 
 
 def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePlan,
-                      bounds=None, threshold=0.0, support: tuple | None = None) -> jnp.ndarray:
+                      bounds=None, threshold=0.0, support: tuple | None = None,
+                      omega: float = 0.0) -> jnp.ndarray:
     """All planned tiles of a class pair: (nstep, tx, fab, ty, fcd).
 
     bounds: None (compute every primitive quartet), or the band bounds of both classes,
@@ -415,14 +423,15 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
         def step(args):
             b = ClassData(*(a[args[0]] for a in bra))
             k = ClassData(*(a[args[1]] for a in ket))
-            return _banded_tile_block(b, k, lx, ly, bands, None, support)
+            return _banded_tile_block(b, k, lx, ly, bands, None, support, omega)
         return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j)))
 
     def screened_step(args):
         i, j, need = args
         b = ClassData(*(a[i] for a in bra))
         k = ClassData(*(a[j] for a in ket))
-        return jax.lax.cond(jnp.any(need), lambda: _banded_tile_block(b, k, lx, ly, bands, need, support),
+        return jax.lax.cond(jnp.any(need),
+                            lambda: _banded_tile_block(b, k, lx, ly, bands, need, support, omega),
                             lambda: jnp.zeros((plan.tx, fab, plan.ty, fcd), x.p.dtype))
 
     # a coarser band's bound: the sum of its finer bands' (consecutive primitive pairs)
@@ -524,9 +533,11 @@ def memory_bound(layout: Layout, precision: str = "float64", chunk_bytes: int = 
 
 
 def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
-               chunk_bytes: int = 4 << 20) -> jnp.ndarray:
+               chunk_bytes: int = 4 << 20, omega: float = 0.0) -> jnp.ndarray:
     """The s8-packed ERI vector from traced arrays (pure; vmappable). threshold: 0 (a Python
-    number) for no screening, else Schwarz screening at that threshold (may be traced)."""
+    number) for no screening, else Schwarz screening at that threshold (may be traced).
+    omega > 0: integrals of erf(omega r)/r, bounded by the Coulomb ones' Schwarz bounds (its
+    Fourier transform is the Coulomb one's times exp(-k^2 / 4 omega^2) <= 1)."""
     trace_counts["eri"] += 1
     itemsize = jnp.dtype(arrays.exponents.dtype).itemsize
     classes, plans, source = _plans(layout, itemsize, chunk_bytes)
@@ -552,7 +563,8 @@ def eri_packed(layout: Layout, arrays: BasisArrays, threshold: float = 0.0,
     for (x, y), plan in plans.items():
         skip = (bounds[x], bounds[y]) if screen else None
         support = hermite_support(classes[y].kind_a, classes[y].kind_b)
-        tiles = _class_pair_tiles(data[x], data[y], ls[x], ls[y], plan, skip, threshold, support)
+        tiles = _class_pair_tiles(data[x], data[y], ls[x], ls[y], plan, skip, threshold, support,
+                                  omega)
         if screen:
             position_x, position_y = back[x], back[y]
         else:
@@ -583,14 +595,15 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     return packed[hi * (hi + 1) // 2 + lo]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
-def _eri_jit(layout, arrays, threshold, screen, chunk_bytes, packed):
-    out = eri_packed(layout, arrays, threshold if screen else 0.0, chunk_bytes)
+@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5, 6))
+def _eri_jit(layout, arrays, threshold, screen, chunk_bytes, packed, omega):
+    out = eri_packed(layout, arrays, threshold if screen else 0.0, chunk_bytes, omega)
     return out if packed else unpack(out, layout.nao)
 
 
 def eri(mol, basis, packed: bool = True, precision: str = "float64",
-        threshold: float | None = None, chunk_bytes: int = 4 << 20) -> jnp.ndarray:
+        threshold: float | None = None, chunk_bytes: int = 4 << 20,
+        omega: float = 0.0) -> jnp.ndarray:
     """Electron repulsion integrals (ij|kl) in Hartree, chemists' notation.
 
     Args:
@@ -602,10 +615,13 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
         threshold: Schwarz screening threshold (None: 1e-10 in float64, 1e-7 in float32;
             0: no screening). No integral larger than it is dropped.
         chunk_bytes: bound on the intermediates of one tile (see the module docstring).
+        omega: 0 for the Coulomb operator 1/r; > 0 (Bohr^-1) for its long-range part
+            erf(omega r)/r, as PySCF's mol.with_range_coulomb(omega) (range-separated
+            hybrids).
     """
     layout, arrays = layout_and_arrays(mol, basis, precision)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD[precision]
     # the threshold's value is traced: one program serves every positive threshold
     return _eri_jit(layout, arrays, jnp.asarray(threshold, arrays.exponents.dtype), threshold > 0,
-                    int(chunk_bytes), bool(packed))
+                    int(chunk_bytes), bool(packed), float(omega))
