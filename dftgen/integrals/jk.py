@@ -111,37 +111,43 @@ def _supermatrices(packed: jnp.ndarray, nao: int) -> tuple[jnp.ndarray, jnp.ndar
     return _supermatrix_elements(packed, nao, q[:, None], q[None, :])
 
 
-def _fock_blocks(packed: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
-    """The lower-triangle blocks of P = J - (hybrid/2) K, zero in the padding."""
+def _fock_blocks(packed: jnp.ndarray, packed_lr, nao: int, hybrid: float,
+                 long_range: float) -> jnp.ndarray:
+    """The lower-triangle blocks of P = J - (hybrid/2) K - (long_range/2) K_lr, zero in the
+    padding; K_lr from packed_lr, the ERIs of erf(omega r)/r (used when long_range != 0)."""
     npair = nao * (nao + 1) // 2
     p, q = symmetric.element_indices(npair)
-    coulomb, exchange = _supermatrix_elements(packed, nao, np.minimum(p, npair - 1),
-                                              np.minimum(q, npair - 1))
+    rows, cols = np.minimum(p, npair - 1), np.minimum(q, npair - 1)
+    coulomb, exchange = _supermatrix_elements(packed, nao, rows, cols)
     blocks = coulomb if hybrid == 0 else coulomb - (0.5 * hybrid) * exchange
+    if long_range:
+        blocks = blocks - (0.5 * long_range) * _supermatrix_elements(packed_lr, nao, rows, cols)[1]
     return jnp.where(jnp.asarray(p < npair) & jnp.asarray(q < npair), blocks, 0.0)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _fock_full(packed: jnp.ndarray, nao: int, hybrid: float) -> SymmetricBlocks:
-    return SymmetricBlocks(_fock_blocks(packed, nao, hybrid))
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _fock_full(packed, packed_lr, nao: int, hybrid: float, long_range: float) -> SymmetricBlocks:
+    return SymmetricBlocks(_fock_blocks(packed, packed_lr, nao, hybrid, long_range))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _fock_rounded(packed: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
-    return _fock_blocks(packed, nao, hybrid).astype(jnp.float32)
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _fock_rounded(packed, packed_lr, nao: int, hybrid: float, long_range: float) -> jnp.ndarray:
+    return _fock_blocks(packed, packed_lr, nao, hybrid, long_range).astype(jnp.float32)
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _fock_remainder(packed: jnp.ndarray, hi: jnp.ndarray, nao: int, hybrid: float) -> jnp.ndarray:
-    return remainder(_fock_blocks(packed, nao, hybrid), hi)
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def _fock_remainder(packed, packed_lr, hi: jnp.ndarray, nao: int, hybrid: float,
+                    long_range: float) -> jnp.ndarray:
+    return remainder(_fock_blocks(packed, packed_lr, nao, hybrid, long_range), hi)
 
 
-def _fock_pair(packed: jnp.ndarray, nao: int, hybrid: float) -> SymmetricBlocks:
+def _fock_pair(packed, packed_lr, nao: int, hybrid: float, long_range: float) -> SymmetricBlocks:
     """P's blocks as a Float32Pair, hi and lo each gathered by its own program, fused with
     the rounding: in one program XLA shares the gathers of the two and writes float64 P out,
     which is slower than two programs."""
-    hi = _fock_rounded(packed, nao, hybrid)
-    return SymmetricBlocks(Float32Pair(hi, _fock_remainder(packed, hi, nao, hybrid)))
+    hi = _fock_rounded(packed, packed_lr, nao, hybrid, long_range)
+    return SymmetricBlocks(Float32Pair(hi, _fock_remainder(packed, packed_lr, hi, nao, hybrid,
+                                                           long_range)))
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -150,15 +156,18 @@ def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     return jnp.stack(_supermatrices(packed, nao))
 
 
-def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float,
-                     as_pair: bool = False) -> SymmetricBlocks:
+def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float, as_pair: bool = False,
+                     long_range: tuple[jnp.ndarray, float] | None = None) -> SymmetricBlocks:
     """Raffenetti's P = J - (hybrid/2) K supermatrix (npair, npair) from the s8-packed ERIs,
     as the blocks of its lower triangle (`dftgen.integrals.symmetric`): all a closed-shell
     SCF with that exact-exchange fraction needs (`two_electron`), in a quarter of the
     memory of `pair_matrices` and built in one pass of npair^2 / 2 elements. as_pair
-    (float64 ERIs): the blocks as a
-    `Float32Pair`, each half rounded as it is gathered (two passes, no float64 P)."""
-    return _fock_pair(packed, nao, hybrid) if as_pair else _fock_full(packed, nao, hybrid)
+    (float64 ERIs): the blocks as a `Float32Pair`, each half rounded as it is gathered (two
+    passes, no float64 P). long_range: (packed ERIs of erf(omega r)/r, fraction b) for a
+    range-separated hybrid, whose P also holds -(b/2) K_lr."""
+    packed_lr, fraction = long_range if long_range is not None else (None, 0.0)
+    build = _fock_pair if as_pair else _fock_full
+    return build(packed, packed_lr, nao, hybrid, float(fraction))
 
 
 def two_electron(eri, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:

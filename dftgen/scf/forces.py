@@ -37,6 +37,10 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
         energy = (jnp.vdot(dm, h) + 0.5 * jnp.vdot(dm, j)
                   - 0.25 * functional.hybrid * jnp.vdot(dm, k)
                   + integrals.nuclear_repulsion(mol) - jnp.vdot(w, s))
+        if functional.is_range_separated:
+            eri_lr = integrals.eri(mol, bas, precision="float64", omega=functional.omega)
+            k_lr = integrals.jk(eri_lr, dm)[1]
+            energy = energy - 0.25 * functional.long_range * jnp.vdot(dm, k_lr)
         if functional.terms:
             ao = grids.ao_values(mol, bas, points, deriv=1 if functional.is_gga else 0,
                                  precision="float64")

@@ -137,7 +137,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -
         h64 = t64 + v64
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with timed(timings, "eri_s"):
-        eri, exact_eri = _eri_arrays(mol, bas, functional.hybrid, eri_precision, work_dtype,
+        eri, exact_eri = _eri_arrays(mol, bas, functional, eri_precision, work_dtype,
                                      exact_needed)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
@@ -172,18 +172,27 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -
     return Problem(setup, work, exact, timings)
 
 
-def _eri_arrays(mol, bas, hybrid: float, eri_precision: str, work_dtype, exact_needed: bool):
+def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_needed: bool):
     """(ERIs in the iteration precision, ERIs for the float64 final evaluation).
 
     Where memory allows they are built once into P, so that each Fock build is one pass over
     nao^4/8 values; float32 iterations then take P rounded once and the final evaluation
-    takes it whole, from one Float32Pair (hi is the rounded P).
+    takes it whole, from one Float32Pair (hi is the rounded P). A range-separated hybrid's
+    long-range exchange is built into P too, from the ERIs of erf(omega r)/r.
     """
     computed = integrals.eri(mol, bas, precision=eri_precision)
+    long_range = None
+    if functional.is_range_separated:
+        long_range = (integrals.eri(mol, bas, precision=eri_precision, omega=functional.omega),
+                      functional.long_range)
     npair = bas.nao * (bas.nao + 1) // 2
     if symmetric.stored_elements(npair) * computed.dtype.itemsize <= PAIR_ERI_BYTES:
         split = exact_needed and computed.dtype == jnp.float64
-        computed = integrals.fock_supermatrix(computed, bas.nao, hybrid, split)
+        computed = integrals.fock_supermatrix(computed, bas.nao, functional.hybrid, split,
+                                              long_range)
+    elif long_range is not None:
+        raise MoleculeError(f"molecule {mol.name!r}: nao={bas.nao} is too large for the P "
+                            f"supermatrix a range-separated functional ({functional.name}) needs")
     if isinstance(computed, SymmetricBlocks) and isinstance(computed.blocks, Float32Pair):
         return SymmetricBlocks(computed.blocks.hi), computed
     return tuple(jax.tree.map(lambda a: a.astype(dt), computed) for dt in (work_dtype, jnp.float64))

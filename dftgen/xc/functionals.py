@@ -79,7 +79,10 @@ COMPONENTS = {
 
 @dataclass(frozen=True)
 class Functional:
-    """A named mixture: sum of weight * component, plus `hybrid` times exact exchange.
+    """A named mixture: sum of weight * component, plus `hybrid` times exact exchange, plus
+    for a range-separated hybrid `long_range` times the exact exchange of erf(omega r)/r
+    (so the long-range exact-exchange fraction is hybrid + long_range; PySCF's rsh_coeff
+    gives (omega, hybrid + long_range, -long_range)).
 
     d3bj: None, or the functional whose D3(BJ) dispersion parameters apply, the correction
     added after the SCF (see `dftgen.dispersion`), e.g. "b3lyp" for "b3lyp-d3bj"."""
@@ -88,6 +91,12 @@ class Functional:
     terms: tuple[tuple[float, Component], ...]
     hybrid: float = 0.0
     d3bj: str | None = None
+    omega: float = 0.0  # Bohr^-1
+    long_range: float = 0.0
+
+    @property
+    def is_range_separated(self) -> bool:
+        return self.long_range != 0.0
 
     @property
     def is_gga(self) -> bool:
