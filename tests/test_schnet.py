@@ -1,7 +1,7 @@
 """SchNet on dftgen shards: the schnetpack dataset adapter, molecule splits, offsets,
 training against the mean-predictor baseline, exact reloads, the scaling experiment and the
 CLI, on synthetic shards (real RDKit conformers, labels from a smooth function of geometry,
-dftgen.train.schnet.synthetic). Real generated shards: test_schnet_e2e.py."""
+dftgen.pipeline.synthetic). Real generated shards: test_schnet_e2e.py."""
 
 import argparse
 import json

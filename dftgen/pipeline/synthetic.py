@@ -16,6 +16,7 @@ chemistry; the shapes (intensive/extensive, geometry dependence) are.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -92,13 +93,18 @@ def write_run(run_dir: str | os.PathLike, molecules: int = 120, conformers: int 
               parts: int = 2, splits=SPLITS, heavy_atoms: tuple[int, int] = (1, 6)) -> Path:
     """A run directory as the pipeline leaves it, of the first `molecules` QM9 molecules
     within heavy_atoms: part files compacted into split shards with `shards/index.json`
-    (molecules split by id)."""
+    (molecules split by id), every file carrying the spec of such a run."""
     from dftgen.pipeline.compact import compact
+    from dftgen.pipeline.spec import PipelineSpec
 
     run_dir = Path(run_dir)
     (run_dir / "parts").mkdir(parents=True, exist_ok=True)
+    spec = PipelineSpec(name="synthetic", seed=seed).replace(
+        filter={"heavy_atoms": tuple(heavy_atoms), "limit": molecules},
+        conformers={"per_molecule": conformers}, output={"splits": tuple(map(tuple, splits))})
+    attrs = {"synthetic": True, "spec": json.loads(spec.to_json())}
     everything = block(qm9_smiles(molecules, heavy_atoms), conformers, seed)
     for k, rows in enumerate(np.array_split(np.arange(everything.n_molecules), parts)):
-        shards.write(run_dir / "parts" / f"part-{k:05d}.h5", everything.take_molecules(rows), {"synthetic": True})
-    compact(run_dir, splits, shard_mb=512, attrs={"synthetic": True})
+        shards.write(run_dir / "parts" / f"part-{k:05d}.h5", everything.take_molecules(rows), attrs)
+    compact(run_dir, spec.output.splits, shard_mb=512, attrs=attrs)
     return run_dir

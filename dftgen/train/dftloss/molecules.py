@@ -7,11 +7,12 @@ import dataclasses
 
 import numpy as np
 
-from dftgen.data.splits import split_of
+from dftgen.data.splits import assign
 from dftgen.elements import HARTREE_EV
 from dftgen.molecule import Molecule
 from dftgen.train.dftloss.spec import DataSection
 
+TESTED_ON = ("test", "val")  # the first held-out split with molecules: QM1B's splits have no test
 
 @dataclasses.dataclass
 class Entry:
@@ -38,20 +39,19 @@ def _from_smiles(smiles_list, spec: DataSection) -> list[Entry]:
 
 
 def _from_dataset(spec: DataSection) -> dict[str, list[Entry]]:
+    """The dataset's train split and its test (or val) split; a dataset without them (a single
+    file) is split here by molecule, as `dftgen.data.splits.assign` decides."""
     from dftgen.data import open_dataset
 
-    ds = open_dataset(spec.dataset)
-    names = ds.split_names
-    if "train" in names and ("test" in names or "val" in names):
-        parts = {"train": ds.split("train"), "test": ds.split("test" if "test" in names else "val")}
-        rows = {k: list(v) for k, v in parts.items()}
-    else:
-        everything = list(ds)  # split as the pipeline would; val and test are held out
-        held = split_of([r["molecule_id"] for r in everything]) != "train"
-        rows = {"train": [r for r, h in zip(everything, held) if not h],
-                "test": [r for r, h in zip(everything, held) if h]}
-    limit = spec.limit
-    return {k: [_entry(r) for r in v[:limit]] for k, v in rows.items()}
+    with open_dataset(spec.dataset) as ds:
+        rows = {name: list(ds.split(name)) for name in ds.split_names}
+        if not rows.get("train") or not any(rows.get(name) for name in TESTED_ON):
+            everything = [row for split in rows.values() for row in split]
+            masks = assign([row["molecule_id"] for row in everything], ds.attrs)
+            rows = {name: [row for row, m in zip(everything, mask) if m] for name, mask in masks.items()}
+    tested_on = next((name for name in TESTED_ON if rows.get(name)), "test")
+    parts = {"train": rows.get("train", []), "test": rows.get(tested_on, [])}
+    return {k: [_entry(r) for r in v[:spec.limit]] for k, v in parts.items()}
 
 
 def _entry(row: dict) -> Entry:

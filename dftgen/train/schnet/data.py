@@ -9,7 +9,7 @@ Items are schnetpack input dictionaries: atomic numbers, positions in Bohr, a ze
 no periodicity (molecules), the atom count, the item index and targets in eV, each a tensor;
 `schnetpack.data.loader._atoms_collate_fn` (used by `AtomsLoader`) concatenates them and
 adds idx_m. Splits are by molecule: the pipeline assigns molecules to train/val/test by id,
-and datasets without such splits are split here the same way.
+and a file without the run's index is split here by the same rule (`dftgen.data.splits`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import schnetpack.properties as P
 import torch
 
-from dftgen.data.splits import DEFAULT_SPLITS, split_of
+from dftgen.data.splits import assign
 from dftgen.train.schnet.spec import Target
 
 ZMAX = 100  # length of schnetpack's atom-reference tables
@@ -109,20 +109,19 @@ def load_splits(path: str | os.PathLike, targets: list[Target],
                 include_unconverged: bool = False) -> dict[str, ConformerIndex]:
     """train, val and test conformer indexes of a run directory, shards folder or shard file.
 
-    The pipeline's splits are used when they include train and val; otherwise all conformers
-    are split here by molecule id with the pipeline's own rule and default fractions
-    (`dftgen.data.splits`).
+    The dataset's own splits are used when they include train and val; otherwise its
+    conformers are split here by molecule, as `dftgen.data.splits.assign` decides.
     """
     from dftgen.data import open_dataset
 
     with open_dataset(path) as dataset:
         files = {name: dataset.split(name).files for name in dataset.split_names}
-    splits = {name: index_files(f, targets, include_unconverged) for name, f in files.items()}
-    if len(splits.get("train", [])) and len(splits.get("val", [])):
-        return splits
-    everything = index_files([p for f in files.values() for p in f], targets, include_unconverged)
-    assigned = split_of(everything.molecule_id)
-    return {name: everything.take(np.flatnonzero(assigned == name)) for name, _ in DEFAULT_SPLITS}
+        splits = {name: index_files(f, targets, include_unconverged) for name, f in files.items()}
+        if len(splits.get("train", [])) and len(splits.get("val", [])):
+            return splits
+        everything = index_files(dataset.files, targets, include_unconverged)
+        masks = assign(everything.molecule_id, dataset.attrs, needed=("train", "val"))
+    return {name: everything.take(np.flatnonzero(mask)) for name, mask in masks.items()}
 
 
 def molecule_subset(index: ConformerIndex, n_conformers: int, seed: int = 0) -> ConformerIndex:
