@@ -1,4 +1,4 @@
-"""CLI sub-commands `dftgen device list` and `dftgen device report`; the lead's CLI calls
+"""CLI sub-commands `dftgen device list` and `dftgen device report`; `dftgen.cli` calls
 `add_commands(subparsers)` to register them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The dataset sub-commands of `dftgen`: generate, status, export.
+"""The dataset sub-commands of `dftgen`: generate, status, export, verify.
 
 `add_commands(subparsers)` registers them on the `dftgen` parser; each handler takes the
 parsed arguments and returns the exit status.

@@ -1,6 +1,6 @@
 """CLI sub-commands: `dftgen train dftloss SPEC` and `dftgen compare SPEC --budget-minutes M`.
 
-The lead's CLI registers them with
+`dftgen.cli` registers them with
 
     train = dftgen.train.add_train_parser(subparsers)
     add_dftloss_command(train)        # `dftgen train dftloss`

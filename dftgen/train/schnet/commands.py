@@ -1,6 +1,6 @@
 """CLI sub-commands: `dftgen train schnet`, `dftgen evaluate` and `dftgen predict`.
 
-The lead's CLI registers them with
+`dftgen.cli` registers them with
 
     train = dftgen.train.add_train_parser(subparsers)   # `dftgen train` and its trainers
     add_train_commands(train)                            # `dftgen train schnet`
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from dftgen import extras
-from dftgen.cli_args import add_molecule_arguments
+from dftgen.cli_args import add_molecule_arguments, molecule_from_args
 from dftgen.train import spec_path
 
 
@@ -82,7 +82,6 @@ def evaluate(args) -> int:
 def predict(args) -> int:
     """Predicted targets (eV) of one molecule by a trained model."""
     extras.require("schnet", "dftgen predict")
-    from dftgen.cli_args import molecule_from_args
     from dftgen.train.schnet.evaluation import Trained
 
     trained = Trained.load(args.model)
