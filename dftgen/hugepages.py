@@ -1,6 +1,6 @@
 """Transparent huge pages for XLA's large host buffers.
 
-XLA:CPU takes its buffers (ERI pair matrices and tiles, 20-100 MB at QM1B sizes; AO values)
+XLA:CPU takes its buffers (ERI pair matrices and tiles, tens of MB at QM1B sizes; AO values)
 from malloc, and glibc serves every block above its mmap threshold (at most 32 MiB) with a
 fresh mmap, so each call faults its pages in again, 4 KiB at a time; on huge pages the same
 buffers fault in 512 times less often (measured in benchmarks/results/tuning.md).

@@ -581,8 +581,8 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     """Dense (nao, nao, nao, nao) ERIs from the s8-packed vector.
 
     The gather index is computed in the program from iotas rather than baked in as a nao^4
-    constant: the compiled program stays kilobytes instead of ~50 MB at nao = 64 (which
-    made compiling and caching it slow). About 0.1 s at nao = 58 on 2 cores.
+    constant, which would make the compiled program as large as the index and slow to
+    compile and cache.
     """
     index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
     if index_dtype == jnp.int32 and packed.shape[0] > np.iinfo(np.int32).max // 2:
