@@ -4,17 +4,19 @@ A BSP program is a sequence of supersteps; each costs (Valiant 1990)
     w / clock + g h / clock + l,
 w the compute cycles of the busiest tile, h the bytes the busiest tile sends or receives in
 the exchange (g = 1 / exchange bytes per cycle), l one chip-wide sync. The program modelled is
-PySCF-IPU's (Mathiasen et al. 2023; docs/device-model.md): the ERIs evaluated once in one superstep and kept on their tiles;
-then per SCF iteration the density broadcast to every tile, J, K and V_xc accumulated per tile
-and reduced across tiles, the dense linear algebra of DIIS and the orbital solve on nao tiles,
-and the Fock matrix diagonalised by a parallel Jacobi eigensolver (what PySCF-IPU used on the
-IPU; LAPACK's eigh is a host call that XLA's cost analysis counts as free).
+PySCF-IPU's (Mathiasen et al. 2023; docs/device-model.md): the ERIs evaluated once in one
+superstep and kept on their tiles; then per SCF iteration the density broadcast to every tile,
+J, K and V_xc accumulated per tile and reduced across tiles, the dense linear algebra of DIIS
+and the orbital solve on nao tiles, and the Fock matrix diagonalised by a parallel Jacobi
+eigensolver (what PySCF-IPU used on the IPU; LAPACK's eigh is a host call that XLA's cost
+analysis counts as free).
 
 FLOPs come from XLA's cost analysis of the kernel's own programs: the ERI evaluation, the Fock
-build `fock_and_energy` (on the SCF's own two-electron layout, the P supermatrix's blocks), and
-`iterate`. XLA counts a loop body once whatever its trip count,
-so `ProgramCost.counted` multiplies every `scan` body (the ERI's tiles, the XC's grid chunks)
-by its trip count; `iterate`'s while loop stays counted once, so that
+build `fock_and_energy` (on the SCF's own two-electron layout, the lower-triangle blocks of
+Raffenetti's P = J - a/2 K supermatrix, `dftgen.integrals.fock_supermatrix`), and `iterate`.
+XLA counts a loop body once whatever its trip count, so `ProgramCost.counted` multiplies every
+`scan` body (the ERI's tiles, the XC's grid chunks) by its trip count; `iterate`'s while loop
+stays counted once, so that
     iterate = initial Fock build + one iteration,  one iteration = Fock build + linear algebra.
 
 Assumptions, each a place where the estimate can be wrong:
@@ -30,16 +32,19 @@ Assumptions, each a place where the estimate can be wrong:
 Calibration (once): the only free constant is EFFICIENCY, the fraction of a tile's float32
 AMP peak (32 FLOP/cycle) that the counted FLOPs achieve on the tiles doing them.
 `benchmarks/ipu_model.py --calibrate` computes it (`calibrate`) for its first 10-heavy-atom
-molecule, CC1=NOC(C)=C1C(N)=O (nao 58; 8.2e9 FLOPs per conformer as counted), under the
-qm1b preset, so that the estimate lands on QM1B's published 134.6 ms per conformer on a Bow
-IPU (< 40,000 IPU-hours for 1.07e9 conformers). The result, 0.00225, is 0.072 FLOP per cycle
-per working tile: the rate of scalar float32 code in one of a tile's six barrel-scheduled
-worker threads (one instruction every sixth cycle, about two instructions per FLOP with the
-loads and address arithmetic: 1/12 FLOP per cycle, 0.26% of the AMP peak). So the published
-throughput says PySCF-IPU's tiles ran at roughly single-thread scalar speed, plausible for
-its hand-written ERI and Jacobi vertices and pessimistic for matrix products; a far smaller
-value would have meant a missing term. Every other size uses the same constants; everything
-else in the model is a published hardware figure or a count (docs/device-model.md).
+molecule, CC1=NOC(C)=C1C(N)=O (nao 58; 8.0e9 FLOPs per conformer as counted, the Fock build
+reading P's lower-triangle blocks), under the qm1b preset, as the value that puts the
+estimate on QM1B's published 134.6 ms per conformer on a Bow IPU (< 40,000 IPU-hours for
+1.07e9 conformers): 0.00223. EFFICIENCY is 0.00225, within 1% of that, so the estimate for
+this molecule is 1% under the published figure (each fit: benchmarks/results/tuning.md).
+That is 0.072 FLOP per cycle per working tile: the rate of scalar float32 code in one of a
+tile's six barrel-scheduled worker threads (one instruction every sixth cycle, about two
+instructions per FLOP with the loads and address arithmetic: 1/12 FLOP per cycle, 0.26% of
+the AMP peak). So the published throughput says PySCF-IPU's tiles ran at roughly
+single-thread scalar speed, plausible for its hand-written ERI and Jacobi vertices and
+pessimistic for matrix products; a far smaller value would have meant a missing term. Every
+other size uses the same constants; everything else in the model is a published hardware
+figure or a count (docs/device-model.md).
 """
 
 from __future__ import annotations
