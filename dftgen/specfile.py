@@ -2,8 +2,9 @@
 
 A spec file (a pipeline in pipelines/, a model in models/) is a TOML file of top-level keys
 and [tables]; the whole file is a `<Thing>Spec` dataclass and each table a `<Table>Section`
-dataclass of it. Unknown keys, missing files and TOML syntax errors are one `SpecError`
-line naming the file, the table and the key.
+dataclass of it. A [dft] table is always a preset and Settings overrides (`SettingsSection`).
+Unknown keys, bad values, missing files and TOML syntax errors are one `SpecError` line
+naming the file, the table and the key.
 """
 
 from __future__ import annotations
@@ -15,20 +16,25 @@ import types
 import typing
 from pathlib import Path
 
+from dftgen.presets import Settings, resolve
+
+_SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
 
 class SpecError(ValueError):
     """A spec that cannot be used: the message names the file, key and problem."""
 
 
-def read_toml(path: str | os.PathLike, kind: str) -> dict:
-    """The tables of a TOML file; `kind` ("pipeline spec", "model spec") names it in errors."""
-    path = Path(path)
+def read_toml(path: str | os.PathLike, kind: str) -> tuple[dict, str]:
+    """The tables of a TOML file, and the name errors give it: `kind` ("pipeline spec",
+    "model spec") and the path."""
+    where = f"{kind} {str(path)!r}"
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(Path(path).read_text()), where
     except FileNotFoundError:
-        raise SpecError(f"{kind} {str(path)!r} does not exist") from None
+        raise SpecError(f"{where} does not exist") from None
     except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"{kind} {str(path)!r}: {err}") from None
+        raise SpecError(f"{where}: {err}") from None
 
 
 def check_keys(given, known, where: str, table: str | None = None) -> None:
@@ -50,7 +56,42 @@ def section(cls, table: dict, name: str, where: str):
         if not _matches(value, hints[key]):
             raise SpecError(f"{where}: [{name}] {key} must be {_describe(hints[key])}, got "
                             f"{value!r}")
-    return cls(**{k: _frozen(v) for k, v in table.items()})
+    try:
+        return cls(**{k: _frozen(v) for k, v in table.items()})
+    except ValueError as err:  # the section's own checks, named with the file and table
+        raise SpecError(f"{where}: [{name}] {err}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingsSection:
+    """A [dft] table: a preset of `dftgen.presets.PRESETS` and the Settings fields that
+    replace its values, as sorted (name, value) pairs."""
+
+    preset: str = "qm1b"
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def settings(self) -> Settings:
+        return resolve(self.preset, **dict(self.overrides))
+
+    def to_table(self) -> dict:
+        """The table as written in a spec file: the preset and each override as a key."""
+        return {"preset": self.preset, **dict(self.overrides)}
+
+
+def settings_section(cls, table: dict, name: str, where: str):
+    """The `cls` (a SettingsSection) of a [dft] table: keys naming Settings fields are its
+    overrides, the others its own fields; a bad preset or value is a SpecError now."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: [{name}] must be a table")
+    own = {k: v for k, v in table.items() if k not in _SETTINGS_FIELDS}
+    overrides = tuple(sorted((k, v) for k, v in table.items() if k in _SETTINGS_FIELDS))
+    result = section(cls, {**own, "overrides": overrides}, name, where)
+    try:
+        result.settings
+    except ValueError as err:
+        raise SpecError(f"{where}: [{name}] {err}") from None
+    return result
 
 
 def _frozen(value):

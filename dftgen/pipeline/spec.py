@@ -25,8 +25,8 @@ from pathlib import Path
 
 from dftgen.data.splits import DEFAULT_SPLITS
 from dftgen.elements import atomic_number
-from dftgen.presets import Settings, resolve
-from dftgen.specfile import SpecError, check_keys, read_toml, replace_sections, section
+from dftgen.specfile import (SettingsSection, SpecError, check_keys, read_toml, replace_sections,
+                             section, settings_section)
 
 SOURCE_KINDS = ("qm9", "smiles", "gdb11", "csv")
 
@@ -71,17 +71,11 @@ class ConformersSection:
 
 
 @dataclasses.dataclass(frozen=True)
-class DFTSection:
-    """preset: "qm1b" or "accurate"; overrides: Settings fields that replace the preset's
-    values, as sorted (name, value) pairs; forces: also compute forces."""
+class DFTSection(SettingsSection):
+    """A preset and Settings overrides (`dftgen.specfile.SettingsSection`); forces: also
+    compute forces."""
 
-    preset: str = "qm1b"
-    overrides: tuple[tuple[str, object], ...] = ()
     forces: bool = False
-
-    @property
-    def settings(self) -> Settings:
-        return resolve(self.preset, **dict(self.overrides))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +125,7 @@ class PipelineSpec:
 
     def replace(self, **sections) -> PipelineSpec:
         """A copy with fields of sections replaced: `spec.replace(filter={"limit": 10})`."""
-        return _validated(replace_sections(self, **sections), "<replace>")
+        return _validated(replace_sections(self, **sections), "pipeline spec")
 
     def data_dict(self) -> dict:
         """Everything that decides the data, as plain JSON values (settings fully expanded)."""
@@ -162,36 +156,33 @@ class PipelineSpec:
 def load(path: str | os.PathLike) -> PipelineSpec:
     """Read and validate a TOML spec; a relative source path is taken from the spec's folder."""
     path = Path(path)
-    data = read_toml(path, "pipeline spec")
+    data, where = read_toml(path, "pipeline spec")
     source = data.get("source", {})
     if isinstance(source, dict) and source.get("path"):
         source["path"] = str((path.parent / os.path.expanduser(source["path"])).resolve())
-    return from_dict(data, where=str(path))
+    return from_dict(data, where)
 
 
-def from_dict(data: dict, where: str = "<dict>") -> PipelineSpec:
-    """A validated spec from nested dicts as TOML gives them."""
+def from_dict(data: dict, where: str = "pipeline spec") -> PipelineSpec:
+    """A validated spec from nested dicts as TOML gives them; `where` names it in errors."""
     data = dict(data)
-    label = f"pipeline spec {where}"
-    check_keys(data, [f.name for f in dataclasses.fields(PipelineSpec)], label)
+    check_keys(data, [f.name for f in dataclasses.fields(PipelineSpec)], where)
     top = {k: data.pop(k) for k in ("name", "seed") if k in data}
-    sections = {name: _section(name, table, label) for name, table in data.items()}
+    sections = {name: _section(name, table, where) for name, table in data.items()}
     return _validated(PipelineSpec(**top, **sections), where)
 
 
 _SECTION_TYPES = {"source": SourceSection, "filter": FilterSection, "conformers": ConformersSection,
                   "dft": DFTSection, "plan": PlanSection, "output": OutputSection, "run": RunSection}
-_SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
 
 
 def _section(name: str, table: dict, where: str):
     """One [name] table: the pipeline's own value conversions, then `specfile.section`."""
     if not isinstance(table, dict):
         raise SpecError(f"{where}: [{name}] must be a table")
-    table = dict(table)
     if name == "dft":
-        overrides = {k: table.pop(k) for k in list(table) if k in _SETTINGS_FIELDS}
-        table["overrides"] = tuple(sorted(overrides.items()))
+        return settings_section(DFTSection, table, name, where)
+    table = dict(table)
     if name == "output" and "splits" in table:
         table["splits"] = tuple((str(k), float(v)) for k, v in table["splits"].items())
     if name == "conformers" and table.get("optimize") == "none":
@@ -224,14 +215,14 @@ def _validated(spec: PipelineSpec, where: str) -> PipelineSpec:
     ]
     for ok, message in checks:
         if not ok:
-            raise SpecError(f"pipeline spec {where}: {message}")
+            raise SpecError(f"{where}: {message}")
     for element in f.elements:
         try:
             atomic_number(element)
         except ValueError as err:
-            raise SpecError(f"pipeline spec {where}: [filter] elements: {err}") from None
+            raise SpecError(f"{where}: [filter] elements: {err}") from None
     try:
         spec.dft.settings
     except ValueError as err:
-        raise SpecError(f"pipeline spec {where}: [dft] {err}") from None
+        raise SpecError(f"{where}: [dft] {err}") from None
     return spec

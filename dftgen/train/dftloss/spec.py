@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from dftgen.presets import Settings, resolve
-from dftgen.specfile import check_keys, read_toml, replace_sections, section
+from dftgen.presets import Settings
+from dftgen.specfile import (SettingsSection, check_keys, read_toml, replace_sections, section,
+                             settings_section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,12 +35,12 @@ class DataSection:
 
     def __post_init__(self):
         if self.dataset is None and not (self.train and self.test):
-            raise ValueError("[data] needs `train` and `test` SMILES lists, or `dataset`")
+            raise ValueError("needs `train` and `test` SMILES lists, or `dataset`")
         if self.conformers < 1:
-            raise ValueError("[data] conformers must be >= 1")
+            raise ValueError("conformers must be >= 1")
         overlap = set(self.train) & set(self.test)
         if overlap:
-            raise ValueError(f"[data] molecules in both train and test: {sorted(overlap)}")
+            raise ValueError(f"molecules in both train and test: {sorted(overlap)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,9 +54,9 @@ class ModelSection:
 
     def __post_init__(self):
         if self.width < 1 or self.n_rbf < 1 or self.cutoff_bohr <= 0:
-            raise ValueError("[model] width, n_rbf and cutoff_bohr must be positive")
+            raise ValueError("width, n_rbf and cutoff_bohr must be positive")
         if self.scf_steps < 0 or self.broadening <= 0:
-            raise ValueError("[model] scf_steps must be >= 0 and broadening > 0")
+            raise ValueError("scf_steps must be >= 0 and broadening > 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,11 +71,11 @@ class TrainingSection:
 
     def __post_init__(self):
         if self.route not in ("dft", "labels"):
-            raise ValueError(f"[training] route must be 'dft' or 'labels', got {self.route!r}")
+            raise ValueError(f"route must be 'dft' or 'labels', got {self.route!r}")
         if min(self.steps, self.batch_size, self.eval_every) < 1 or self.lr <= 0:
-            raise ValueError("[training] steps, batch_size, eval_every and lr must be positive")
+            raise ValueError("steps, batch_size, eval_every and lr must be positive")
         if self.warmup_steps < 0:
-            raise ValueError("[training] warmup_steps must be >= 0")
+            raise ValueError("warmup_steps must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,13 +95,13 @@ class CompareSection:
 
     def __post_init__(self):
         if self.budget_minutes <= 0 or self.eval_points < 1:
-            raise ValueError("[compare] budget_minutes and eval_points must be positive")
+            raise ValueError("budget_minutes and eval_points must be positive")
 
 
 @dataclasses.dataclass(frozen=True)
 class DFTLossSpec:
     name: str
-    dft: tuple[tuple[str, object], ...]  # preset and overrides, as (key, value) pairs
+    dft: SettingsSection
     data: DataSection
     model: ModelSection
     training: TrainingSection
@@ -109,8 +110,7 @@ class DFTLossSpec:
 
     @property
     def settings(self) -> Settings:
-        dft = dict(self.dft)
-        return resolve(dft.pop("preset", "qm1b"), **dft)
+        return self.dft.settings
 
     def replace(self, **sections) -> DFTLossSpec:
         """A copy with fields of sections replaced: replace(training={"steps": 10})."""
@@ -118,7 +118,7 @@ class DFTLossSpec:
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
-        out["dft"] = dict(self.dft)
+        out["dft"] = self.dft.to_table()
         return out
 
 
@@ -129,11 +129,9 @@ _SECTIONS = {"data": DataSection, "model": ModelSection, "training": TrainingSec
 def from_dict(raw: dict, where: str = "model spec") -> DFTLossSpec:
     check_keys(raw, {"name", "dft", *_SECTIONS}, where)
     sections = {key: section(cls, raw.get(key, {}), key, where) for key, cls in _SECTIONS.items()}
-    dft = tuple(sorted(raw.get("dft", {"preset": "qm1b"}).items()))
-    spec = DFTLossSpec(name=str(raw.get("name", "dftloss")), dft=dft, **sections)
-    spec.settings  # validates the preset and overrides now, not at first use
-    return spec
+    dft = settings_section(SettingsSection, raw.get("dft", {}), "dft", where)
+    return DFTLossSpec(name=str(raw.get("name", "dftloss")), dft=dft, **sections)
 
 
 def load(path: str | Path) -> DFTLossSpec:
-    return from_dict(read_toml(path, "model spec"), f"model spec {str(path)!r}")
+    return from_dict(*read_toml(path, "model spec"))

@@ -161,7 +161,8 @@ def load_model(model_dir: str | Path) -> tuple[HamiltonianCorrection, DFTLossSpe
     from dftgen.train.dftloss.spec import from_dict
 
     model_dir = Path(model_dir)
-    spec = from_dict(json.loads((model_dir / SPEC_FILE).read_text()), str(model_dir / SPEC_FILE))
+    saved = model_dir / SPEC_FILE
+    spec = from_dict(json.loads(saved.read_text()), f"model spec {str(saved)!r}")
     return eqx.tree_deserialise_leaves(model_dir / MODEL_FILE, new_model(spec)), spec
 
 

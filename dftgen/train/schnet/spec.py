@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from dftgen.specfile import check_keys, read_toml, replace_sections, section
+from dftgen.specfile import SpecError, check_keys, read_toml, replace_sections, section
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,10 @@ class DataSection:
     neighbour_list: str = "vesin"  # schnetpack transform: vesin, matscipy, ase or torch
     include_unconverged: bool = False  # QM1B dropped unconverged rows and zero gaps
 
+    def __post_init__(self):
+        if self.neighbour_list not in NEIGHBOUR_LISTS:
+            raise ValueError(f"neighbour_list must be one of {NEIGHBOUR_LISTS}")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSection:
@@ -63,6 +67,10 @@ class TrainingSection:
     lr_decay: float = 0.96  # learning rate x lr_decay after every epoch
     max_epochs: int = 50
     seed: int = 0
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,12 +84,8 @@ class SchNetSpec:
     def __post_init__(self):
         unknown = [t for t in self.targets if t not in TARGETS]
         if unknown or not self.targets:
-            raise ValueError(f"model {self.name!r}: targets must be a non-empty list of "
-                             f"{sorted(TARGETS)}, got {list(self.targets)}")
-        if self.data.neighbour_list not in NEIGHBOUR_LISTS:
-            raise ValueError(f"model {self.name!r}: neighbour_list must be one of {NEIGHBOUR_LISTS}")
-        if self.training.loss not in LOSSES:
-            raise ValueError(f"model {self.name!r}: loss must be one of {LOSSES}")
+            raise ValueError(f"targets must be a non-empty list of {sorted(TARGETS)}, got "
+                             f"{list(self.targets)}")
 
     @property
     def target_specs(self) -> list[Target]:
@@ -102,12 +106,17 @@ _SECTIONS = {"model": ModelSection, "data": DataSection, "training": TrainingSec
 
 def from_dict(data: dict, where: str = "model spec") -> SchNetSpec:
     check_keys(data, {"name", "targets", *_SECTIONS}, where)
+    if "name" not in data:
+        raise SpecError(f"{where}: needs a name (the model directory's)")
     kwargs = {"name": data["name"], "targets": tuple(data.get("targets", ("gap",)))}
     for key, cls in _SECTIONS.items():
         kwargs[key] = section(cls, data.get(key, {}), key, where)
-    return SchNetSpec(**kwargs)
+    try:
+        return SchNetSpec(**kwargs)
+    except ValueError as err:  # the targets' check, named with the file
+        raise SpecError(f"{where}: {err}") from None
 
 
 def load(path: str | os.PathLike) -> SchNetSpec:
     """A spec from a TOML file."""
-    return from_dict(read_toml(path, "model spec"), f"model spec {str(path)!r}")
+    return from_dict(*read_toml(path, "model spec"))
