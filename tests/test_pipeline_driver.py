@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dftgen.data import open_dataset, shards
+from dftgen.data.splits import recorded_splits
 from dftgen.pipeline import spec as spec_mod
 from dftgen.pipeline.records import MoleculeResult, to_block
 from dftgen.pipeline.runner import generate
@@ -63,6 +64,8 @@ def test_poisonous_molecule_is_isolated_and_reruns_add_nothing(spec, tmp_path, m
     assert not failures["retryable"][0]
     assert computed_smiles(report.run_dir) == sorted(s for s in SMILES if s != POISON)
     assert report.molecules_done == len(SMILES) - 1
+    # the shards record the split fractions, so a trainer splits any one file as the run did
+    assert recorded_splits(open_dataset(report.run_dir).attrs) == spec.output.splits
     again = generate(spec, tmp_path / "out", workers=2, progress=False, log=lambda s: None,
                      task_fn=bookkeeping_task)
     assert again.tasks_run == 0 and again.molecules_done == len(SMILES) - 1
