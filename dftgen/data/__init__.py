@@ -1,4 +1,5 @@
-"""Datasets: the HDF5 shard format, reading shards, and the QM1B Parquet export.
+"""Datasets: the HDF5 shard format, reading shards, splits by molecule (`dftgen.data.splits`)
+and the exports (QM1B Parquet, extxyz, ASE databases).
 
 `open_dataset(path)` opens a generated dataset (a run directory, its shards folder, or one
 shard file) for random access by conformer, chunked iteration and splits.

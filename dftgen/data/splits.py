@@ -17,7 +17,7 @@ Splits = tuple[tuple[str, float], ...]  # (name, fraction) pairs summing to 1
 DEFAULT_SPLITS: Splits = (("train", 0.9), ("val", 0.05), ("test", 0.05))
 
 
-def split_of(molecule_ids, splits=DEFAULT_SPLITS) -> np.ndarray:
+def split_of(molecule_ids, splits: Splits = DEFAULT_SPLITS) -> np.ndarray:
     """Split name (object array) of each molecule id, for (name, fraction) pairs summing to 1."""
     u = np.asarray(molecule_ids, dtype=np.float64) / float(2**ID_BITS)
     edges = np.cumsum([f for _, f in splits])
@@ -49,6 +49,7 @@ def assign(molecule_ids, attrs: dict, needed: tuple[str, ...] = ("train",)) -> d
             continue
         assigned = split_of(ids, splits)
         masks = {name: assigned == name for name, _ in splits}
-        if all(name in masks and masks[name].any() for name in needed) and (assigned != "train").any():
+        filled = all(name in masks and masks[name].any() for name in needed)
+        if filled and (assigned != "train").any():
             return masks
     return masks
