@@ -2,17 +2,24 @@
 
 Basis-set data (exponents, contraction coefficients) come from PySCF's library by name, so
 any basis PySCF knows works here (sto-3g, 6-31g, 6-31g*, 6-31g(2df,p), def2-svp, ...).
-Everything else is computed here: primitive and contraction normalisation, and the
-Cartesian-to-spherical transformation.
+Everything else is computed here: primitive and contraction normalisation, and the map from
+a shell's Cartesian monomials to its AOs.
 
 Conventions, identical to PySCF's so matrices compare element by element:
-  * A shell of angular momentum l on one atom holds 2l+1 spherical AOs.
+  * A spherical shell of angular momentum l holds 2l+1 AOs, a Cartesian one (l+1)(l+2)/2
+    (PySCF's `cart=True`). `build`'s `shells` picks per angular momentum (SHELLS): all
+    spherical (PySCF's default), all Cartesian, or "6d7f", Cartesian d with spherical f
+    (Gaussian's default for the 6-31G family: QM9, ANI-1x). s and p functions are the same
+    either way, so only shells with l >= 2 are ever Cartesian.
   * AO order: shells in atom order, within an atom in the order of the basis file (one shell
-    per contraction column); within a shell p is (x, y, z) and l >= 2 is m = -l, ..., l.
+    per contraction column); within a shell p is (x, y, z), spherical l >= 2 is
+    m = -l, ..., l, and Cartesian l >= 2 is the order of the Cartesian components.
   * Cartesian components of a shell are ordered x^a y^b z^c with a descending, then b
     descending (xx, xy, xz, yy, yz, zz).
-  * An AO is  sum_p c_p exp(-alpha_p r^2) * r^l Y_lm(r_hat)  with real, unit-normalised Y_lm
-    and the contraction normalised to one.
+  * A spherical AO is  sum_p c_p exp(-alpha_p r^2) * r^l Y_lm(r_hat)  with real,
+    unit-normalised Y_lm and the contraction normalised to one. A Cartesian AO with l >= 2 is
+    sum_p c_p exp(-alpha_p r^2) x^a y^b z^c with the same c_p (radially normalised only, as
+    libcint: <xx|xx> = 4 pi/5, <xy|xy> = 4 pi/15 for a d shell).
 
 Units: exponents in Bohr^-2, centres in Bohr.
 """
@@ -30,6 +37,10 @@ from dftgen.elements import UnsupportedElementError, symbol
 
 L_MAX = 3  # s, p, d, f
 
+#: the `shells` settings and the angular momenta each makes Cartesian
+CARTESIAN_LS = {"spherical": (), "cartesian": tuple(range(2, L_MAX + 1)), "6d7f": (2,)}
+SHELLS = tuple(CARTESIAN_LS)
+
 
 class BasisError(ValueError):
     """A basis set that cannot be used: unknown name, or shells beyond f."""
@@ -45,12 +56,14 @@ class Shell:
         exponents: primitive exponents alpha_p in Bohr^-2, shape (nprim,).
         coefficients: contraction coefficients c_p, shape (nprim,), including the radial
             normalisation of each primitive and of the contraction (see the module docstring).
+        cartesian: whether its functions are the Cartesian components (else spherical).
     """
 
     atom: int
     l: int
     exponents: tuple[float, ...]
     coefficients: tuple[float, ...]
+    cartesian: bool = False
 
     @property
     def nprim(self) -> int:
@@ -64,6 +77,11 @@ class Shell:
     def ncart(self) -> int:
         return (self.l + 1) * (self.l + 2) // 2
 
+    @property
+    def nfunc(self) -> int:
+        """Its AOs: ncart if Cartesian, else nsph."""
+        return self.ncart if self.cartesian else self.nsph
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class BasisSet:
@@ -76,7 +94,7 @@ class BasisSet:
         nprim: (nshell,) int, number of primitives.
         exponents: (nshell, max_nprim), padded with 1.0 (a harmless exponent).
         coefficients: (nshell, max_nprim), padded with 0.0, so padding contributes nothing.
-        ao_loc: (nshell + 1,) int, first spherical AO of each shell; ao_loc[-1] == nao.
+        ao_loc: (nshell + 1,) int, first AO of each shell; ao_loc[-1] == nao.
     """
 
     name: str
@@ -91,7 +109,7 @@ class BasisSet:
         for i, s in enumerate(self.shells):
             exps[i, : s.nprim] = s.exponents
             coefs[i, : s.nprim] = s.coefficients
-        sizes = [s.nsph for s in self.shells]
+        sizes = [s.nfunc for s in self.shells]
         arrays = dict(
             shell_atom=np.array([s.atom for s in self.shells], dtype=np.int64),
             shell_l=np.array([s.l for s in self.shells], dtype=np.int64),
@@ -118,31 +136,34 @@ class BasisSet:
 
     @property
     def ao_atom(self) -> np.ndarray:
-        """(nao,) int: the atom each spherical AO sits on."""
+        """(nao,) int: the atom each AO sits on."""
         return np.repeat(self.shell_atom, np.diff(self.ao_loc))
 
     @property
     def shape_key(self) -> tuple:
         """Everything about the basis that fixes array shapes: equal keys can share a compiled
         program (molecules of one shape bucket)."""
-        return (self.name, tuple((s.atom, s.l, s.nprim) for s in self.shells))
+        return (self.name, tuple((s.atom, s.l, s.nprim, s.cartesian) for s in self.shells))
 
     def __repr__(self) -> str:
         return f"BasisSet({self.name!r}, nshell={self.nshell}, nao={self.nao}, max_l={self.max_l})"
 
 
-def build(mol, name: str) -> BasisSet:
-    """The basis set `name` (any name PySCF knows) on the atoms of `mol`.
+def build(mol, name: str, shells: str = "spherical") -> BasisSet:
+    """The basis set `name` (any name PySCF knows) on the atoms of `mol`, with spherical or
+    Cartesian shells as `shells` says (one of SHELLS, see the module docstring).
 
     Raises:
-        BasisError: PySCF does not know the name, or a shell has l > 3.
+        BasisError: PySCF does not know the name, or a shell has l > 3, or `shells` is unknown.
         UnsupportedElementError: the basis set has no functions for an element of `mol`.
     """
-    shells = []
-    for atom, z in enumerate(mol.numbers):
-        for l, exps, coefs in _element_shells(name, int(z)):
-            shells.append(Shell(atom, l, exps, coefs))
-    return BasisSet(name=name.lower(), shells=tuple(shells), numbers=tuple(int(z) for z in mol.numbers))
+    if shells not in CARTESIAN_LS:
+        raise BasisError(f"unknown shells {shells!r}; choose from {SHELLS}")
+    cartesian = CARTESIAN_LS[shells]
+    built = tuple(Shell(atom, l, exps, coefs, l in cartesian)
+                  for atom, z in enumerate(mol.numbers)
+                  for l, exps, coefs in _element_shells(name, int(z)))
+    return BasisSet(name=name.lower(), shells=built, numbers=tuple(int(z) for z in mol.numbers))
 
 
 @functools.lru_cache(maxsize=None)
@@ -255,3 +276,14 @@ def cart2sph(l: int) -> np.ndarray:
                     out[index[(a, b, c)], col] += n_lm * coef
                     v += 1.0
     return out * math.sqrt((2 * l + 1) / (4 * math.pi))
+
+
+@functools.lru_cache(maxsize=None)
+def cart2ao(l: int, cartesian: bool) -> np.ndarray:
+    """(ncart, nfunc) matrix from the Cartesian monomials of a shell to its AOs: cart2sph(l)
+    for a spherical shell; for a Cartesian one diagonal, with libcint's factor: s and p carry
+    the spherical ones' (so they are the same functions), d and higher none (module docstring)."""
+    if not cartesian:
+        return cart2sph(l)
+    scale = math.sqrt((2 * l + 1) / (4 * math.pi)) if l <= 1 else 1.0
+    return scale * np.eye(len(cart_powers(l)))

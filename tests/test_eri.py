@@ -150,7 +150,7 @@ def test_hermite_coefficients_outside_their_support_are_zero(water):
     (sp, sp) pair's 160)."""
     import importlib
 
-    from dftgen.integrals.layout import layout_and_arrays
+    from dftgen.integrals.layout import Kind, layout_and_arrays
 
     eri_module = importlib.import_module("dftgen.integrals.eri")
     layout, arrays = layout_and_arrays(water, "6-31g*", "float64")
@@ -162,4 +162,5 @@ def test_hermite_coefficients_outside_their_support_are_zero(water):
         for h, f in eri_module.hermite_support(cls.kind_a, cls.kind_b):
             inside[h, f] = True
         assert np.all(e[:, :, ~inside] == 0.0), cls.kind_a + cls.kind_b
-    assert len(eri_module.hermite_support(((0, 1), 3), ((0, 1), 3))) == 46
+    sp = Kind(ls=(0, 1), nprim=3, cartesian=(False, False))
+    assert len(eri_module.hermite_support(sp, sp)) == 46

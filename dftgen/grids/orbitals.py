@@ -1,18 +1,19 @@
 """Atomic orbitals and their gradients on grid points, in JAX.
 
-A spherical AO of a shell with angular momentum l centred on A is
+An AO of a shell with angular momentum l centred on A is
 
     phi_m(r) = R(|r - A|^2) * S_m(r - A),   R(s) = sum_p c_p exp(-alpha_p s),
-    S_m(d) = sum_k C[k, m] d_x^a_k d_y^b_k d_z^c_k                (dftgen.basis.cart2sph)
+    S_m(d) = sum_k C[k, m] d_x^a_k d_y^b_k d_z^c_k                (dftgen.basis.cart2ao)
 
+with C the Cartesian-to-spherical map of a spherical shell and a diagonal for a Cartesian one,
 and its gradient is  grad phi_m = 2 d R'(s) S_m(d) + R(s) grad S_m(d), with
 R'(s) = -sum_p alpha_p c_p exp(-alpha_p s). Nothing takes a square root of a distance, so
 values and derivatives (also with respect to the centres, by autodiff) stay finite at the
 nuclei.
 
-Shells are evaluated in groups of equal (l, nprim), so no padded primitive costs work, and
-the rows are permuted once into PySCF's AO order. Points go through in blocks of fixed
-size (a loop), which bounds the intermediates for any grid. The basis layout
+Shells are evaluated in groups of equal (l, nprim, cartesian), so no padded primitive costs
+work, and the rows are permuted once into PySCF's AO order. Points go through in blocks of
+fixed size (a loop), which bounds the intermediates for any grid. The basis layout
 (`BasisSet.shape_key`) is static: molecules of one shape bucket share one compiled program,
 while positions, exponents, coefficients and points are traced (differentiable, vmappable).
 """
@@ -26,14 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen import precision as _precision
-from dftgen.basis import cart2sph, cart_powers
+from dftgen.basis import cart2ao, cart_powers
 
 BLOCK_SIZE = 256  # points per block: intermediates stay O(BLOCK_SIZE * nao), in the caches
 
 
 def ao_values(mol, basis, points, deriv: int = 0, precision: str = "float64",
               block_size: int = BLOCK_SIZE, ao_major: bool = False):
-    """Spherical AOs of `basis` on `mol` at points, as PySCF's `mol.eval_gto`.
+    """AOs of `basis` on `mol` at points, as PySCF's `mol.eval_gto`.
 
     Args:
         mol: a `dftgen.Molecule`; positions (Bohr) may be traced (jax.grad, jax.vmap).
@@ -46,8 +47,9 @@ def ao_values(mol, basis, points, deriv: int = 0, precision: str = "float64",
             kernel takes) instead of PySCF's.
 
     Returns:
-        (npts, nao) for deriv=0, like "GTOval_sph"; (4, npts, nao) for deriv=1 (value,
-        d/dx, d/dy, d/dz), like "GTOval_sph_deriv1". AO order is PySCF's. With ao_major:
+        (npts, nao) for deriv=0, like "GTOval_sph" ("GTOval_cart" for Cartesian shells);
+        (4, npts, nao) for deriv=1 (value, d/dx, d/dy, d/dz), like "GTOval_sph_deriv1".
+        AO order is PySCF's. With ao_major:
         (nao, npts) and (4, nao, npts).
     """
     return ao_values_arrays(basis.shape_key, mol.positions, basis.exponents, basis.coefficients,
@@ -83,20 +85,21 @@ def ao_values_arrays(shape_key, positions, exponents, coefficients, points, deri
 
 
 class _Layout:
-    """Static index arrays of a basis layout: shell groups of equal (l, nprim) and the
-    row permutation into PySCF's AO order. Hashable by the shape key, for jit."""
+    """Static index arrays of a basis layout: shell groups of equal (l, nprim, cartesian) and
+    the row permutation into PySCF's AO order. Hashable by the shape key, for jit."""
 
     def __init__(self, shape_key):
         self.key = shape_key
         shells = shape_key[1]
         groups = {}
-        for index, (_, l, nprim) in enumerate(shells):
-            groups.setdefault((l, nprim), []).append(index)
-        self.groups = tuple((l, nprim, np.array(idx)) for (l, nprim), idx in sorted(groups.items()))
-        self.shell_atom = np.array([atom for atom, _, _ in shells])
-        ao_loc = np.concatenate([[0], np.cumsum([2 * l + 1 for _, l, _ in shells])])
+        for index, (_, l, nprim, cartesian) in enumerate(shells):
+            groups.setdefault((l, nprim, cartesian), []).append(index)
+        self.groups = tuple((*kind, np.array(idx)) for kind, idx in sorted(groups.items()))
+        self.shell_atom = np.array([atom for atom, *_ in shells])
+        nfunc = [cart2ao(l, cartesian).shape[1] for _, l, _, cartesian in shells]
+        ao_loc = np.concatenate([[0], np.cumsum(nfunc)])
         # rows of the group-ordered AO block -> PySCF order
-        grouped = [ao_loc[s] + m for l, _, idx in self.groups for s in idx for m in range(2 * l + 1)]
+        grouped = [ao_loc[s] + m for *_, idx in self.groups for s in idx for m in range(nfunc[s])]
         self.to_pyscf = np.argsort(np.array(grouped))
 
     @staticmethod
@@ -133,27 +136,28 @@ def _evaluate(layout, positions, exponents, coefficients, points, deriv, block_s
         start = jnp.minimum(start * size, npts - size)
         p = jax.lax.dynamic_slice_in_dim(points, start, size).T  # (3, B)
         parts = [_shell_group(p, centres[idx], exponents[idx, :nprim], coefficients[idx, :nprim],
-                              l, deriv) for l, nprim, idx in layout.groups]
+                              l, cartesian, deriv) for l, nprim, cartesian, idx in layout.groups]
         values = jnp.concatenate(parts, axis=1)[:, layout.to_pyscf]
         return jax.lax.dynamic_update_slice_in_dim(out, values, start, axis=2)
 
     return jax.lax.fori_loop(0, nblocks, block, out)
 
 
-def _shell_group(points, centres, exponents, coefficients, l, deriv):
-    """AOs of shells with one angular momentum l and one number of primitives.
+def _shell_group(points, centres, exponents, coefficients, l, cartesian, deriv):
+    """AOs of shells with one angular momentum l, one number of primitives, all Cartesian or
+    all spherical.
 
     Args:
         points: (3, B); centres: (nsh, 3); exponents, coefficients: (nsh, nprim).
 
     Returns:
-        (1 + 3 deriv, nsh * (2l+1), B), shell-major rows.
+        (1 + 3 deriv, nsh * nfunc, B), shell-major rows.
     """
     d = points[None, :, :] - centres[:, :, None]  # (nsh, 3, B)
     s = jnp.sum(d * d, axis=1)
     gauss = coefficients[:, :, None] * jnp.exp(-exponents[:, :, None] * s[:, None, :])  # (nsh, nprim, B)
     radial = gauss.sum(1)[:, None]
-    angular = _combine(_monomials(d, l), cart2sph(l))  # (nsh, 2l+1, B)
+    angular = _combine(_monomials(d, l), cart2ao(l, cartesian))  # (nsh, nfunc, B)
     rows = (1 + 3 * deriv, -1, points.shape[1])
     if deriv == 0:
         return (radial * angular).reshape(rows)
@@ -161,7 +165,7 @@ def _shell_group(points, centres, exponents, coefficients, l, deriv):
     grads = [d[:, axis, None] * dradial * angular for axis in range(3)]
     if l > 0:
         lower = _monomials(d, l - 1)
-        grads = [g + radial * _combine(lower, _cart2sph_derivative(l, axis))
+        grads = [g + radial * _combine(lower, _cart2ao_derivative(l, cartesian, axis))
                  for axis, g in enumerate(grads)]
     return jnp.stack([radial * angular, *grads]).reshape(rows)
 
@@ -184,8 +188,9 @@ def _combine(monomials, matrix: np.ndarray):
 
 
 @functools.lru_cache(maxsize=None)
-def _cart2sph_derivative(l: int, axis: int) -> np.ndarray:
-    """(ncart(l-1), 2l+1) matrix D with d/d(axis) S_m = sum_k D[k, m] (monomial k of degree l-1)."""
+def _cart2ao_derivative(l: int, cartesian: bool, axis: int) -> np.ndarray:
+    """(ncart(l-1), nfunc) matrix D with d/d(axis) S_m = sum_k D[k, m] (monomial k of degree
+    l-1)."""
     lower = {p: k for k, p in enumerate(cart_powers(l - 1))}
     derivative = np.zeros((len(lower), len(cart_powers(l))))
     for k, p in enumerate(cart_powers(l)):
@@ -193,4 +198,4 @@ def _cart2sph_derivative(l: int, axis: int) -> np.ndarray:
             q = list(p)
             q[axis] -= 1
             derivative[lower[tuple(q)], k] = p[axis]
-    return derivative @ cart2sph(l)
+    return derivative @ cart2ao(l, cartesian)

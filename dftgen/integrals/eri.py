@@ -1,4 +1,5 @@
-"""Electron repulsion integrals (ij|kl) over contracted spherical Gaussians, s to f shells.
+"""Electron repulsion integrals (ij|kl) over contracted Gaussians (spherical or Cartesian),
+s to f shells.
 
 Algorithm: McMurchie-Davidson with precomputed primitive-pair data.
 
@@ -6,7 +7,7 @@ Algorithm: McMurchie-Davidson with precomputed primitive-pair data.
               sum_{tuv} E^{ab}_{tuv} sum_{t'u'v'} (-1)^{t'+u'+v'} E^{cd}_{t'u'v'} R_{t+t',u+u',v+v'}(alpha, P-Q)
 
 Why this one: every step is a dense array operation. The Hermite coefficients E of a pair
-(with contraction coefficients, 1/p and the map to spherical functions folded in) are
+(with contraction coefficients, 1/p and the map to the AOs folded in) are
 computed once per primitive pair (pairs.py) and kept in memory; for a tile of bra pairs x a
 tile of ket pairs of two pair classes there is then one Boys evaluation and one R recursion
 per primitive quartet, and two contractions: the ket side over its primitives and Hermite
@@ -63,8 +64,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen.integrals.hermite import coulomb_hermite_terms, hermite_tuples
-from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, angular, layout_and_arrays,
-                                     trace_counts)
+from dftgen.integrals.layout import (BasisArrays, Kind, Layout, PairClass, angular,
+                                     layout_and_arrays, trace_counts)
 from dftgen.integrals.pairs import max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
 
@@ -125,8 +126,8 @@ def _class_order(layout: Layout) -> tuple[PairClass, ...]:
     """Unique pair classes, cheapest first: x >= y then puts the costlier class on the bra."""
     def cost(cls):
         l = max_l(cls.kind_a) + max_l(cls.kind_b)
-        nsph = sum(2 * k + 1 for k in cls.kind_a[0]) * sum(2 * k + 1 for k in cls.kind_b[0])
-        return len(hermite_tuples(l)) * nsph, cls.kind_a[1] * cls.kind_b[1]
+        return (len(hermite_tuples(l)) * cls.kind_a.nfunc * cls.kind_b.nfunc,
+                cls.kind_a.nprim * cls.kind_b.nprim)
     return tuple(sorted(layout.pair_classes(unique=True, pad=True), key=cost))
 
 
@@ -143,13 +144,14 @@ def _class_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> ClassDat
 
 
 @functools.lru_cache(maxsize=None)
-def hermite_support(kind_a: tuple, kind_b: tuple) -> tuple[tuple[int, int], ...]:
+def hermite_support(kind_a: Kind, kind_b: Kind) -> tuple[tuple[int, int], ...]:
     """The (h, f) of a pair class whose Hermite coefficient E[h, f] can be non-zero, in the
     order of ClassData's axes: Hermite tuple h = (t, u, v) of hermite_tuples(la + lb) and
     function product f = (m, n). Along x, E^{ij}_t vanishes for t > i + j, so E[h, f] is
     zero unless some pair of Cartesian components (i, j) of m and n has h <= i + j on every
     axis. For an (sp, sp) pair 46 of the 160 entries can be non-zero."""
-    (pa, _, sa), (pb, _, sb) = angular(kind_a[0]), angular(kind_b[0])
+    pa, _, sa = angular(kind_a.ls, kind_a.cartesian)
+    pb, _, sb = angular(kind_b.ls, kind_b.cartesian)
     reach = [[[pa[i] + pb[j] for i in np.flatnonzero(sa[:, m]) for j in np.flatnonzero(sb[:, n])]
               for n in range(sb.shape[1])] for m in range(sa.shape[1])]
     return tuple((k, m * sb.shape[1] + n)
@@ -386,7 +388,7 @@ def _pair_bytes(x: tuple, y: tuple, itemsize: int, bands: tuple[int, int]) -> in
 
 
 def _pair_ao_index(layout: Layout, cls: PairClass) -> np.ndarray:
-    """(npair, nsph_a * nsph_b) PySCF pair index i(i+1)/2 + j of each function pair."""
+    """(npair, nfunc_a * nfunc_b) PySCF pair index i(i+1)/2 + j of each function pair."""
     aa = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None]
     bb = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :]
     hi, lo = np.maximum(aa, bb), np.minimum(aa, bb)
@@ -504,7 +506,7 @@ def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
     """Static plan of a layout: classes (cheapest first), tile plans per class pair (x >= y),
     and the gather map from the class pairs' blocks to the packed vector."""
     classes = _class_order(layout)
-    shapes = [(max_l(c.kind_a) + max_l(c.kind_b), c.kind_a[1] * c.kind_b[1],
+    shapes = [(max_l(c.kind_a) + max_l(c.kind_b), c.kind_a.nprim * c.kind_b.nprim,
                len(layout.groups[c.pairs[0][0]].aos) * len(layout.groups[c.pairs[0][1]].aos))
               for c in classes]
     plans = {}

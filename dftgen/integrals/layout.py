@@ -1,10 +1,10 @@
 """The static structure of an integral computation, apart from its traced numbers.
 
 Integral kernels are compiled once per *layout*: which shells sit on which atom, their
-angular momenta and primitive counts. Exponents, contraction coefficients, positions and
-nuclear charges are traced inputs (`BasisArrays`), so every molecule of one shape bucket
-(equal `BasisSet.shape_key`: in STO-3G, C, N, O and F alike) reuses one compiled program,
-and a stack of them can be `jax.vmap`-ed.
+angular momenta, primitive counts and whether they are Cartesian. Exponents, contraction
+coefficients, positions and nuclear charges are traced inputs (`BasisArrays`), so every
+molecule of one shape bucket (equal `BasisSet.shape_key`: in STO-3G, C, N, O and F alike)
+reuses one compiled program, and a stack of them can be `jax.vmap`-ed.
 
 Shells on one atom with identical exponents (STO-3G's 2s and 2p, 6-31G's sp shells) are
 merged into one *group* whose primitive-pair data are computed once for all its functions:
@@ -20,9 +20,24 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
+from scipy.linalg import block_diag
 
-from dftgen.basis import BasisSet, Shell, build, cart2sph, cart_powers
+from dftgen.basis import BasisSet, Shell, build, cart2ao, cart_powers
 from dftgen.precision import dtype as precision_dtype
+
+
+class Kind(NamedTuple):
+    """What the groups of one side of a pair class share: their shells' angular momenta and
+    whether each is Cartesian, and their number of primitives."""
+
+    ls: tuple[int, ...]
+    nprim: int
+    cartesian: tuple[bool, ...]
+
+    @property
+    def nfunc(self) -> int:
+        """Functions of a group of this kind."""
+        return angular(self.ls, self.cartesian)[2].shape[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,30 +49,32 @@ class ShellGroup:
         nprim: number of primitives.
         shells: indices of the shells (into BasisSet.shells / its arrays).
         ls: angular momentum of each shell.
-        aos: spherical AO index of each function, shells in order, m within a shell.
+        cartesian: whether each shell is Cartesian.
+        aos: AO index of each function, shells in order, functions within a shell in order.
     """
 
     atom: int
     nprim: int
     shells: tuple[int, ...]
     ls: tuple[int, ...]
+    cartesian: tuple[bool, ...]
     aos: tuple[int, ...]
 
     @property
-    def kind(self) -> tuple:
-        return (self.ls, self.nprim)
+    def kind(self) -> Kind:
+        return Kind(self.ls, self.nprim, self.cartesian)
 
 
 @dataclasses.dataclass(frozen=True)
 class PairClass:
     """Pairs of groups (a, b) whose two sides have one kind each: the unit of vectorisation.
 
-    A kind is (ls, nprim); a side whose groups have fewer primitives than `nprim` is padded
-    with zero coefficients (BasisSet's arrays are padded that way already).
+    A side whose groups have fewer primitives than its kind's `nprim` is padded with zero
+    coefficients (BasisSet's arrays are padded that way already).
     """
 
-    kind_a: tuple
-    kind_b: tuple
+    kind_a: Kind
+    kind_b: Kind
     pairs: tuple[tuple[int, int], ...]
 
 
@@ -70,14 +87,14 @@ class Layout:
     groups: tuple[ShellGroup, ...]
 
     def kinds(self, pad: bool) -> tuple:
-        """The kind of each group: (ls, nprim), or with pad=True (ls, the largest nprim of
-        groups with these ls): fewer classes, so less to compile, for some padded work."""
+        """The kind of each group, or with pad=True its nprim replaced by the largest of groups
+        with its ls and cartesian: fewer classes, so less to compile, for some padded work."""
         if not pad:
             return tuple(g.kind for g in self.groups)
         most: dict[tuple, int] = {}
         for g in self.groups:
-            most[g.ls] = max(most.get(g.ls, 0), g.nprim)
-        return tuple((g.ls, most[g.ls]) for g in self.groups)
+            most[g.ls, g.cartesian] = max(most.get((g.ls, g.cartesian), 0), g.nprim)
+        return tuple(Kind(g.ls, most[g.ls, g.cartesian], g.cartesian) for g in self.groups)
 
     @functools.lru_cache(maxsize=None)
     def pair_classes(self, unique: bool, pad: bool = False) -> tuple[PairClass, ...]:
@@ -113,23 +130,17 @@ class BasisArrays(NamedTuple):
 
 
 @functools.lru_cache(maxsize=None)
-def angular(ls: tuple[int, ...]):
-    """Cartesian components of a group and their map to its spherical functions.
+def angular(ls: tuple[int, ...], cartesian: tuple[bool, ...]):
+    """Cartesian components of a group and their map to its functions.
 
     Returns:
         powers: (ncart, 3) int, (a, b, c) of x^a y^b z^c, shells in order, PySCF's order.
         shell: (ncart,) int, which shell of the group each component belongs to.
-        to_sph: (ncart, nsph) block-diagonal cart2sph of the shells.
+        to_ao: (ncart, nfunc) block-diagonal cart2ao of the shells.
     """
     powers = np.array([p for l in ls for p in cart_powers(l)], dtype=np.int64)
     shell = np.array([i for i, l in enumerate(ls) for _ in cart_powers(l)], dtype=np.int64)
-    ncart = [len(cart_powers(l)) for l in ls]
-    to_sph = np.zeros((sum(ncart), sum(2 * l + 1 for l in ls)))
-    r = c = 0
-    for l, n in zip(ls, ncart):
-        to_sph[r : r + n, c : c + 2 * l + 1] = cart2sph(l)
-        r, c = r + n, c + 2 * l + 1
-    return powers, shell, to_sph
+    return powers, shell, block_diag(*(cart2ao(l, cart) for l, cart in zip(ls, cartesian)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -138,7 +149,7 @@ def layout_of(shells: tuple[Shell, ...], natoms: int) -> Layout:
 
     Cached by the shells themselves, exponents included: whether shells merge depends on them.
     """
-    ao_loc = np.concatenate([[0], np.cumsum([s.nsph for s in shells])])
+    ao_loc = np.concatenate([[0], np.cumsum([s.nfunc for s in shells])])
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(shells):
         groups.setdefault((s.atom, s.exponents), []).append(i)
@@ -147,7 +158,8 @@ def layout_of(shells: tuple[Shell, ...], natoms: int) -> Layout:
         first = shells[members[0]]
         aos = tuple(a for i in members for a in range(ao_loc[i], ao_loc[i + 1]))
         out.append(ShellGroup(first.atom, first.nprim, tuple(members),
-                              tuple(shells[i].l for i in members), aos))
+                              tuple(shells[i].l for i in members),
+                              tuple(shells[i].cartesian for i in members), aos))
     return Layout(natoms=natoms, nao=int(ao_loc[-1]), groups=tuple(out))
 
 

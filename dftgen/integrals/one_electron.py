@@ -5,8 +5,9 @@ attraction V, and the nuclear repulsion energy.
     T_mn = -1/2 <m|nabla^2|n>              (overlaps with shifted powers, see pairs.py),
     V_mn = -sum_C Z_C 2pi/p sum_h E_h R_h(p, P - C).
 
-Matrices are (nao, nao) in PySCF's spherical AO order, in Hartree atomic units. Every
-function is differentiable with respect to the positions (they may be JAX tracers).
+Matrices are (nao, nao) in PySCF's AO order (spherical or Cartesian shells), in Hartree
+atomic units. Every function is differentiable with respect to the positions (they may be
+JAX tracers).
 The `*_matrix(layout, arrays)` kernels are pure functions of traced arrays: vmap them over
 `layout.stack(...)` to batch molecules of one shape bucket.
 """
@@ -28,7 +29,7 @@ from dftgen.precision import dtype as precision_dtype
 
 
 def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
-    """Scatter per-class blocks (npair, nsph_a * nsph_b) into a (nao, nao) matrix, or with
+    """Scatter per-class blocks (npair, nfunc_a * nfunc_b) into a (nao, nao) matrix, or with
     n_rows its block [:n_rows, n_rows:] (which the pairs must fill)."""
     rows, cols, values = [], [], []
     for cls, block in blocks:
@@ -43,7 +44,7 @@ def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
 
 
 def _overlap_block(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
-    """Overlaps (npair, nsph_a * nsph_b) of a pair class."""
+    """Overlaps (npair, nfunc_a * nfunc_b) of a pair class."""
     pd = pair_data(layout, cls, arrays)
     return jnp.einsum("xq,xqf->xf", (jnp.pi / pd.p) ** 1.5, pd.e[:, :, 0])
 

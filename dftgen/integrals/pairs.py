@@ -1,8 +1,9 @@
 """Primitive-pair data of a pair class: Hermite expansion coefficients of every primitive
-pair, with contraction coefficients and the Cartesian-to-spherical map folded in.
+pair, with contraction coefficients and the map from Cartesian components to AOs (cart2sph,
+or a diagonal for Cartesian shells) folded in.
 
 For a pair of groups (a, b) with primitives alpha_i on A and beta_j on B, and a Hermite
-index h = (t, u, v), the pair's spherical function products are
+index h = (t, u, v), the pair's function products are
     phi_m(r) phi_n(r) = sum_{ij} sum_h  E[ij, h, m, n] Lambda_h(r; p_ij, P_ij),
 so any integral over the product is a contraction of E with that integral over Hermite
 Gaussians Lambda_h. Computed once per pair and reused by every partner (the ERI's kets).
@@ -16,14 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
-from dftgen.integrals.layout import BasisArrays, Layout, PairClass, angular
+from dftgen.integrals.layout import BasisArrays, Kind, Layout, PairClass, angular
 
 
 class PairData(NamedTuple):
     """Primitive pairs of a pair class, pp = npa * npb per pair.
 
     p: (npair, pp) total exponents; centre: (npair, pp, 3) Gaussian product centres P;
-    e: (npair, pp, nh, nsph_a * nsph_b) Hermite coefficients over hermite_tuples(la + lb).
+    e: (npair, pp, nh, nfunc_a * nfunc_b) Hermite coefficients over hermite_tuples(la + lb).
     """
 
     p: jnp.ndarray
@@ -31,8 +32,8 @@ class PairData(NamedTuple):
     e: jnp.ndarray
 
 
-def max_l(kind) -> int:
-    return max(kind[0])
+def max_l(kind: Kind) -> int:
+    return max(kind.ls)
 
 
 def gather(layout: Layout, cls: PairClass, arrays: BasisArrays):
@@ -41,9 +42,9 @@ def gather(layout: Layout, cls: PairClass, arrays: BasisArrays):
     out = []
     for side, kind in ((0, cls.kind_a), (1, cls.kind_b)):
         groups = [layout.groups[pair[side]] for pair in cls.pairs]
-        nprim = kind[1]
+        nprim = kind.nprim
         shells = np.array([g.shells for g in groups])  # (npair, nshell_in_group)
-        _, shell_of, _ = angular(kind[0])
+        _, shell_of, _ = angular(kind.ls, kind.cartesian)
         exps = arrays.exponents[shells[:, 0], :nprim]
         coefs = arrays.coefficients[shells[:, shell_of], :nprim]  # (npair, ncart, np)
         centre = arrays.positions[np.array([g.atom for g in groups])]
@@ -67,11 +68,11 @@ def _cartesian(per_axis, powers_a, powers_b, herm):
     return out
 
 
-def _to_spherical(cart, side_a, side_b, kind_a, kind_b):
-    """Fold contraction coefficients and cart2sph into (npair, npa, npb, X, nca, ncb)
-    -> (npair, npa*npb, X, nsph_a*nsph_b)."""
+def _to_aos(cart, side_a, side_b, kind_a, kind_b):
+    """Fold contraction coefficients and cart2ao into (npair, npa, npb, X, nca, ncb)
+    -> (npair, npa*npb, X, nfunc_a*nfunc_b)."""
     (_, coef_a, _), (_, coef_b, _) = side_a, side_b
-    to_a, to_b = angular(kind_a[0])[2], angular(kind_b[0])[2]
+    to_a, to_b = angular(kind_a.ls, kind_a.cartesian)[2], angular(kind_b.ls, kind_b.cartesian)[2]
     ca = coef_a[..., None] * to_a.astype(coef_a.dtype)  # (npair, npa, nca, nsa)
     cb = coef_b[..., None] * to_b.astype(coef_b.dtype)
     sph = _contract_sides(cart, ca, cb)
@@ -96,19 +97,20 @@ def pair_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> PairData:
     table = expansion_coefficients(la, lb, a[..., None], b[..., None], xab)  # (..., 3, i, j, t)
     per_axis = [table[..., d, :, :, :] for d in range(3)]
     herm = np.array(hermite_tuples(la + lb))
-    cart = _cartesian(per_axis, angular(cls.kind_a[0])[0], angular(cls.kind_b[0])[0], herm)
+    cart = _cartesian(per_axis, angular(cls.kind_a.ls, cls.kind_a.cartesian)[0],
+                      angular(cls.kind_b.ls, cls.kind_b.cartesian)[0], herm)
     p = a + b
     centre = (a[..., None] * side_a[2][:, None, None, :] + b[..., None] * side_b[2][:, None, None, :]) / p[..., None]
     npair = p.shape[0]
     return PairData(
         p=p.reshape(npair, -1),
         centre=centre.reshape(npair, -1, 3),
-        e=_to_spherical(cart, side_a, side_b, cls.kind_a, cls.kind_b),
+        e=_to_aos(cart, side_a, side_b, cls.kind_a, cls.kind_b),
     )
 
 
 def kinetic_pairs(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
-    """Kinetic-energy integrals -1/2 <a|nabla^2|b> of every pair, (npair, nsph_a*nsph_b).
+    """Kinetic-energy integrals -1/2 <a|nabla^2|b> of every pair, (npair, nfunc_a*nfunc_b).
 
     Along one axis, d^2/dx^2 x_B^j e^{-b x_B^2} = j(j-1) x_B^{j-2} - 2b(2j+1) x_B^j + 4b^2 x_B^{j+2},
     so the kinetic integral is a sum of overlaps with j - 2, j, j + 2.
@@ -129,8 +131,9 @@ def kinetic_pairs(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.nd
         k.append(kin[..., None])
     norm = (jnp.pi / (a + b)) ** 1.5
     herm = np.zeros((1, 3), dtype=np.int64)
-    pa, pb = angular(cls.kind_a[0])[0], angular(cls.kind_b[0])[0]
+    pa = angular(cls.kind_a.ls, cls.kind_a.cartesian)[0]
+    pb = angular(cls.kind_b.ls, cls.kind_b.cartesian)[0]
     cart = sum(
         _cartesian([k[d] if d == axis else s[d] for d in range(3)], pa, pb, herm) for axis in range(3)
     ) * norm[..., None, None, None]
-    return _to_spherical(cart, side_a, side_b, cls.kind_a, cls.kind_b).sum(axis=1)[:, 0]
+    return _to_aos(cart, side_a, side_b, cls.kind_a, cls.kind_b).sum(axis=1)[:, 0]
