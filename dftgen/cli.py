@@ -12,6 +12,7 @@ import sys
 
 import dftgen
 from dftgen import hugepages
+from dftgen.basis import SHELLS
 from dftgen.cli_args import add_molecule_arguments, add_preset_argument, molecule_from_args
 from dftgen.data.shards import ShardError
 from dftgen.extras import MissingExtraError
@@ -25,7 +26,7 @@ def cmd_integrals(args) -> int:
     from dftgen import integrals
 
     mol = molecule_from_args(args)
-    bas = basis_mod.build(mol, args.basis)
+    bas = basis_mod.build(mol, args.basis, args.shells)
     s = np.asarray(integrals.overlap(mol, bas, precision=args.precision))
     t = np.asarray(integrals.kinetic(mol, bas, precision=args.precision))
     v = np.asarray(integrals.nuclear(mol, bas, precision=args.precision))
@@ -35,6 +36,7 @@ def cmd_integrals(args) -> int:
         "molecule": mol.name,
         "natoms": mol.natoms,
         "basis": bas.name,
+        "shells": args.shells,
         "nao": bas.nao,
         "precision": args.precision,
         "energy_nuc_ha": e_nuc,
@@ -61,7 +63,7 @@ def cmd_run(args) -> int:
 
     mol = molecule_from_args(args)
     result = run_dft(
-        mol, args.preset, forces=args.forces, basis=args.basis, xc=args.xc,
+        mol, args.preset, forces=args.forces, basis=args.basis, shells=args.shells, xc=args.xc,
         grid_level=args.grid_level, precision=args.precision, max_iter=args.max_iter,
         mode=args.mode, conv_tol=args.conv_tol,
     )
@@ -71,7 +73,8 @@ def cmd_run(args) -> int:
     s = result.settings
     rows = [
         ("molecule", mol.name),
-        ("level of theory", f"{s.xc} / {s.basis} / grid level {s.grid_level} / {s.precision}"),
+        ("level of theory", f"{s.xc} / {s.basis} ({s.shells} shells) / grid level {s.grid_level} / "
+                            f"{s.precision}"),
         ("basis functions (nao)", result.nao),
         ("total energy", f"{result.energy_ha:.10f} Ha"),
         ("HOMO", f"{result.homo_ha:.6f} Ha  ({result.homo_ha * HARTREE_EV:.4f} eV)"),
@@ -105,6 +108,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_molecule_arguments(p)
     add_preset_argument(p)
     p.add_argument("--basis", help="basis set (overrides the preset)")
+    p.add_argument("--shells", choices=SHELLS,
+                   help="spherical, cartesian, or 6d7f (Cartesian d, spherical f) (overrides)")
     p.add_argument("--xc", help="functional: b3lyp5, b3lyp, pbe, blyp, lda, pbe0, hf (overrides)")
     p.add_argument("--grid-level", type=int, help="grid level 0-9 (overrides)")
     p.add_argument("--precision", choices=["float32", "float64"], help="(overrides)")
@@ -122,6 +127,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     add_molecule_arguments(p)
     p.add_argument("--basis", default="sto-3g", help="basis set name known to PySCF (default sto-3g)")
+    p.add_argument("--shells", choices=SHELLS, default="spherical",
+                   help="spherical (default), cartesian, or 6d7f (Cartesian d, spherical f)")
     p.add_argument("--precision", choices=["float64", "float32"], default="float64")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_integrals)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from dftgen.basis import SHELLS
 from dftgen.precision import PRECISIONS
 
 
@@ -18,6 +19,9 @@ class Settings:
     Attributes:
         xc: functional name known to `dftgen.xc` ("b3lyp5", "b3lyp", "pbe", "hf", ...).
         basis: basis-set name known to PySCF.
+        shells: "spherical" (2l+1 functions per shell, PySCF's default), "cartesian" (all
+            Cartesian, PySCF's cart=True) or "6d7f" (Cartesian d, spherical f: Gaussian's
+            default for the 6-31G family, as QM9 and ANI-1x were computed).
         grid_level: PySCF-style grid level, 0 (coarse) to 9.
         precision: "float32" iterations (final energy and orbital energies re-evaluated once
             in float64) or "float64" throughout.
@@ -39,6 +43,7 @@ class Settings:
 
     xc: str = "b3lyp5"
     basis: str = "sto-3g"
+    shells: str = "spherical"
     grid_level: int = 0
     precision: str = "float32"
     mode: str = "fixed"
@@ -55,6 +60,7 @@ class Settings:
     def __post_init__(self):
         checks = [
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (self.shells in SHELLS, f"shells must be one of {SHELLS}"),
             (self.mode in ("fixed", "converge"), "mode must be 'fixed' or 'converge'"),
             (0 <= self.grid_level <= 9, "grid_level must be 0..9"),
             (self.max_iter >= 1, "max_iter must be >= 1"),

@@ -14,10 +14,10 @@ def water_on_pyscf_grid(water, level):
     return mol, grids, ao, dft.RKS(mol).get_init_guess()
 
 
-def pyscf_reference(mol, basis, xc, grid_level=0):
-    """PySCF's converged RKS (RHF for xc="hf") on a dftgen Molecule: (mf, energy, HOMO, LUMO)
-    in Hartree."""
-    pmol = mol.to_pyscf(basis)
+def pyscf_reference(mol, basis, xc, grid_level=0, cart=False):
+    """PySCF's converged RKS (RHF for xc="hf") on a dftgen Molecule, with Cartesian shells if
+    `cart`: (mf, energy, HOMO, LUMO) in Hartree."""
+    pmol = mol.to_pyscf(basis, cart=cart)
     if xc == "hf":
         mf = scf.RHF(pmol)
     else:

@@ -35,7 +35,8 @@ def card_text(index: dict, attrs: dict, run_name: str) -> str:
         "",
         "## Level of theory",
         "",
-        f"- functional `{settings.get('xc')}`, basis `{settings.get('basis')}`, grid level "
+        f"- functional `{settings.get('xc')}`, basis `{settings.get('basis')}` "
+        f"({settings.get('shells', 'spherical')} shells), grid level "
         f"{settings.get('grid_level')}, precision {settings.get('precision')}, "
         f"{settings.get('mode')} mode, at most {settings.get('max_iter')} iterations",
         f"- conformers: {conformers.get('per_molecule')} per molecule (RDKit ETKDGv3), "

@@ -57,7 +57,7 @@ def unique_quartets(n: int) -> int:
 class Workload:
     """The sizes that fix one molecule's device program.
 
-    nao: basis functions; primitives: primitive functions (sum over shells of nprim x nsph);
+    nao: basis functions; primitives: primitive functions (sum over shells of nprim x nfunc);
     npts: grid points; ao_components: AO arrays on the grid (1 for LDA, 4 with gradients for
     a GGA, 0 for Hartree-Fock); diis_space: DIIS vectors kept.
     """
@@ -77,7 +77,7 @@ def _components(settings: Settings) -> int:
 def workload(basis: BasisSet, settings: Settings, npts: int) -> Workload:
     """The workload of a molecule in `basis` on a grid of `npts` points."""
     components = _components(settings)
-    primitives = sum(s.nprim * s.nsph for s in basis.shells)
+    primitives = sum(s.nprim * s.nfunc for s in basis.shells)
     return Workload(basis.nao, primitives, npts if components else 0, components,
                     settings.diis_space)
 
@@ -169,12 +169,14 @@ def qm1b_like(nao: int, basis: str = "sto-3g") -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=None)
-def atom_sizes(z: int, basis: str, grid_level: int) -> tuple[int, int, int]:
-    """(nao, primitive functions, grid points) that one atom of element z contributes."""
+def atom_sizes(z: int, basis: str, grid_level: int,
+               shells: str = "spherical") -> tuple[int, int, int]:
+    """(nao, primitive functions, grid points) that one atom of element z contributes, with
+    spherical or Cartesian shells as `shells` says (`dftgen.basis.SHELLS`)."""
     mol = Molecule(numbers=np.array([z]), positions=np.zeros((1, 3)), spin=z % 2)
-    shells = basis_mod.build(mol, basis).shells
-    nao = sum(s.nsph for s in shells)
-    return nao, sum(s.nprim * s.nsph for s in shells), len(atomic_grid(z, grid_level)[1])
+    atom = basis_mod.build(mol, basis, shells).shells
+    nao = sum(s.nfunc for s in atom)
+    return nao, sum(s.nprim * s.nfunc for s in atom), len(atomic_grid(z, grid_level)[1])
 
 
 def qm1b_workload(nao: int, settings: Settings) -> Workload:
@@ -182,7 +184,7 @@ def qm1b_workload(nao: int, settings: Settings) -> Workload:
 
     Grid points are those of the free atoms' grids, as `dftgen.grids.build` keeps them."""
     heavy, hydrogens = qm1b_like(nao)
-    sizes = [np.array(atom_sizes(z, settings.basis, settings.grid_level)) * k
+    sizes = [np.array(atom_sizes(z, settings.basis, settings.grid_level, settings.shells)) * k
              for z, k in ((6, heavy), (1, hydrogens))]
     total_nao, primitives, npts = (int(x) for x in sum(sizes))
     base = _components(settings)

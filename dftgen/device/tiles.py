@@ -29,8 +29,8 @@ def shell_groups(basis: BasisSet) -> tuple[np.ndarray, np.ndarray]:
     sizes: dict[tuple, list[int]] = {}
     for s in basis.shells:
         entry = sizes.setdefault((s.atom, s.exponents), [0, 0])
-        entry[0] += s.nsph
-        entry[1] += s.nsph * s.nprim
+        entry[0] += s.nfunc
+        entry[1] += s.nfunc * s.nprim
     arr = np.array(list(sizes.values()), dtype=np.int64)
     return arr[:, 0], arr[:, 1]
 

@@ -91,12 +91,12 @@ class Plan:
         return cls(data["config_hash"], data["spec"], buckets, tasks, data["ingest_counts"])
 
 
-def bucket_of(entry: MoleculeEntry, basis: str) -> Bucket:
-    """The shape bucket of a molecule in a basis (positions do not matter for shapes: the
-    atoms are placed on a line, 2 Bohr apart)."""
+def bucket_of(entry: MoleculeEntry, basis: str, shells: str = "spherical") -> Bucket:
+    """The shape bucket of a molecule in a basis with spherical or Cartesian `shells`
+    (positions do not matter for shapes: the atoms are placed on a line, 2 Bohr apart)."""
     line = np.outer(np.arange(len(entry.numbers)), [2.0, 0.0, 0.0])
     atoms = Molecule(np.array(entry.numbers), line, name=entry.smiles)
-    bas = basis_mod.build(atoms, basis)
+    bas = basis_mod.build(atoms, basis, shells)
     key = hashlib.sha256(repr(bas.shape_key).encode()).hexdigest()[:8]
     return Bucket(key, entry.n_heavy, entry.n_hydrogens, bas.nao)
 
@@ -104,12 +104,12 @@ def bucket_of(entry: MoleculeEntry, basis: str) -> Bucket:
 def make_plan(molecules: list[MoleculeEntry], spec: PipelineSpec, ingest_counts: dict[str, int]) -> Plan:
     """Group molecules by bucket (buckets by size, molecules in source order) and cut each
     bucket into tasks of whole molecules; task ids are `<bucket key>-<number in bucket>`."""
-    basis = spec.dft.settings.basis
+    settings = spec.dft.settings
     per_task = max(1, spec.plan.task_conformers // spec.conformers.per_molecule)
     buckets: dict[str, Bucket] = {}
     members: dict[str, list[MoleculeEntry]] = {}
     for entry in molecules:
-        bucket = bucket_of(entry, basis)
+        bucket = bucket_of(entry, settings.basis, settings.shells)
         buckets.setdefault(bucket.key, bucket)
         members.setdefault(bucket.key, []).append(entry)
     order = sorted(buckets.values(), key=lambda b: (b.nao, b.n_heavy, b.key))

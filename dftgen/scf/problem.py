@@ -93,7 +93,7 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
             f"molecule {mol.name!r}: restricted Kohn-Sham needs a closed shell, but it has "
             f"{mol.n_electrons} electrons and spin {mol.spin}"
         )
-    bas = basis_mod.build(mol, settings.basis)
+    bas = basis_mod.build(mol, settings.basis, settings.shells)
     if mol.n_electrons // 2 > bas.nao:
         raise MoleculeError(f"molecule {mol.name!r}: {mol.n_electrons // 2} occupied orbitals "
                             f"but nao={bas.nao}")
