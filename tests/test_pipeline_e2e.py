@@ -15,6 +15,7 @@ import pytest
 
 from dftgen.data import open_dataset
 from dftgen.data.export import to_parquet
+from dftgen.data.splits import recorded_splits
 from dftgen.elements import HARTREE_EV
 from dftgen.molecule import Molecule
 from dftgen.pipeline import spec as spec_mod
@@ -65,6 +66,9 @@ def test_bad_inputs_are_failures_and_values_equal_run_dft(tmp_path):
     got = {s: (stage, err) for s, stage, err in zip(failures["smiles"], failures["stage"], failures["error"])}
     assert got == BAD
     assert ds.attrs["settings"]["xc"] == "b3lyp5" and ds.attrs["config_hash"] == spec.config_hash()
+    parts = sorted((report.run_dir / "parts").glob("*.h5"))  # ingest's and the tasks'
+    assert len(parts) > 1 and all(recorded_splits(open_dataset(p).attrs) == spec.output.splits
+                                  for p in parts)  # any one file splits as the run did
 
     rows = to_parquet(ds, tmp_path / "parquet", include_unconverged=True)
     import pyarrow.parquet as pq

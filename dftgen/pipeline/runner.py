@@ -59,7 +59,8 @@ class RunReport:
 def run_config(spec: PipelineSpec, run_dir: Path) -> TaskConfig:
     return TaskConfig(seed=spec.seed, conformers=spec.conformers, settings=spec.dft.settings,
                       forces=spec.dft.forces, batch_size=spec.plan.batch_size,
-                      parts_dir=str(run_dir / "parts"), config_hash=spec.config_hash())
+                      parts_dir=str(run_dir / "parts"), config_hash=spec.config_hash(),
+                      spec=json.loads(spec.to_json()))
 
 
 def plan_run(spec: PipelineSpec, out_root: str | Path, log: Callable[[str], None] = print) -> tuple[Path, Plan]:

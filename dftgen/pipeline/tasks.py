@@ -38,6 +38,7 @@ class TaskConfig:
     batch_size: int
     parts_dir: str
     config_hash: str
+    spec: dict = dataclasses.field(default_factory=dict)  # the run's spec, recorded in each part
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +107,7 @@ def run_task(task: Task, config: TaskConfig) -> TaskSummary:
         "config_hash": config.config_hash,
         "code_version": dftgen.__version__,
         "settings": dataclasses.asdict(config.settings),
+        "spec": config.spec,
         "seconds": seconds,
         "dft_seconds": dft_seconds,
         "finished_unix": time.time(),
