@@ -36,6 +36,7 @@ import numpy as np
 from dftgen.elements import UnsupportedElementError, symbol
 
 L_MAX = 3  # s, p, d, f
+L_MAX_AUXILIARY = 4  # fitting sets for density fitting (def2 jkfit) carry g functions
 
 #: the `shells` settings and the angular momenta each makes Cartesian
 CARTESIAN_LS = {"spherical": (), "cartesian": tuple(range(2, L_MAX + 1)), "6d7f": (2,)}
@@ -149,12 +150,14 @@ class BasisSet:
         return f"BasisSet({self.name!r}, nshell={self.nshell}, nao={self.nao}, max_l={self.max_l})"
 
 
-def build(mol, name: str, shells: str = "spherical") -> BasisSet:
+def build(mol, name: str, shells: str = "spherical", l_max: int = L_MAX) -> BasisSet:
     """The basis set `name` (any name PySCF knows) on the atoms of `mol`, with spherical or
-    Cartesian shells as `shells` says (one of SHELLS, see the module docstring).
+    Cartesian shells as `shells` says (one of SHELLS, see the module docstring). l_max:
+    L_MAX for orbital bases, L_MAX_AUXILIARY for the auxiliary bases of density fitting.
 
     Raises:
-        BasisError: PySCF does not know the name, or a shell has l > 3, or `shells` is unknown.
+        BasisError: PySCF does not know the name, or a shell has l > l_max, or `shells` is
+            unknown.
         UnsupportedElementError: the basis set has no functions for an element of `mol`.
     """
     if shells not in CARTESIAN_LS:
@@ -162,12 +165,12 @@ def build(mol, name: str, shells: str = "spherical") -> BasisSet:
     cartesian = CARTESIAN_LS[shells]
     built = tuple(Shell(atom, l, exps, coefs, l in cartesian)
                   for atom, z in enumerate(mol.numbers)
-                  for l, exps, coefs in _element_shells(name, int(z)))
+                  for l, exps, coefs in _element_shells(name, int(z), l_max))
     return BasisSet(name=name.lower(), shells=built, numbers=tuple(int(z) for z in mol.numbers))
 
 
 @functools.lru_cache(maxsize=None)
-def _element_shells(name: str, z: int) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...]:
+def _element_shells(name: str, z: int, l_max: int = L_MAX) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...]:
     """(l, exponents, normalised coefficients) for each shell of element z in basis `name`."""
     from pyscf.gto import basis as pyscf_basis
 
@@ -188,10 +191,9 @@ def _element_shells(name: str, z: int) -> tuple[tuple[int, tuple[float, ...], tu
     for entry in raw:
         l = int(entry[0])
         rows = entry[2:] if isinstance(entry[1], (int, np.integer)) else entry[1:]  # skip kappa
-        if l > L_MAX:
-            raise BasisError(
-                f"basis {name!r}, element {element}: l={l} shell; dftgen supports s to f (l <= 3)"
-            )
+        if l > l_max:
+            raise BasisError(f"basis {name!r}, element {element}: l={l} shell; dftgen supports "
+                             f"l <= {l_max} here ({'spdfg'[:l_max + 1]})")
         table = np.array(rows, dtype=np.float64)
         exps = table[:, 0]
         for column in table[:, 1:].T:

@@ -11,6 +11,8 @@ import dataclasses
 from dftgen.basis import SHELLS
 from dftgen.precision import PRECISIONS
 
+ERI_METHODS = ("exact", "df", "auto")
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -39,6 +41,12 @@ class Settings:
         std_threshold_ev: a result is flagged converged when the std of its last five
             iteration energies is below this (QM1B's convergence proxy); in converge mode the
             tolerances decide.
+        eri: the two-electron integrals: "exact" (the nao^4/8 ERIs), "df" (density fitting,
+            as PySCF's mf.density_fit(): naux nao^2 values) or "auto" (df where the exact
+            ERIs' P supermatrix would not fit in memory, `dftgen.scf.problem.PAIR_ERI_BYTES`).
+        auxbasis: density fitting's auxiliary basis set, a name PySCF knows; None: PySCF's
+            default for the basis (`pyscf.df.addons.make_auxbasis`). Only with eri "df" or
+            "auto".
     """
 
     xc: str = "b3lyp5"
@@ -56,6 +64,8 @@ class Settings:
     level_shift: float = 0.0
     orthogonalisation: str = "cholesky"
     std_threshold_ev: float = 0.01
+    eri: str = "exact"
+    auxbasis: str | None = None
 
     def __post_init__(self):
         checks = [
@@ -70,6 +80,10 @@ class Settings:
             (self.orthogonalisation in ("cholesky", "lowdin"),
              "orthogonalisation must be 'cholesky' or 'lowdin'"),
             (self.conv_tol > 0, "conv_tol must be > 0"),
+            (self.eri in ERI_METHODS, f"eri must be one of {ERI_METHODS}"),
+            (self.auxbasis is None or (isinstance(self.auxbasis, str) and self.auxbasis != ""
+                                       and self.eri != "exact"),
+             "auxbasis must be a basis-set name, given only with eri 'df' or 'auto'"),
         ]
         for ok, message in checks:
             if not ok:

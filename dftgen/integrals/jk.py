@@ -21,7 +21,9 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
   middle axes, written as a reduction rather than as an einsum, which XLA:CPU would turn
   into a transposed copy of the whole tensor;
 * the s8-packed vector: unpacked to the dense tensor first, every call (nao^4 gathers): a
-  loop that calls jk many times with the same integrals should convert them once.
+  loop that calls jk many times with the same integrals should convert them once;
+* density-fitted ERIs (`dftgen.integrals.df.FittedERI`): J and K from the fitted tensor,
+  naux nao^2 values.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals import symmetric
+from dftgen.integrals import df, symmetric
 from dftgen.integrals.eri import n_packed, unpack
 from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.precision import Float32Pair, remainder
@@ -182,6 +184,8 @@ def two_electron(eri, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:
     if isinstance(eri, SymmetricBlocks):
         _, _, _, index = _pairs(dm.shape[-1])
         return eri.product(_weighted_pairs(dm))[index]
+    if isinstance(eri, df.FittedERI):
+        return df.two_electron(eri, dm, hybrid)
     if eri.ndim != 3:
         j, k = jk(eri, dm)
         return j - 0.5 * hybrid * k
@@ -202,14 +206,16 @@ def jk(eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """(J, K) for one density matrix (nao, nao) or several (n, nao, nao).
 
     Args:
-        eri: s8-packed ERI vector, the dense (nao, nao, nao, nao) array, or the pair
-            matrices (2, npair, npair) of `pair_matrices`.
+        eri: s8-packed ERI vector, the dense (nao, nao, nao, nao) array, the pair
+            matrices (2, npair, npair) of `pair_matrices`, or a `df.FittedERI`.
         dm: density matrix or matrices; symmetric with pair matrices, any otherwise.
 
     Returns:
         J, K with the shape of dm.
     """
     nao = dm.shape[-1]
+    if isinstance(eri, df.FittedERI):
+        return df.jk(eri, dm)
     if isinstance(eri, SymmetricBlocks):
         raise ValueError("a P supermatrix holds J - a/2 K only: pass it to two_electron, "
                          "or give jk the packed, dense or pair-matrix ERIs")

@@ -54,7 +54,8 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
     """
     buckets: dict[tuple, list[int]] = {}
     for i, s in enumerate(setups):
-        buckets.setdefault(s.basis.shape_key, []).append(i)
+        naux = None if s.auxbasis is None else s.auxbasis.nao  # fitted ERIs stack by naux
+        buckets.setdefault((s.basis.shape_key, naux), []).append(i)
     results: list[DFTResult | None] = [None] * len(setups)
     for indices in buckets.values():
         group = [build(setups[i], settings) for i in indices]

@@ -32,7 +32,8 @@ class SCFInputs(NamedTuple):
     eri: electron repulsion integrals as `dftgen.integrals.two_electron` takes them:
         Raffenetti's P supermatrix for the functional's exact-exchange fraction, as the
         `SymmetricBlocks` of its lower triangle (each Fock build one pass over nao^4/8
-        values), pair matrices (2, npair, npair), dense (nao,)*4, or s8-packed.
+        values), pair matrices (2, npair, npair), dense (nao,)*4, s8-packed, or
+        density-fitted (`dftgen.integrals.df.FittedERI`, naux nao^2 values).
     ao: AO values (and gradients for GGAs) on the grid, AO-major: (k, nao, npts), as
         `dftgen.xc.vxc(..., ao_major=True)` takes them.
     weights: grid weights, (npts,); zero for padding points.

@@ -21,7 +21,7 @@ import numpy as np
 
 from dftgen import basis as basis_mod
 from dftgen import grids, guess, integrals, xc
-from dftgen.integrals import symmetric
+from dftgen.integrals import df, symmetric
 from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import Float32Pair
@@ -46,12 +46,19 @@ PAIR_ERI_BYTES = max(physical_memory() // 8, 1 << 30)
 @dataclasses.dataclass(frozen=True)
 class Setup:
     """A closed-shell molecule with its basis set and integration grid (None for Hartree-Fock,
-    which needs no grid); `timings` holds the grid's wall-clock seconds."""
+    which needs no grid); `timings` holds the grid's wall-clock seconds; `auxbasis` is the
+    auxiliary basis where the ERIs are density-fitted (None: exact ERIs)."""
 
     mol: Molecule
     basis: basis_mod.BasisSet
     grid: grids.Grid | None
     timings: dict[str, float]
+    auxbasis: basis_mod.BasisSet | None = None
+
+    @property
+    def two_electron_method(self) -> str:
+        """"exact" or "df", as `Settings.eri` resolved for this molecule."""
+        return "exact" if self.auxbasis is None else "df"
 
     @property
     def npts(self) -> int:
@@ -97,22 +104,39 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     if mol.n_electrons // 2 > bas.nao:
         raise MoleculeError(f"molecule {mol.name!r}: {mol.n_electrons // 2} occupied orbitals "
                             f"but nao={bas.nao}")
-    _check_eri_memory(mol, bas.nao)
+    functional = xc.functional(settings.xc)
+    auxbasis = None
+    if settings.eri == "df" or (settings.eri == "auto" and not _pair_eri_fits(bas.nao)):
+        if functional.is_range_separated:
+            raise MoleculeError(f"molecule {mol.name!r}: density fitting of the long-range "
+                                f"exchange of {functional.name} is not implemented; use "
+                                f"eri='exact'")
+        auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
+        _check_memory(mol, auxbasis.nao * bas.nao**2 * 8, f"nao={bas.nao}, naux={auxbasis.nao}",
+                      "density-fitted ERIs")
+    else:
+        _check_memory(mol, integrals.n_packed(bas.nao) * 8, f"nao={bas.nao}", "exact ERIs")
     timings: dict[str, float] = {}
     grid = None
-    if xc.functional(settings.xc).terms:
+    if functional.terms:
         with timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
-    return Setup(mol, bas, grid, timings)
+    return Setup(mol, bas, grid, timings, auxbasis)
 
 
-def _check_eri_memory(mol: Molecule, nao: int) -> None:
-    """MoleculeError, before any integral, when the exact ERIs (nao^4/8 unique values in
-    float64) would take more than half of this machine's memory."""
-    needed, have = integrals.n_packed(nao) * 8, physical_memory()
+def _pair_eri_fits(nao: int, itemsize: int = 8) -> bool:
+    """Whether the exact ERIs' P supermatrix of nao functions fits in PAIR_ERI_BYTES."""
+    npair = nao * (nao + 1) // 2
+    return symmetric.stored_elements(npair) * itemsize <= PAIR_ERI_BYTES
+
+
+def _check_memory(mol: Molecule, needed: int, size: str, what: str) -> None:
+    """MoleculeError, before any integral, when the ERIs (`needed` bytes in float64) would
+    take more than half of this machine's memory."""
+    have = physical_memory()
     if needed > have // 2:
-        raise MoleculeError(f"molecule {mol.name!r}: nao={nao} needs {needed / 2**30:.1f} GiB for "
-                            f"its exact ERIs, more than half of this machine's "
+        raise MoleculeError(f"molecule {mol.name!r}: {size} needs {needed / 2**30:.1f} GiB for "
+                            f"its {what}, more than half of this machine's "
                             f"{have / 2**30:.1f} GiB; use a smaller molecule or basis")
 
 
@@ -137,8 +161,11 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -
         h64 = t64 + v64
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with timed(timings, "eri_s"):
-        eri, exact_eri = _eri_arrays(mol, bas, functional, eri_precision, work_dtype,
-                                     exact_needed)
+        if setup.auxbasis is None:
+            eri, exact_eri = _eri_arrays(mol, bas, functional, eri_precision, work_dtype,
+                                         exact_needed)
+        else:
+            eri, exact_eri = _fitted_arrays(mol, bas, setup.auxbasis, eri_precision, work_dtype)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
         jax.block_until_ready(eri)
@@ -185,8 +212,7 @@ def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_need
     if functional.is_range_separated:
         long_range = (integrals.eri(mol, bas, precision=eri_precision, omega=functional.omega),
                       functional.long_range)
-    npair = bas.nao * (bas.nao + 1) // 2
-    if symmetric.stored_elements(npair) * computed.dtype.itemsize <= PAIR_ERI_BYTES:
+    if _pair_eri_fits(bas.nao, computed.dtype.itemsize):
         split = exact_needed and computed.dtype == jnp.float64
         computed = integrals.fock_supermatrix(computed, bas.nao, functional.hybrid, split,
                                               long_range)
@@ -196,6 +222,17 @@ def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_need
     if isinstance(computed, SymmetricBlocks) and isinstance(computed.blocks, Float32Pair):
         return SymmetricBlocks(computed.blocks.hi), computed
     return tuple(jax.tree.map(lambda a: a.astype(dt), computed) for dt in (work_dtype, jnp.float64))
+
+
+def _fitted_arrays(mol, bas, auxbasis, eri_precision: str, work_dtype):
+    """(fitted ERIs in the iteration precision, in float64 for the final evaluation): B is
+    made in float64 (the metric's Cholesky factor needs it) and rounded once for float32
+    iterations."""
+    if eri_precision != "float64":
+        raise ValueError(f"molecule {mol.name!r}: density fitting needs float64 integrals "
+                         f"(the Cholesky factor of the auxiliary metric), not {eri_precision}")
+    fitted = df.fitted_eri(mol, bas, auxbasis)
+    return fitted._replace(b=fitted.b.astype(work_dtype)), fitted
 
 
 @contextlib.contextmanager

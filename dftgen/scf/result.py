@@ -31,6 +31,8 @@ class DFTResult:
     mo_energy is (nao,) ascending; mo_coeff (nao, nao) and dm (nao, nao) are kept when asked.
     converged: converge mode: both tolerances met; fixed mode: std of the last five
     iteration energies below the preset's threshold (QM1B's proxy).
+    two_electron_method: "exact" or "df" (Settings.eri resolved for this molecule), with
+    auxbasis the auxiliary basis set's name for "df" (else None).
     """
 
     energy_ha: float
@@ -52,6 +54,8 @@ class DFTResult:
     forces_ha_bohr: np.ndarray | None = None
     dispersion_ha: float = 0.0
     device: dict | None = None  # the device layer's admission report, when a device was given
+    two_electron_method: str = "exact"
+    auxbasis: str | None = None
 
     @property
     def gap_ev(self) -> float:
@@ -73,6 +77,8 @@ class DFTResult:
             "dipole_debye": self.dipole_debye.tolist(),
             "mulliken_charges_e": self.mulliken_charges.tolist(),
             "forces_ha_bohr": None if self.forces_ha_bohr is None else self.forces_ha_bohr.tolist(),
+            "two_electron_method": self.two_electron_method,
+            "auxbasis": self.auxbasis,
             "timings_s": self.timings,
             "settings": dataclasses.asdict(self.settings),
         }
@@ -126,6 +132,8 @@ def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool)
         dm=dm64 if keep else None,
         device=p.report,
         dispersion_ha=e_disp,
+        two_electron_method=p.setup.two_electron_method,
+        auxbasis=None if p.setup.auxbasis is None else p.setup.auxbasis.name,
     )
     if want_forces:
         with timed(p.timings, "forces_s"):

@@ -1,0 +1,148 @@
+"""Coulomb integrals with auxiliary (fitting) functions: the three-index (ij|P) and the
+two-index metric (P|Q) of density fitting, s to g auxiliary shells.
+
+An auxiliary function chi_P(r) = sum_k c_k x_C^a y_C^b z_C^c exp(-q_k r_C^2) is a product
+pair whose partner is the constant 1 (exponent 0, same centre): along each axis
+x_C^i exp(-q x_C^2) = sum_t E^{i0}_t(q, 0) Lambda_t(x; q, C), so
+
+    (ij|P) = sum_{prims} 2 pi^(5/2) / (p q sqrt(p+q))
+             sum_{tuv} E^{ij}_{tuv} sum_{t'u'v'} (-1)^{t'+u'+v'} E^{P}_{t'u'v'} R_{t+t',u+u',v+v'}(alpha, P-C)
+
+is the ERI (ij|kl) with the ket pair's Hermite data replaced by chi_P's, and (P|Q) the
+same with both sides single functions. Everything else (Boys function, R recursion, the
+tiled bra and ket contractions) is eri.py's: the pair data of the bra come from
+`eri._class_data`, and auxiliary functions are laid out as its `ClassData` with one
+"primitive pair" per primitive.
+
+Output in PySCF's AO and auxiliary orders and normalisation: `three_centre` equals
+`pyscf.df.incore.aux_e2(mol, auxmol, "int3c2e")` transposed to (naux, nao, nao), and
+`metric` equals `auxmol.intor("int2c2e")`. Hartree atomic units; differentiable in the
+positions.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dftgen.integrals.eri import (ClassData, _class_data, _class_order, _class_pair_tiles,
+                                  _hermite_sign, _pair_bytes, _tile_plan)
+from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
+from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, layout_and_arrays,
+                                     trace_counts)
+
+
+def _kinds(layout: Layout) -> dict[Kind, list[int]]:
+    """The groups of an auxiliary layout by kind (padded to the largest primitive count of
+    their angular momenta, as the ERI's pair classes)."""
+    classes: dict[Kind, list[int]] = {}
+    for g, kind in enumerate(layout.kinds(pad=True)):
+        classes.setdefault(kind, []).append(g)
+    return classes
+
+
+def function_data(layout: Layout, kind: Kind, groups: list[int], arrays: BasisArrays) -> ClassData:
+    """Hermite data of single contracted groups (the auxiliary functions), as eri.py's
+    ClassData with one entry per primitive: p (n, np) exponents q, centre (n, np, 3),
+    bra (n, f, np nh) E / q and ket (n, np nh, f) E (-1)^(t+u+v) / q, over
+    hermite_tuples(l) for the group's highest l."""
+    powers, shell_of, to_ao = angular(kind.ls, kind.cartesian)
+    shells = np.array([layout.groups[g].shells for g in groups])
+    q = arrays.exponents[shells[:, 0], :kind.nprim]  # (n, np)
+    coefs = arrays.coefficients[shells[:, shell_of], :kind.nprim]  # (n, ncart, np)
+    centre = arrays.positions[np.array([layout.groups[g].atom for g in groups])]
+    l = max(kind.ls)
+    # E^{i0}_t along each axis: (n, np, 3, i, t); the partner's exponent and offset are zero
+    table = expansion_coefficients(l, 0, q[..., None], 0.0, jnp.zeros(3, q.dtype))[..., 0, :]
+    herm = np.array(hermite_tuples(l))
+    cart = functools.reduce(jnp.multiply, (table[:, :, d][..., powers[None, :, d], herm[:, None, d]]
+                                            for d in range(3)))  # (n, np, nh, ncart)
+    e = jnp.einsum("xkhc,xck,cf->xkhf", cart, coefs, to_ao.astype(q.dtype)) / q[..., None, None]
+    n, nprim, nh, f = e.shape
+    sign = _hermite_sign(l).astype(e.dtype)[:, None]
+    return ClassData(p=q, centre=jnp.broadcast_to(centre[:, None], (n, nprim, 3)),
+                     bra=jnp.transpose(e, (0, 3, 1, 2)).reshape(n, f, nprim * nh),
+                     ket=(e * sign).reshape(n, nprim * nh, f))
+
+
+def _block(x: ClassData, y: ClassData, lx: int, ly: int, chunk_bytes: int) -> jnp.ndarray:
+    """All integrals between the entries of x and of y: (nx, fx, ny, fy), tile by tile
+    (eri.py's tiles: a bounded working set) and put back in entry order."""
+    (nx, ppx), (ny, ppy) = x.p.shape, y.p.shape
+    fx, fy = x.bra.shape[1], y.ket.shape[2]
+    itemsize = jnp.dtype(x.p.dtype).itemsize
+    bands = (1, 1)
+    plan = _tile_plan(nx, ny, _pair_bytes((lx, ppx, fx), (ly, ppy, fy), itemsize, bands),
+                      chunk_bytes, False, bands)
+    tiles = _class_pair_tiles(x, y, lx, ly, plan)  # steps in row order over (ntx, nty)
+    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    tiles = tiles.reshape(ntx, nty, plan.tx, fx, plan.ty, fy).transpose(0, 2, 3, 1, 4, 5)
+    return tiles.reshape(ntx * plan.tx, fx, nty * plan.ty, fy)[:nx, :, :ny]  # padding dropped
+
+
+def _aux_indices(layout: Layout, groups: list[int]) -> np.ndarray:
+    """(n, f) auxiliary index of each function of the groups."""
+    return np.array([layout.groups[g].aos for g in groups])
+
+
+def three_centre_matrix(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
+                        aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20) -> jnp.ndarray:
+    """(P|ij) as (naux, nao, nao) from traced arrays (pure): every unique orbital pair class
+    against every auxiliary kind, each block written to both (i, j) and (j, i)."""
+    trace_counts["three_centre"] += 1
+    aux = {kind: function_data(aux_layout, kind, groups, aux_arrays)
+           for kind, groups in _kinds(aux_layout).items()}
+    out = jnp.zeros((aux_layout.nao, layout.nao, layout.nao), arrays.exponents.dtype)
+    for cls in _class_order(layout):
+        pairs = _class_data(layout, cls, arrays)
+        lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
+        rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
+        cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
+        for (kind, groups), functions in zip(_kinds(aux_layout).items(), aux.values()):
+            block = _block(pairs, functions, lx, max(kind.ls), chunk_bytes)
+            block = block.reshape(rows.shape[0], rows.shape[1], cols.shape[2], *block.shape[2:])
+            p = _aux_indices(aux_layout, groups)[None, None, None]
+            out = out.at[p, rows, cols].set(block).at[p, cols, rows].set(block)
+    return out
+
+
+def metric_matrix(aux_layout: Layout, aux_arrays: BasisArrays,
+                  chunk_bytes: int = 4 << 20) -> jnp.ndarray:
+    """(P|Q) (naux, naux) from traced arrays (pure)."""
+    trace_counts["metric"] += 1
+    kinds = _kinds(aux_layout)
+    data = [function_data(aux_layout, kind, groups, aux_arrays) for kind, groups in kinds.items()]
+    out = jnp.zeros((aux_layout.nao,) * 2, aux_arrays.exponents.dtype)
+    for (kx, gx), x in zip(kinds.items(), data):
+        for (ky, gy), y in zip(kinds.items(), data):
+            block = _block(x, y, max(kx.ls), max(ky.ls), chunk_bytes)
+            rows = _aux_indices(aux_layout, gx)[:, :, None, None]
+            out = out.at[rows, _aux_indices(aux_layout, gy)[None, None]].set(block)
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _three_centre(layout, arrays, aux_layout, aux_arrays):
+    return three_centre_matrix(layout, arrays, aux_layout, aux_arrays)
+
+
+def three_centre(mol, basis, auxbasis) -> jnp.ndarray:
+    """(P|ij) (naux, nao, nao) in Hartree for `mol` in `basis` with auxiliary basis
+    `auxbasis` (BasisSets or names), float64; positions may be JAX tracers."""
+    layout, arrays = layout_and_arrays(mol, basis, "float64")
+    aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
+    return _three_centre(layout, arrays, aux_layout, aux_arrays)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _metric(aux_layout, aux_arrays):
+    return metric_matrix(aux_layout, aux_arrays)
+
+
+def metric(mol, auxbasis) -> jnp.ndarray:
+    """The Coulomb metric (P|Q) (naux, naux) in Hartree of the auxiliary basis `auxbasis` on
+    `mol`, float64; positions may be JAX tracers."""
+    return _metric(*layout_and_arrays(mol, auxbasis, "float64"))

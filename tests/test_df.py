@@ -1,0 +1,118 @@
+"""Density fitting against PySCF with the same auxiliary basis: the integrals (ij|P) and
+(P|Q) to 1e-10, J and K to 1e-10, and converged SCF energies against `mf.density_fit()`
+(|dE| <= 1e-7 Ha, |dHOMO|, |dLUMO| <= 1e-6 Ha, docs/numerics.md's float64 contract)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from dftgen import MoleculeError, run_dft
+from dftgen import scf as dftgen_scf
+from dftgen.basis import BasisError
+from dftgen.integrals import df, jk, two_electron
+from dftgen.integrals.auxiliary import metric, three_centre
+from dftgen.presets import PRESETS, Settings
+from dftgen.scf import problem
+from dftgen.xc import functionals
+from dftgen.xc.functionals import Functional
+from pyscf import dft, scf
+from pyscf.df import addons, incore
+
+CONVERGED = dict(mode="converge", precision="float64", conv_tol=1e-11, conv_tol_grad=1e-7,
+                 max_iter=100)
+
+
+def pyscf_df(mol, basis, auxbasis, xc, grid_level):
+    """PySCF's converged density-fitted RKS (RHF for xc="hf") with `auxbasis`: (energy,
+    HOMO, LUMO) in Hartree."""
+    pmol = mol.to_pyscf(basis)
+    if xc == "hf":
+        mf = scf.RHF(pmol).density_fit(auxbasis=auxbasis)
+    else:
+        mf = dft.RKS(pmol).density_fit(auxbasis=auxbasis)
+        mf.xc = xc
+        mf.grids.level = grid_level
+        mf.small_rho_cutoff = 0.0
+    mf.conv_tol = 1e-11
+    mf.kernel()
+    assert mf.converged
+    n = pmol.nelectron // 2
+    return mf.e_tot, mf.mo_energy[n - 1], mf.mo_energy[n]
+
+
+@pytest.mark.parametrize("molecule, basis, auxbasis", [
+    ("water", "6-31g*", "cc-pvdz-jkfit"),
+    pytest.param("nine_heavy", "6-31g*", "cc-pvdz-jkfit", marks=pytest.mark.slow),
+    # g functions in the auxiliary basis
+    pytest.param("water", "def2-svp", "def2-universal-jkfit", marks=pytest.mark.slow),
+])
+def test_integrals_match_pyscf(request, molecule, basis, auxbasis):
+    mol = request.getfixturevalue(molecule)
+    aux = df.auxiliary_basis(mol, basis, auxbasis)
+    pmol = mol.to_pyscf(basis)
+    auxmol = addons.make_auxmol(pmol, auxbasis)
+    expected = incore.aux_e2(pmol, auxmol, "int3c2e").transpose(2, 0, 1)
+    np.testing.assert_allclose(three_centre(mol, basis, aux), expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(metric(mol, aux), auxmol.intor("int2c2e"), rtol=0, atol=1e-10)
+
+
+def test_default_auxiliary_basis_is_pyscfs(water):
+    assert df.auxiliary_basis(water, "6-31g*").name == "cc-pvdz-jkfit"
+    assert df.default_auxbasis(water, "def2-svp") == "def2-svp-jkfit"
+    with pytest.raises(BasisError, match="even-tempered"):
+        df.default_auxbasis(water, "sto-6g")  # PySCF generates functions for it
+
+
+def test_jk_match_pyscf(water):
+    fitted = df.fitted_eri(water, "6-31g*", df.auxiliary_basis(water, "6-31g*"))
+    pmol = water.to_pyscf("6-31g*")
+    mf = scf.RHF(pmol).density_fit(auxbasis="cc-pvdz-jkfit")
+    guess = mf.get_init_guess()
+    noise = np.random.default_rng(0).normal(scale=0.01, size=guess.shape)
+    dms = np.stack([guess, guess + noise + noise.T])
+    j_ref, k_ref = mf.get_jk(pmol, dms)
+    j, k = jk(fitted, dms)
+    np.testing.assert_allclose(j, j_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(k, k_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(two_electron(fitted, dms[1], 0.2), j[1] - 0.1 * k[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("xc, molecule, level", [
+    ("b3lyp", "water", 3),
+    ("hf", "water", 0),
+    pytest.param("b3lyp", "nine_heavy", 3, marks=pytest.mark.slow),
+    pytest.param("hf", "nine_heavy", 0, marks=pytest.mark.slow),
+])
+def test_scf_matches_pyscf_density_fit(request, xc, molecule, level):
+    mol = request.getfixturevalue(molecule)
+    result = run_dft(mol, "accurate", xc=xc, grid_level=level, eri="df", **CONVERGED)
+    assert result.converged and result.auxbasis == "cc-pvdz-jkfit"
+    assert result.to_dict()["two_electron_method"] == "df"
+    e, homo, lumo = pyscf_df(mol, "6-31g*", "cc-pvdz-jkfit", xc, level)
+    assert abs(result.energy_ha - e) <= 1e-7
+    assert abs(result.homo_ha - homo) <= 1e-6
+    assert abs(result.lumo_ha - lumo) <= 1e-6
+
+
+def test_settings_check_eri_and_auxbasis():
+    assert Settings().eri == "exact" and Settings().auxbasis is None
+    Settings(eri="df", auxbasis="def2-universal-jkfit")
+    with pytest.raises(ValueError, match="eri must be one of"):
+        Settings(eri="ri")
+    with pytest.raises(ValueError, match="auxbasis"):
+        Settings(auxbasis="cc-pvdz-jkfit")  # with exact ERIs it would be ignored
+
+
+def test_auto_picks_df_where_the_exact_eris_do_not_fit(water, monkeypatch):
+    settings = dataclasses.replace(PRESETS["accurate"], eri="auto", xc="hf")
+    assert dftgen_scf.setup(water, settings).two_electron_method == "exact"
+    monkeypatch.setattr(problem, "PAIR_ERI_BYTES", 0)
+    chosen = dftgen_scf.setup(water, settings)
+    assert chosen.two_electron_method == "df" and chosen.auxbasis.name == "cc-pvdz-jkfit"
+
+
+def test_range_separated_exchange_is_refused(water, monkeypatch):
+    rsh = Functional("rsh-0.3-test", (), hybrid=0.5, omega=0.3, long_range=0.5)
+    monkeypatch.setitem(functionals.FUNCTIONALS, rsh.name, rsh)
+    with pytest.raises(MoleculeError, match="long-range"):
+        dftgen_scf.setup(water, dataclasses.replace(PRESETS["accurate"], xc=rsh.name, eri="df"))
