@@ -14,7 +14,8 @@ import numpy as np
 from dftd3.interface import DispersionModel, RationalDampingParam
 
 # the damping parameters are fitted per functional; B3LYP's VWN5 variant takes B3LYP's
-PARAMETERS = {"b3lyp": "b3lyp", "b3lyp5": "b3lyp", "pbe": "pbe", "pbe0": "pbe0", "hf": "hf"}
+PARAMETERS = {"b3lyp": "b3lyp", "b3lyp5": "b3lyp", "pbe": "pbe", "pbe0": "pbe0", "hf": "hf",
+              "wb97x": "wb97x"}
 
 
 def d3bj(numbers: np.ndarray, positions: np.ndarray, functional: str) -> tuple[float, np.ndarray]:

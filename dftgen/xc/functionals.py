@@ -36,6 +36,7 @@ density 1 (and sigma 0) and then masked, so neither branch produces inf or NaN i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -44,7 +45,7 @@ import jax
 import jax.numpy as jnp
 
 from dftgen.precision import dtype as precision_dtype
-from dftgen.xc import gga, lda
+from dftgen.xc import b97, gga, lda
 
 RHO_MIN_FLOAT32 = 1e-8
 X2_MAX_FLOAT32 = 1e10
@@ -73,6 +74,9 @@ COMPONENTS = {
         Component("lyp", gga.lyp, 1e-14, is_gga=True),
         Component("pbe_x", gga.pbe_x, 2e-15, is_gga=True),
         Component("pbe_c", gga.pbe_c, 1e-12, is_gga=True),
+        Component("wb97_semilocal", b97.wb97, 1e-14, is_gga=True),
+        Component("wb97x_semilocal", b97.wb97x, 1e-14, is_gga=True),
+        Component("wb97x_v_semilocal", b97.wb97x_v, 1e-14, is_gga=True),
     )
 }
 
@@ -114,6 +118,13 @@ def _b3lyp(name, lda_correlation, a0=0.20, ax=0.72, ac=0.81):
     return _mixture(name, terms, hybrid=a0)
 
 
+def _range_separated(name: str, component: str, params, long_range: float) -> Functional:
+    """A B97-type range-separated hybrid: exact exchange 1 at long range, 1 - long_range at
+    short range (`dftgen.xc.b97`)."""
+    return Functional(name, ((1.0, COMPONENTS[component]),), hybrid=1.0 - long_range,
+                      omega=params.omega, long_range=long_range)
+
+
 def _with_d3bj(f: Functional) -> Functional:
     """`f` with Grimme's D3(BJ) dispersion: named as PySCF names it, f.name + "-d3bj"."""
     return Functional(f"{f.name}-d3bj", f.terms, f.hybrid, d3bj=f.name)
@@ -131,12 +142,17 @@ _SEMILOCAL_AND_HYBRIDS = {
         _b3lyp("b3lyp5", "vwn5"),
         _mixture("pbe0", ((0.75, "pbe_x"), (1.0, "pbe_c")), hybrid=0.25),
         Functional("hf", (), hybrid=1.0),
+        _range_separated("wb97", "wb97_semilocal", b97.WB97, long_range=1.0),
+        _range_separated("wb97x", "wb97x_semilocal", b97.WB97X, long_range=0.842294),
     )
 }
 FUNCTIONALS = {
     **_SEMILOCAL_AND_HYBRIDS,
     **{f"{name}-d3bj": _with_d3bj(_SEMILOCAL_AND_HYBRIDS[name])
        for name in ("b3lyp", "b3lyp5", "pbe", "pbe0", "hf")},
+    # PySCF's wb97x-d3bj: wB97X-V's semi-local part without VV10, D3(BJ) fitted for it
+    "wb97x-d3bj": dataclasses.replace(
+        _range_separated("wb97x-d3bj", "wb97x_v_semilocal", b97.WB97X_V, long_range=0.833), d3bj="wb97x"),
 }
 
 

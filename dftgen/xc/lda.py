@@ -70,17 +70,24 @@ def vwn_rpa(rho):
     return rho * vwn_eps(rho, VWN_RPA_PARAMS)
 
 
-# Perdew-Wang 1992 paramagnetic fit with libxc's "modified" A (more digits; LDA_C_PW_MOD),
-# which is what libxc's PBE correlation is built on.
-PW92_A = 0.0310907
-PW92_ALPHA1 = 0.21370
-PW92_BETA = (7.5957, 3.5876, 1.6382, 0.49294)
+class PW92Params(NamedTuple):
+    """One Perdew-Wang 1992 fit (Phys. Rev. B 45, 13244, eq. 10): A in Hartree, alpha1, and
+    beta1..beta4."""
+
+    A: float
+    alpha1: float
+    beta: tuple[float, float, float, float]
 
 
-def pw92_eps(rho):
-    """Perdew-Wang 1992 correlation energy per particle (Phys. Rev. B 45, 13244, eq. 10)."""
+# the paramagnetic fit with libxc's "modified" A (more digits; LDA_C_PW_MOD), which is what
+# libxc's PBE correlation is built on
+PW92_MOD = PW92Params(0.0310907, 0.21370, (7.5957, 3.5876, 1.6382, 0.49294))
+
+
+def pw92_eps(rho, p: PW92Params = PW92_MOD):
+    """Perdew-Wang 1992 correlation energy per particle of the fit p."""
     rs = wigner_seitz_radius(rho)
     sqrt_rs = jnp.sqrt(rs)
-    b1, b2, b3, b4 = PW92_BETA
-    denominator = 2.0 * PW92_A * sqrt_rs * (b1 + sqrt_rs * (b2 + sqrt_rs * (b3 + b4 * sqrt_rs)))
-    return -2.0 * PW92_A * (1.0 + PW92_ALPHA1 * rs) * jnp.log1p(1.0 / denominator)
+    b1, b2, b3, b4 = p.beta
+    denominator = 2.0 * p.A * sqrt_rs * (b1 + sqrt_rs * (b2 + sqrt_rs * (b3 + b4 * sqrt_rs)))
+    return -2.0 * p.A * (1.0 + p.alpha1 * rs) * jnp.log1p(1.0 / denominator)
