@@ -116,3 +116,14 @@ def test_range_separated_exchange_is_refused(water, monkeypatch):
     monkeypatch.setitem(functionals.FUNCTIONALS, rsh.name, rsh)
     with pytest.raises(MoleculeError, match="long-range"):
         dftgen_scf.setup(water, dataclasses.replace(PRESETS["accurate"], xc=rsh.name, eri="df"))
+
+
+@pytest.mark.slow
+def test_forces_match_pyscf_density_fit_gradients(water):
+    result = run_dft(water, "accurate", xc="hf", eri="df", forces=True, **CONVERGED)
+    mf = scf.RHF(water.to_pyscf("6-31g*")).density_fit(auxbasis="cc-pvdz-jkfit")
+    mf.conv_tol = 1e-11
+    mf.kernel()
+    gradient = mf.nuc_grad_method()
+    assert gradient.auxbasis_response  # the auxiliary functions move with their atoms
+    np.testing.assert_allclose(result.forces_ha_bohr, -gradient.kernel(), rtol=0, atol=1e-6)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen import grids, integrals, xc
+from dftgen.integrals import df
 from dftgen.presets import Settings
 from dftgen.scf.problem import Setup
 
@@ -18,7 +19,9 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
     With D held fixed, the energy's dependence on R through the orthonormality constraint
     C^T S C = 1 gives the Pulay term: dE/dR = dE/dR|_D - tr(W dS/dR) with the energy-weighted
     density W = sum_i occ_i e_i C_i C_i^T. The grid stays fixed in space (no grid response),
-    as in PySCF's default analytic gradients.
+    as in PySCF's default analytic gradients. With density-fitted ERIs (setup.auxbasis) the
+    fitted energy is differentiated, the auxiliary functions moving with their atoms (PySCF's
+    DF gradients with auxbasis_response).
     """
     functional = xc.functional(settings.xc)
     w = jnp.asarray((mo_coeff * (occ * mo_energy)) @ mo_coeff.T)
@@ -32,7 +35,8 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
         s = integrals.overlap(mol, bas, precision="float64")
         h = integrals.kinetic(mol, bas, precision="float64") + integrals.nuclear(
             mol, bas, precision="float64")
-        eri = integrals.eri(mol, bas, precision="float64")
+        eri = (integrals.eri(mol, bas, precision="float64") if setup.auxbasis is None
+               else df.fitted_eri(mol, bas, setup.auxbasis))
         j, k = integrals.jk(eri, dm)
         energy = (jnp.vdot(dm, h) + 0.5 * jnp.vdot(dm, j)
                   - 0.25 * functional.hybrid * jnp.vdot(dm, k)
