@@ -93,8 +93,10 @@ def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet) -> FittedERI:
 
 def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
     """J (nao, nao) of a density (nao, nao)."""
-    rho = jnp.einsum("iPj,ij->P", fitted.b, dm)
-    return jnp.einsum("iPj,P->ij", fitted.b, rho)
+    # both products batched over i, in B's own layout: contracted over (i, j) or over the
+    # middle index P at once, XLA:CPU would first copy B transposed
+    rho = jnp.einsum("iPj,ij->iP", fitted.b, dm).sum(axis=0)
+    return jnp.einsum("iPj,iP->ij", fitted.b, jnp.broadcast_to(rho, fitted.b.shape[:2]))
 
 
 def exchange(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
