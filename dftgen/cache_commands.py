@@ -22,7 +22,11 @@ def cache_info(args) -> int:
             ("size", f"{report['bytes'] / 2**30:.3f} GB (cap "
                      f"{report['max_bytes_per_directory'] / 2**30:g} GB per machine kind)"),
             ("least recently used", "-" if oldest is None else
-             datetime.datetime.fromtimestamp(oldest).isoformat(timespec="seconds"))]
+             datetime.datetime.fromtimestamp(oldest).isoformat(timespec="seconds")),
+            ("in-memory programs", "kept" if report["clear_at_fraction"] is None
+             or report["map_limit"] is None else
+             f"dropped above {int(report['clear_at_fraction'] * report['map_limit'])} memory "
+             f"mappings (vm.max_map_count {report['map_limit']})")]
     rows += [(f"  {kind}", f"{v['entries']} entries, {v['bytes'] / 2**30:.3f} GB")
              for kind, v in sorted(report["machine_kinds"].items())]
     width = max(len(k) for k, _ in rows)

@@ -1,30 +1,42 @@
-"""JAX's persistent compilation cache for dftgen's programs: one directory per machine kind,
-locked and capped.
+"""JAX's persistent compilation cache for dftgen's programs, and a bound on the compiled
+programs a process keeps in memory.
 
 Compiling a molecule shape's integral and SCF programs takes seconds to minutes while running
 them takes well under a second, and shapes repeat (shape buckets, conformers, test runs), so
 compiled programs are kept on disk and reused across processes and runs.
 
-Three rules keep the cache safe when many processes share it (pipeline workers, test
-workers, cluster nodes with one home directory):
-  * XLA:CPU compiles for the CPU it runs on, and JAX's cache key does not name that CPU: an
-    executable read on another CPU kind (or under another jaxlib) can crash the process that
-    loads it. Entries therefore live in `<root>/<machine fingerprint>/`, a directory per CPU
-    model, instruction-set flags, JAX/jaxlib version and dftgen's XLA flags.
+What keeps long-lived processes (pipeline workers, test workers) and a shared cache safe:
+  * Every XLA:CPU kernel of a loaded program holds its own small memory mappings (code,
+    constants, data: about three per kernel, a few hundred to thousands per program), and a
+    process keeps every program it compiled while JAX's in-memory caches hold it. Linux caps
+    the mappings of a process (vm.max_map_count, usually 65530); past it XLA's LLVM cannot map
+    memory and the process aborts or segfaults, first where the most is mapped at once: in
+    `executable.serialize()`, which links the program again to write its cache entry. So
+    before each compile `MappingGuard` counts the mappings and, above DFTGEN_JAX_CLEAR_AT (a fraction
+    of the kernel's limit, default 0.5), drops JAX's in-memory caches; what is needed again
+    comes back from the disk cache.
   * JAX writes an entry with a plain write, which another process can read half-written;
     with a size cap JAX takes a file lock around every read and write. So the cap is always
     set: at most DFTGEN_JAX_CACHE_MAX_GB (default 2) per directory, least recently used
     entries evicted first.
+  * XLA:CPU compiles for the CPU it runs on. JAX's cache key names that CPU in the versions
+    that hash the device topology; where it does not (older JAX), an executable read on
+    another CPU kind could crash the process that loads it. Entries therefore live in
+    `<root>/<machine fingerprint>/`, a directory per CPU model, instruction-set flags,
+    JAX/jaxlib version and dftgen's XLA flags.
   * `dftgen cache info` and `dftgen cache prune` show and trim what is there.
 
 The root is $DFTGEN_JAX_CACHE, else $JAX_COMPILATION_CACHE_DIR (JAX's own variable, as cluster
-job scripts set it), else ~/.cache/dftgen/jax; DFTGEN_JAX_CACHE=off disables the cache.
+job scripts set it), else ~/.cache/dftgen/jax; DFTGEN_JAX_CACHE=off disables the cache (the
+mapping guard stays on; DFTGEN_JAX_CLEAR_AT=off switches it off).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
+import logging
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -33,7 +45,13 @@ from pathlib import Path
 ENV = "DFTGEN_JAX_CACHE"
 MAX_GB_ENV = "DFTGEN_JAX_CACHE_MAX_GB"
 DEFAULT_MAX_GB = 2.0
+CLEAR_AT_ENV = "DFTGEN_JAX_CLEAR_AT"
+DEFAULT_CLEAR_AT = 0.5
 ENTRY_SUFFIX, ATIME_SUFFIX = "-cache", "-atime"  # JAX's names for an entry and its last use
+# recorded by JAX as a scalar when a backend compile starts (and as a duration when it ends)
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+logger = logging.getLogger(__name__)
 
 
 def root() -> Path | None:
@@ -75,10 +93,11 @@ def max_bytes() -> int:
 
 
 def enable() -> Path | None:
-    """Point JAX at this machine kind's cache directory, capped and locked (idempotent);
-    returns the directory in use."""
+    """Point JAX at this machine kind's cache directory, capped and locked, and install the
+    `MappingGuard` (idempotent); returns the cache directory in use."""
     import jax
 
+    install_guard()
     path = directory()
     if path is None:
         return None
@@ -88,6 +107,94 @@ def enable() -> Path | None:
     # programs that compile fast are cheaper to rebuild than to read back
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     return path
+
+
+def map_limit() -> int | None:
+    """The kernel's cap on one process's memory mappings (vm.max_map_count), where readable."""
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def mappings() -> int:
+    """How many memory mappings this process holds now."""
+    with open("/proc/self/maps", "rb") as f:
+        return f.read().count(b"\n")
+
+
+def clear_at() -> float | None:
+    """DFTGEN_JAX_CLEAR_AT as a fraction of vm.max_map_count (default 0.5); None when off."""
+    text = os.environ.get(CLEAR_AT_ENV, "")
+    if text.lower() == "off":
+        return None
+    try:
+        fraction = float(text) if text else DEFAULT_CLEAR_AT
+    except ValueError:
+        raise ValueError(f"{CLEAR_AT_ENV}={text!r} is not a fraction (or 'off')") from None
+    if not 0 < fraction < 1:
+        raise ValueError(f"{CLEAR_AT_ENV} must be between 0 and 1, got {text!r}")
+    return fraction
+
+
+class MappingGuard:
+    """Before each compile: if this process holds more than `threshold` memory mappings, drop
+    JAX's in-memory compiled programs (`jax.clear_caches`) so their kernels are unmapped."""
+
+    # the most mappings one program is taken to add: reading /proc/self/maps costs time in
+    # proportion to its length, so far below the threshold the count is not read every compile
+    PER_PROGRAM = 5000
+
+    def __init__(self, limit: int, fraction: float):
+        self.limit = limit
+        self.base = self.threshold = int(limit * fraction)
+        self.clears = 0
+        self.unchecked = 0  # compiles to go before the next count
+
+    def __call__(self, event: str, value: float = 0.0, **kwargs) -> None:
+        if event != COMPILE_EVENT:
+            return
+        if self.unchecked > 0:
+            self.unchecked -= 1
+            return
+        held = mappings()
+        if held <= self.threshold:
+            self.unchecked = (self.threshold - held) // self.PER_PROGRAM
+            return
+        import jax
+
+        jax.clear_caches()
+        gc.collect()
+        left = mappings()
+        self.clears += 1
+        # Mappings held elsewhere (programs someone keeps a reference to, other libraries)
+        # survive a clear; when too many do, wait for half the remaining room before the next
+        # clear instead of clearing before every compile.
+        margin = (self.limit - self.base) // 2
+        self.threshold = self.base if left < self.base - margin else left + (self.limit - left) // 2
+        logger.info("%d memory mappings held (the kernel allows %d): cleared JAX's in-memory "
+                    "caches, %d left; next clear above %d", held, self.limit, left, self.threshold)
+
+
+_guard: MappingGuard | None = None
+
+
+def install_guard() -> MappingGuard | None:
+    """Register the `MappingGuard` with JAX once per process (none where the kernel's limit
+    cannot be read, JAX records no compile start, or DFTGEN_JAX_CLEAR_AT=off)."""
+    global _guard
+    if _guard is not None:
+        return _guard
+    fraction, limit = clear_at(), map_limit()
+    if fraction is None or limit is None or not os.path.exists("/proc/self/maps"):
+        return None
+    import jax.monitoring
+
+    if not hasattr(jax.monitoring, "register_scalar_listener"):
+        return None
+    _guard = MappingGuard(limit, fraction)
+    jax.monitoring.register_scalar_listener(_guard)
+    return _guard
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +235,8 @@ def info(base: Path | None = None) -> dict:
     return {"root": None if base is None else str(base), "directory": str(directory()),
             "entries": len(found), "bytes": sum(e.bytes for e in found),
             "oldest_unix": found[0].last_used if found else None,
-            "max_bytes_per_directory": max_bytes(), "machine_kinds": kinds}
+            "max_bytes_per_directory": max_bytes(), "machine_kinds": kinds,
+            "map_limit": map_limit(), "clear_at_fraction": clear_at()}
 
 
 def prune(max_gb: float | None = None, older_than_days: float | None = None,

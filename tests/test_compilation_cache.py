@@ -1,6 +1,6 @@
-"""The persistent compilation cache: one directory per machine kind (an executable compiled
-for one CPU is never loaded on another), capped and locked, shared safely by concurrent
-processes, and `dftgen cache info | prune`."""
+"""The compilation cache: a long-lived process near the kernel's limit on memory mappings
+keeps compiling (the crash in put_executable_and_time), one directory per machine kind,
+capped and locked, shared safely by concurrent processes, and `dftgen cache info | prune`."""
 
 import json
 import os
@@ -21,6 +21,114 @@ from dftgen.data import provenance
 def cache_root(tmp_path, monkeypatch):
     monkeypatch.setenv("DFTGEN_JAX_CACHE", str(tmp_path / "jax"))
     return tmp_path / "jax"
+
+
+NEAR_THE_LIMIT = """
+import mmap, sys
+import jax, jax.numpy as jnp
+import dftgen
+
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # every program is written
+
+
+def mappings():
+    with open("/proc/self/maps", "rb") as f:
+        return f.read().count(b"\\n")
+
+
+@jax.jit  # held for the life of the process, as dftgen's programs are
+def f(x):  # a few dozen kernels, each with its own mappings while its program is held
+    for i in range(20):
+        x = jnp.tanh(x) * (1.0 + i) - jnp.max(x, axis=0)
+    return x
+
+
+limit, headroom = int(open("/proc/sys/vm/max_map_count").read()), int(sys.argv[1])
+before = mappings()
+jax.block_until_ready(f(jnp.ones((2, 3))))
+per = max(mappings() - before, 30)
+keep = []  # stands for everything else a long-lived process maps
+while (room := limit - headroom - mappings()) > 0:
+    keep += [mmap.mmap(-1, 4096, prot=mmap.PROT_READ | (mmap.PROT_WRITE * (i % 2)))
+             for i in range(len(keep), len(keep) + max(1, min(room // 2, 5000)))]
+for n in range(3, 6 + headroom // per):  # more programs than the headroom can map
+    jax.block_until_ready(f(jnp.ones((n, 3))))
+print("ok", flush=True)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/vm/max_map_count"), reason="Linux only")
+def test_a_process_near_the_mapping_limit_keeps_compiling(cache_root):
+    """A process holding nearly as many memory mappings as the kernel allows compiles and
+    caches more programs: without the guard XLA cannot map the next program's kernels and
+    the process dies in JAX's put_executable_and_time (executable.serialize) or in the
+    compile itself; with it, JAX's in-memory caches are dropped before that."""
+    limit = int(open("/proc/sys/vm/max_map_count").read())
+    if limit > 1_000_000:
+        pytest.skip(f"vm.max_map_count is {limit}: too many mappings to fill")
+    headroom = 1200  # the filler stops this far below the limit; the guard clears 60% of it down
+    env = dict(os.environ, DFTGEN_JAX_CLEAR_AT=str((limit - 0.6 * headroom) / limit),
+               PYTHONFAULTHANDLER="1")
+    p = subprocess.run([sys.executable, "-c", NEAR_THE_LIMIT, str(headroom)], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", (p.returncode, p.stderr[-3000:])
+
+
+class _Held:
+    """A stand-in for /proc/self/maps: `n` mappings, `freed` of them dropped by a clear."""
+
+    def __init__(self, n, freed):
+        self.n, self.freed, self.clears = n, freed, 0
+
+    def clear(self):
+        self.clears += 1
+        self.n -= self.freed
+
+
+def test_guard_clears_above_its_threshold_only(monkeypatch):
+    held = _Held(400, freed=400)
+    monkeypatch.setattr(compilation_cache, "mappings", lambda: held.n)
+    monkeypatch.setattr(jax, "clear_caches", held.clear)
+    monkeypatch.setattr(compilation_cache.MappingGuard, "PER_PROGRAM", 50)
+    guard = compilation_cache.MappingGuard(limit=1000, fraction=0.5)
+    guard(compilation_cache.COMPILE_EVENT, 0.0)
+    guard("/jax/some/other/event", 0.0)
+    assert (held.clears, guard.unchecked) == (0, 2)  # 100 below the threshold: 2 programs' room
+    held.n = 600
+    guard("/jax/some/other/event", 0.0)
+    guard(compilation_cache.COMPILE_EVENT, 0.0)
+    guard(compilation_cache.COMPILE_EVENT, 0.0)
+    assert held.clears == 0
+    guard(compilation_cache.COMPILE_EVENT, 0.0)
+    assert (held.clears, held.n, guard.threshold) == (1, 200, 500)
+    # most mappings held elsewhere: the next clear waits for half the room left
+    held.n, held.freed = 700, 10
+    guard(compilation_cache.COMPILE_EVENT, 0.0)
+    assert (held.clears, guard.threshold) == (2, 690 + 310 // 2)
+    guard(compilation_cache.COMPILE_EVENT, 0.0)
+    assert held.clears == 2
+
+
+def test_the_guard_and_the_cap_are_on_in_pipeline_workers(cache_root, monkeypatch):
+    """What a worker process started with `worker_env` gets on importing dftgen: the cap
+    (JAX then locks every read and write) and the mapping guard."""
+    from dftgen.pipeline.cluster import worker_env
+
+    probe = ("import jax, dftgen; g = dftgen.compilation_cache._guard; "
+             "print(jax.config.jax_compilation_cache_max_size, g and g.threshold)")
+    env = dict(os.environ, **worker_env())
+    env.pop("DFTGEN_JAX_CLEAR_AT", None)
+    env.pop("DFTGEN_JAX_CACHE_MAX_GB", None)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    limit = compilation_cache.map_limit()
+    assert out == [str(2 * 2**30), str(limit // 2 if limit else None)]
+    for bad in ("two", "1.5"):
+        monkeypatch.setenv("DFTGEN_JAX_CLEAR_AT", bad)
+        with pytest.raises(ValueError, match="DFTGEN_JAX_CLEAR_AT"):
+            compilation_cache.clear_at()
+    monkeypatch.setenv("DFTGEN_JAX_CLEAR_AT", "off")
+    assert compilation_cache.clear_at() is None
 
 
 def test_another_cpu_kind_gets_another_directory(cache_root, monkeypatch):
@@ -58,6 +166,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow  # eight processes importing dftgen
 def test_processes_writing_one_directory_at_once_leave_it_whole(cache_root):
     """Four processes compile and write the same shapes into one fresh directory at once,
     then four more read them back: all finish, and every entry is a whole zlib stream."""
@@ -91,6 +200,8 @@ def test_info_and_prune(cache_root, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["entries"] == 4 and report["bytes"] == 6500
     assert report["machine_kinds"]["(unkeyed: older dftgen)"] == {"entries": 1, "bytes": 500}
+    assert report["map_limit"] == compilation_cache.map_limit()
+    assert main(["cache", "info"]) == 0 and "in-memory programs" in capsys.readouterr().out
     assert main(["cache", "prune", "--older-than", "30"]) == 0
     assert [e.path.name for e in compilation_cache.entries()] == ["mid-cache", "legacy-cache", "new-cache"]
     assert not (cache_root / "aaaaaaaaaaaa" / "old-atime").exists()
