@@ -14,14 +14,14 @@ def water_on_pyscf_grid(water, level):
     return mol, grids, ao, dft.RKS(mol).get_init_guess()
 
 
-def pyscf_reference(mol, basis, xc, grid_level=0, cart=False):
+def pyscf_reference(mol, basis, xc, grid_level=0, cart=False, auxbasis=None):
     """PySCF's converged RKS (RHF for xc="hf") on a dftgen Molecule, with Cartesian shells if
-    `cart`: (mf, energy, HOMO, LUMO) in Hartree."""
+    `cart`, density-fitted with `auxbasis` if given: (mf, energy, HOMO, LUMO) in Hartree."""
     pmol = mol.to_pyscf(basis, cart=cart)
-    if xc == "hf":
-        mf = scf.RHF(pmol)
-    else:
-        mf = dft.RKS(pmol)
+    mf = scf.RHF(pmol) if xc == "hf" else dft.RKS(pmol)
+    if auxbasis is not None:
+        mf = mf.density_fit(auxbasis=auxbasis)
+    if xc != "hf":
         mf.xc = xc
         mf.grids.level = grid_level
         mf.small_rho_cutoff = 0.0

@@ -15,29 +15,12 @@ from dftgen.presets import PRESETS, Settings
 from dftgen.scf import problem
 from dftgen.xc import functionals
 from dftgen.xc.functionals import Functional
-from pyscf import dft, scf
+from pyscf import scf
 from pyscf.df import addons, incore
+from pyscf_cases import pyscf_reference
 
 CONVERGED = dict(mode="converge", precision="float64", conv_tol=1e-11, conv_tol_grad=1e-7,
                  max_iter=100)
-
-
-def pyscf_df(mol, basis, auxbasis, xc, grid_level):
-    """PySCF's converged density-fitted RKS (RHF for xc="hf") with `auxbasis`: (energy,
-    HOMO, LUMO) in Hartree."""
-    pmol = mol.to_pyscf(basis)
-    if xc == "hf":
-        mf = scf.RHF(pmol).density_fit(auxbasis=auxbasis)
-    else:
-        mf = dft.RKS(pmol).density_fit(auxbasis=auxbasis)
-        mf.xc = xc
-        mf.grids.level = grid_level
-        mf.small_rho_cutoff = 0.0
-    mf.conv_tol = 1e-11
-    mf.kernel()
-    assert mf.converged
-    n = pmol.nelectron // 2
-    return mf.e_tot, mf.mo_energy[n - 1], mf.mo_energy[n]
 
 
 @pytest.mark.parametrize("molecule, basis, auxbasis", [
@@ -88,7 +71,7 @@ def test_scf_matches_pyscf_density_fit(request, xc, molecule, level):
     result = run_dft(mol, "accurate", xc=xc, grid_level=level, eri="df", **CONVERGED)
     assert result.converged and result.auxbasis == "cc-pvdz-jkfit"
     assert result.to_dict()["two_electron_method"] == "df"
-    e, homo, lumo = pyscf_df(mol, "6-31g*", "cc-pvdz-jkfit", xc, level)
+    _, e, homo, lumo = pyscf_reference(mol, "6-31g*", xc, level, auxbasis="cc-pvdz-jkfit")
     assert abs(result.energy_ha - e) <= 1e-7
     assert abs(result.homo_ha - homo) <= 1e-6
     assert abs(result.lumo_ha - lumo) <= 1e-6
