@@ -16,6 +16,7 @@ from dftgen.basis import SHELLS
 from dftgen.cli_args import add_molecule_arguments, add_preset_argument, molecule_from_args
 from dftgen.data.shards import ShardError
 from dftgen.extras import MissingExtraError
+from dftgen.presets import ERI_METHODS
 
 
 def cmd_integrals(args) -> int:
@@ -65,7 +66,7 @@ def cmd_run(args) -> int:
     result = run_dft(
         mol, args.preset, forces=args.forces, basis=args.basis, shells=args.shells, xc=args.xc,
         grid_level=args.grid_level, precision=args.precision, max_iter=args.max_iter,
-        mode=args.mode, conv_tol=args.conv_tol,
+        mode=args.mode, conv_tol=args.conv_tol, eri=args.eri, auxbasis=args.auxbasis,
     )
     if args.json:
         print(json.dumps({"molecule": mol.name, **result.to_dict()}))
@@ -76,6 +77,8 @@ def cmd_run(args) -> int:
         ("level of theory", f"{s.xc} / {s.basis} ({s.shells} shells) / grid level {s.grid_level} / "
                             f"{s.precision}"),
         ("basis functions (nao)", result.nao),
+        ("two-electron integrals", result.two_electron_method
+         + (f" ({result.auxbasis})" if result.auxbasis else "")),
         ("total energy", f"{result.energy_ha:.10f} Ha"),
         ("HOMO", f"{result.homo_ha:.6f} Ha  ({result.homo_ha * HARTREE_EV:.4f} eV)"),
         ("LUMO", f"{result.lumo_ha:.6f} Ha  ({result.lumo_ha * HARTREE_EV:.4f} eV)"),
@@ -117,6 +120,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, help="iterations (fixed mode) or cap (converge mode)")
     p.add_argument("--mode", choices=["fixed", "converge"], help="(overrides)")
     p.add_argument("--conv-tol", type=float, help="energy tolerance in Ha for converge mode")
+    p.add_argument("--eri", choices=ERI_METHODS,
+                   help="exact ERIs, density fitting (df), or df where exact ones do not fit "
+                        "(auto) (overrides)")
+    p.add_argument("--auxbasis", metavar="NAME",
+                   help="auxiliary basis for --eri df/auto (default: PySCF's for the basis)")
     p.add_argument("--forces", action="store_true", help="also compute forces (Ha/Bohr)")
     p.add_argument("--json", action="store_true", help="print one JSON object; keys carry units")
     p.set_defaults(func=cmd_run)

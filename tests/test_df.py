@@ -9,6 +9,7 @@ import pytest
 from dftgen import MoleculeError, run_dft
 from dftgen import scf as dftgen_scf
 from dftgen.basis import BasisError
+from dftgen.cli import main
 from dftgen.integrals import df, jk, two_electron
 from dftgen.integrals.auxiliary import metric, three_centre
 from dftgen.presets import PRESETS, Settings
@@ -110,3 +111,12 @@ def test_forces_match_pyscf_density_fit_gradients(water):
     gradient = mf.nuc_grad_method()
     assert gradient.auxbasis_response  # the auxiliary functions move with their atoms
     np.testing.assert_allclose(result.forces_ha_bohr, -gradient.kernel(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--auxbasis", "cc-pvdz-jkfit"], "given only with eri 'df' or 'auto'"),
+    (["--eri", "df", "--auxbasis", "no-such-basis"], "unknown basis set 'no-such-basis'"),
+])
+def test_run_flags_reach_the_settings(flags, message, capsys):
+    assert main(["run", "--smiles", "O", *flags]) == 2
+    assert message in capsys.readouterr().err
