@@ -39,7 +39,7 @@ L_MAX = 3  # s, p, d, f
 L_MAX_AUXILIARY = 4  # fitting sets for density fitting (def2 jkfit) carry g functions
 
 #: the `shells` settings and the angular momenta each makes Cartesian
-CARTESIAN_LS = {"spherical": (), "cartesian": tuple(range(2, L_MAX + 1)), "6d7f": (2,)}
+CARTESIAN_LS = {"spherical": (), "cartesian": tuple(range(2, L_MAX_AUXILIARY + 1)), "6d7f": (2,)}
 SHELLS = tuple(CARTESIAN_LS)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from dftgen import MoleculeError, run_dft
 from dftgen import scf as dftgen_scf
-from dftgen.basis import BasisError
+from dftgen.basis import BasisError, build
 from dftgen.cli import main
 from dftgen.integrals import df, jk, two_electron
 from dftgen.integrals.auxiliary import metric, three_centre
@@ -24,19 +24,22 @@ CONVERGED = dict(mode="converge", precision="float64", conv_tol=1e-11, conv_tol_
                  max_iter=100)
 
 
-@pytest.mark.parametrize("molecule, basis, auxbasis", [
-    ("water", "6-31g*", "cc-pvdz-jkfit"),
-    pytest.param("nine_heavy", "6-31g*", "cc-pvdz-jkfit", marks=pytest.mark.slow),
+@pytest.mark.parametrize("molecule, basis, auxbasis, shells", [
+    ("water", "6-31g*", "cc-pvdz-jkfit", "spherical"),
+    pytest.param("nine_heavy", "6-31g*", "cc-pvdz-jkfit", "spherical", marks=pytest.mark.slow),
     # g functions in the auxiliary basis
-    pytest.param("water", "def2-svp", "def2-universal-jkfit", marks=pytest.mark.slow),
+    pytest.param("water", "def2-svp", "def2-universal-jkfit", "spherical", marks=pytest.mark.slow),
+    # PySCF's auxmol inherits cart=True: Cartesian d, f and g
+    pytest.param("water", "def2-svp", "def2-universal-jkfit", "cartesian", marks=pytest.mark.slow),
 ])
-def test_integrals_match_pyscf(request, molecule, basis, auxbasis):
+def test_integrals_match_pyscf(request, molecule, basis, auxbasis, shells):
     mol = request.getfixturevalue(molecule)
-    aux = df.auxiliary_basis(mol, basis, auxbasis)
-    pmol = mol.to_pyscf(basis)
+    aux = df.auxiliary_basis(mol, basis, auxbasis, shells)
+    pmol = mol.to_pyscf(basis, cart=shells == "cartesian")
     auxmol = addons.make_auxmol(pmol, auxbasis)
     expected = incore.aux_e2(pmol, auxmol, "int3c2e").transpose(2, 0, 1)
-    np.testing.assert_allclose(three_centre(mol, basis, aux), expected, rtol=0, atol=1e-10)
+    bas = build(mol, basis, shells)
+    np.testing.assert_allclose(three_centre(mol, bas, aux), expected, rtol=0, atol=1e-10)
     np.testing.assert_allclose(metric(mol, aux), auxmol.intor("int2c2e"), rtol=0, atol=1e-10)
 
 
