@@ -112,8 +112,9 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
                                 f"exchange of {functional.name} is not implemented; use "
                                 f"eri='exact'")
         auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
-        _check_memory(mol, auxbasis.nao * bas.nao**2 * 8, f"nao={bas.nao}, naux={auxbasis.nao}",
-                      "density-fitted ERIs")
+        # (P|ij), B and B transposed are held at once while B is formed
+        _check_memory(mol, 3 * auxbasis.nao * bas.nao**2 * 8,
+                      f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs")
     else:
         _check_memory(mol, integrals.n_packed(bas.nao) * 8, f"nao={bas.nao}", "exact ERIs")
     timings: dict[str, float] = {}
