@@ -36,8 +36,9 @@ from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, layout_
 
 
 def _kinds(layout: Layout) -> dict[Kind, list[int]]:
-    """The groups of an auxiliary layout by kind (padded to the largest primitive count of
-    their angular momenta, as the ERI's pair classes)."""
+    """The groups of an auxiliary layout by kind, each padded to the largest primitive count
+    of its angular momenta as the ERI's pair classes are: one program per angular momentum
+    to compile (zero coefficients pad the few contracted shells of the def2 jkfit sets)."""
     classes: dict[Kind, list[int]] = {}
     for g, kind in enumerate(layout.kinds(pad=True)):
         classes.setdefault(kind, []).append(g)
