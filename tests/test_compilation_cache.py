@@ -209,3 +209,12 @@ def test_info_and_prune(cache_root, capsys):
     assert [e.path.name for e in compilation_cache.entries()] == ["new-cache"]
     assert main(["cache", "prune"]) == 2
     assert "--max-gb" in capsys.readouterr().err
+
+
+def test_worker_env_carries_the_cap_and_the_guard(monkeypatch, tmp_path):
+    from dftgen.pipeline.cluster import worker_env
+
+    monkeypatch.setenv("DFTGEN_JAX_CACHE_MAX_GB", "0.25")
+    monkeypatch.setenv("DFTGEN_JAX_CLEAR_AT", "0.3")
+    env = worker_env(cache_dir=tmp_path)
+    assert env["DFTGEN_JAX_CACHE_MAX_GB"] == "0.25" and env["DFTGEN_JAX_CLEAR_AT"] == "0.3"

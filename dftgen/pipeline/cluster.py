@@ -46,6 +46,10 @@ def worker_env(device: str | None = None, cache_dir: str | os.PathLike | None = 
     if cache is not None:
         Path(cache).mkdir(parents=True, exist_ok=True)
         env["DFTGEN_JAX_CACHE"] = env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+    # the driver's cache cap and mapping guard travel to workers that do not inherit its env
+    for name in (compilation_cache.MAX_GB_ENV, compilation_cache.CLEAR_AT_ENV):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     if device is not None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {sorted(DEVICES)}, got {device!r}")
