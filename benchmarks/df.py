@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
 from molecules import QM1B_LIKE_SMILES  # noqa: E402
+from pyscf_rks import pyscf_run  # noqa: E402
 
 from dftgen import hugepages  # noqa: E402
 from dftgen.pipeline import cluster  # noqa: E402
@@ -49,27 +50,6 @@ def cpu_header() -> str:
     have = [f for f in ("avx2", "avx512f") if f in flags]
     return (f"{fields.get('Model name', 'unknown CPU').strip()}, {os.cpu_count()} cores, flags: "
             f"{', '.join(have) or 'neither avx2 nor avx512f'}")
-
-
-def pyscf_run(mol, settings, auxbasis: str):
-    """Seconds, energy and gap of PySCF's density-fitted RKS (RHF for hf)."""
-    from pyscf import dft, scf
-
-    pmol = mol.to_pyscf(settings.basis)
-    if settings.xc == "hf":
-        mf = scf.RHF(pmol).density_fit(auxbasis=auxbasis)
-    else:
-        mf = dft.RKS(pmol).density_fit(auxbasis=auxbasis)
-        mf.xc = settings.xc
-        mf.grids.level = settings.grid_level
-        mf.small_rho_cutoff = 0.0
-    mf.conv_tol = settings.conv_tol
-    mf.verbose = 0
-    start = time.perf_counter()
-    mf.kernel()
-    elapsed = time.perf_counter() - start
-    n = pmol.nelectron // 2
-    return elapsed, mf.e_tot, mf.mo_energy[n] - mf.mo_energy[n - 1]
 
 
 def dftgen_run(mol, settings):

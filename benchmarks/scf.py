@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
 from molecules import QM1B_LIKE_SMILES  # noqa: E402
+from pyscf_rks import pyscf_run  # noqa: E402
 
 from dftgen import hugepages  # noqa: E402
 from dftgen.pipeline import cluster  # noqa: E402
@@ -56,22 +57,6 @@ def _pin(worker: int, threads: int) -> None:
     cores = sorted(os.sched_getaffinity(0))
     mine = cores[(worker * threads) % len(cores):][:threads] or cores[:threads]
     os.sched_setaffinity(0, mine)
-
-
-def pyscf_run(mol, settings):
-    from pyscf import dft
-
-    pmol = mol.to_pyscf(settings.basis)
-    mf = dft.RKS(pmol)
-    mf.xc = settings.xc
-    mf.grids.level = settings.grid_level
-    mf.small_rho_cutoff = 0.0
-    mf.verbose = 0
-    start = time.perf_counter()
-    mf.kernel()
-    elapsed = time.perf_counter() - start
-    n = pmol.nelectron // 2
-    return elapsed, mf.e_tot, mf.mo_energy[n] - mf.mo_energy[n - 1]
 
 
 def component_split(mol, settings, builds):
