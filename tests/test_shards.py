@@ -66,6 +66,10 @@ def test_units_are_converted_once(results):
     block = to_block(results, [], forces=False)
     np.testing.assert_allclose(block.conformers["energy_ev"][0], -76.0 * HARTREE_EV, rtol=1e-15)
     np.testing.assert_array_equal(block.atoms["positions_bohr"][:3], results[0].conformers[0].positions)
+    with_d3 = molecule_result("O", 1, -76.0)
+    with_d3.results[0].dispersion_ha = -0.002
+    column = to_block([with_d3], [], forces=False).conformers["dispersion_ev"]
+    np.testing.assert_allclose(column, [-0.002 * HARTREE_EV], rtol=1e-15)
 
 
 def test_take_molecules_carries_their_conformers_and_atoms(results):
