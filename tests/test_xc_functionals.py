@@ -11,6 +11,7 @@ from pyscf.dft import libxc
 
 from dftgen.precision import dtype
 from dftgen.xc import COMPONENTS, FUNCTIONALS, Functional, energy_and_potential, eval_xc, functional
+from dftgen.xc.attenuated import CAM_B3LYP_OMEGA
 from pyscf_cases import water_on_pyscf_grid
 
 # libxc names of the components (PySCF's bare "vwn_rpa" or "lyp" does not parse)
@@ -19,6 +20,7 @@ LIBXC_NAMES = {
     "vwn5": ",vwn5",
     "vwn_rpa": ",lda_c_vwn_rpa",
     "b88": "b88,",
+    "ityh_b88": "gga_x_ityh",
     "lyp": ",lyp",
     "pbe_x": "gga_x_pbe,",
     "pbe_c": ",gga_c_pbe",
@@ -27,6 +29,8 @@ LIBXC_NAMES = {
     "wb97x_v_semilocal": "hyb_gga_xc_wb97x_v",
     "wb97x-d3bj": "hyb_gga_xc_wb97x_v",
 }
+# libxc's GGA_X_ITYH defaults to omega = 0.2; dftgen's ityh_b88 is CAM-B3LYP's
+LIBXC_OMEGA = {"gga_x_ityh": CAM_B3LYP_OMEGA}
 SEMILOCAL = sorted(name for name in FUNCTIONALS if functional(name).terms)  # not hf, hf-d3bj
 RTOL = 1e-10
 
@@ -35,7 +39,7 @@ def libxc_eval(name, rho, sigma):
     """(exc, vrho, vsigma) from libxc; vsigma is None for LDAs."""
     lda = libxc.xc_type(name) == "LDA"
     inp = rho if lda else np.stack([rho, np.sqrt(sigma), 0 * rho, 0 * rho])
-    exc, v = libxc.eval_xc(name, inp, spin=0, deriv=1)[:2]
+    exc, v = libxc.eval_xc(name, inp, spin=0, deriv=1, omega=LIBXC_OMEGA.get(name))[:2]
     return exc, v[0], None if lda else v[1]
 
 

@@ -6,7 +6,8 @@ s^2 = sigma_ss / rho_s^(8/3), u(gamma) = gamma s^2 / (1 + gamma s^2), g(c, u) = 
 
   exchange     2 e_x(rho_s) F(a) g(c_x, u(0.004)),  e_x the spin-polarised Slater exchange and
                F(a), a = omega / (2 k_F), k_F = (6 pi^2 rho_s)^(1/3), the erf attenuation that
-               keeps its short-range part (the long range is exact exchange, added by the SCF);
+               keeps its short-range part (`dftgen.xc.attenuated`; the long range is exact
+               exchange, added by the SCF);
   same-spin    2 rho_s eps_c(rho_s, zeta = 1) g(c_ss, u(0.2));
   opposite     [rho eps_c(rho, 0) - 2 rho_s eps_c(rho_s, 1)] g(c_os, u(0.006)),
 
@@ -21,9 +22,9 @@ import math
 from typing import NamedTuple
 
 import jax.numpy as jnp
-from jax import lax
 
 from dftgen.xc import lda
+from dftgen.xc.attenuated import attenuation
 
 GAMMA_X, GAMMA_SS, GAMMA_OS = 0.004, 0.2, 0.006
 # -(3/4)(6/pi)^(1/3): Slater exchange per volume of one spin is this times rho_s^(4/3)
@@ -31,10 +32,6 @@ SPIN_SLATER_COEFF = -0.75 * (6.0 / math.pi) ** (1.0 / 3.0)
 # Perdew-Wang's original paramagnetic (zeta = 0) and ferromagnetic (zeta = 1) fits
 PW92_PARA = lda.PW92Params(0.031091, 0.21370, (7.5957, 3.5876, 1.6382, 0.49294))
 PW92_FERRO = lda.PW92Params(0.015545, 0.20548, (14.1189, 6.1977, 3.3662, 0.62517))
-# 1/a^2 .. 1/a^14 coefficients of F(a) for large a, where the closed form cancels
-ATTENUATION_SERIES = (1 / 36, -1 / 960, 1 / 26880, -1 / 829440, 1 / 28385280,
-                      -1 / 1073479680, 1 / 44590694400)
-SERIES_FROM = 2.0  # below it the closed form, above it the series, each accurate to ~1e-12
 
 
 class B97Params(NamedTuple):
@@ -53,23 +50,6 @@ WB97X = B97Params((0.842294, 0.726479, 1.0476, -5.70635, 13.2794),
                   (1.0, -4.33879, 18.2308, -31.743, 17.2901),
                   (1.0, 2.37031, -11.3995, 6.58405, -3.78132), 0.3)
 WB97X_V = B97Params((0.833, 0.603, 1.194), (0.556, -0.257), (1.219, -1.85), 0.3)
-
-
-def attenuation(a):
-    """F(a) = 1 - (8/3) a [sqrt(pi) erf(1/2a) + (2a - 4a^3) exp(-1/4a^2) - 3a + 4a^3], the
-    short-range share of the uniform gas's exchange; its series in 1/a where a >= SERIES_FROM."""
-    small = a < SERIES_FROM
-    a_closed = jnp.where(small, a, 1.0)
-    closed = 1.0 - (8.0 / 3.0) * a_closed * (
-        math.sqrt(math.pi) * lax.erf(0.5 / a_closed)
-        + (2.0 * a_closed - 4.0 * a_closed**3) * jnp.exp(-0.25 / a_closed**2)
-        - 3.0 * a_closed + 4.0 * a_closed**3)
-    x2 = 1.0 / jnp.where(small, SERIES_FROM, a) ** 2
-    series = jnp.zeros_like(x2)
-    for c in reversed(ATTENUATION_SERIES):
-        series = series * x2 + c
-    series = series * x2
-    return jnp.where(small, closed, series)
 
 
 def _enhancement(coefficients: tuple[float, ...], gamma: float, s2):

@@ -12,6 +12,9 @@ against `pyscf.dft.libxc.parse_xc` / `hybrid_coeff`, PySCF 2.14 with libxc 7):
     b3lyp5  0.08 slater + 0.72 b88 + 0.19 vwn5    + 0.81 lyp, hybrid 0.2   (QM1B's B3LYP)
     pbe0    0.75 pbe_x + pbe_c, hybrid 0.25
     hf      no semi-local part, hybrid 1.0
+    camb3lyp  0.35 b88 + 0.46 ityh_b88 + 0.19 vwn5 + 0.81 lyp, hybrid 0.19, long_range 0.46,
+              omega 0.33 (alias cam_b3lyp; ityh_b88 is the short-range B88 of
+              `dftgen.xc.attenuated` at omega 0.33, where libxc's GGA_X_ITYH defaults to 0.2)
 
 and every component is a functional of its own name.
 
@@ -19,9 +22,10 @@ Low density. Every component returns exactly zero energy density (and zero deriv
 points where rho <= its threshold, as libxc does. In float64 the thresholds are libxc's
 defaults, found by probing libxc 7 through PySCF: its `dens_threshold` of 1e-15 applies per
 spin channel to exchange (so rho <= 2e-15 in total for slater, b88, pbe_x), to the total density
-for VWN (1e-15), and LYP and PBE correlation carry larger ones (1e-14 and 1e-12). Points that
-thin contribute nothing measurable to an energy (exchange of a 1e-12 density over 1e4 Bohr^3
-of grid tail is ~1e-12 Ha). In float32 every threshold is raised to RHO_MIN_FLOAT32 = 1e-8: the second
+for VWN (1e-15), and LYP and PBE correlation carry larger ones (1e-14 and 1e-12), as does
+ITYH exchange (1e-14 per spin channel, so 2e-14 in total). Points that thin contribute nothing
+measurable to an energy (exchange of a 1e-12 density over 1e4 Bohr^3 of grid tail is ~1e-12
+Ha). In float32 every threshold is raised to RHO_MIN_FLOAT32 = 1e-8: the second
 derivatives of the GGA terms scale like sigma rho^(-14/3), and with rho^(-1/3) <= 464 every
 intermediate of the first and second derivatives stays below float32's 3.4e38 (at 1e-12 the
 second derivatives overflow). The XC energy held by points below 1e-8 is 0.5-4e-8 of the total
@@ -45,7 +49,7 @@ import jax
 import jax.numpy as jnp
 
 from dftgen.precision import dtype as precision_dtype
-from dftgen.xc import b97, gga, lda
+from dftgen.xc import attenuated, b97, gga, lda
 
 RHO_MIN_FLOAT32 = 1e-8
 X2_MAX_FLOAT32 = 1e10
@@ -71,6 +75,7 @@ COMPONENTS = {
         Component("vwn5", lda.vwn5, 1e-15, is_gga=False),
         Component("vwn_rpa", lda.vwn_rpa, 1e-15, is_gga=False),
         Component("b88", gga.b88, 2e-15, is_gga=True),
+        Component("ityh_b88", attenuated.cam_b3lyp_short_range_b88, 2e-14, is_gga=True),
         Component("lyp", gga.lyp, 1e-14, is_gga=True),
         Component("pbe_x", gga.pbe_x, 2e-15, is_gga=True),
         Component("pbe_c", gga.pbe_c, 1e-12, is_gga=True),
@@ -118,6 +123,16 @@ def _b3lyp(name, lda_correlation, a0=0.20, ax=0.72, ac=0.81):
     return _mixture(name, terms, hybrid=a0)
 
 
+def _cam_b3lyp(alpha=0.19, beta=0.46, ac=0.81):
+    """Yanai, Tew and Handy's CAM-B3LYP (Chem. Phys. Lett. 393, 51), libxc's weights: exact
+    exchange of the interaction (alpha + beta erf(omega r)) / r, B88 exchange of the rest,
+    (1 - alpha - beta) / r + beta erfc(omega r) / r, whose second part is ITYH-B88; VWN5 and
+    LYP correlation as in B3LYP."""
+    terms = ((1.0 - alpha - beta, "b88"), (beta, "ityh_b88"), (1.0 - ac, "vwn5"), (ac, "lyp"))
+    return dataclasses.replace(_mixture("camb3lyp", terms, hybrid=alpha),
+                               omega=attenuated.CAM_B3LYP_OMEGA, long_range=beta)
+
+
 def _range_separated(name: str, component: str, params, long_range: float) -> Functional:
     """A B97-type range-separated hybrid: exact exchange 1 at long range, 1 - long_range at
     short range (`dftgen.xc.b97`)."""
@@ -144,10 +159,12 @@ _SEMILOCAL_AND_HYBRIDS = {
         Functional("hf", (), hybrid=1.0),
         _range_separated("wb97", "wb97_semilocal", b97.WB97, long_range=1.0),
         _range_separated("wb97x", "wb97x_semilocal", b97.WB97X, long_range=0.842294),
+        _cam_b3lyp(),
     )
 }
 FUNCTIONALS = {
     **_SEMILOCAL_AND_HYBRIDS,
+    "cam_b3lyp": _SEMILOCAL_AND_HYBRIDS["camb3lyp"],  # PySCF's other spelling
     **{f"{name}-d3bj": _with_d3bj(_SEMILOCAL_AND_HYBRIDS[name])
        for name in ("b3lyp", "b3lyp5", "pbe", "pbe0", "hf")},
     # PySCF's wb97x-d3bj: wB97X-V's semi-local part without VV10, D3(BJ) fitted for it

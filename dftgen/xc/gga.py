@@ -42,9 +42,18 @@ def b88(rho, sigma):
     with x = |grad rho_s| / rho_s^(4/3); closed shell: rho_s = rho/2, |grad rho_s|^2 = sigma/4.
     """
     rho_m13 = 1.0 / jnp.cbrt(rho)
+    return spin_summed_exchange(rho, rho_m13, b88_enhancement(rho_m13, sigma))
+
+
+def b88_enhancement(rho_m13, sigma):
+    """The bracket of `b88`, X_FACTOR_C F(x), from rho^(-1/3) and sigma of the total density."""
     x2 = 2.0 ** (2.0 / 3.0) * sigma * rho_m13**8  # = (sigma/4) / (rho/2)^(8/3)
-    enhancement = X_FACTOR_C + B88_BETA * x2 / (1.0 + B88_GAMMA * B88_BETA * _x_arcsinh_x(x2))
-    return -(2.0 ** (-1.0 / 3.0)) * rho / rho_m13 * enhancement  # 2 (rho/2)^(4/3) F
+    return X_FACTOR_C + B88_BETA * x2 / (1.0 + B88_GAMMA * B88_BETA * _x_arcsinh_x(x2))
+
+
+def spin_summed_exchange(rho, rho_m13, enhancement):
+    """Exchange of both spin channels, each -rho_s^(4/3) * enhancement with rho_s = rho/2."""
+    return -(2.0 ** (-1.0 / 3.0)) * rho / rho_m13 * enhancement  # 2 (rho/2)^(4/3)
 
 
 PBE_KAPPA = 0.8040
