@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dftgen import Molecule, integrals
+from dftgen.integrals.eri import skipped_fraction
 from dftgen.integrals.layout import stack
 from finite_differences import central_gradient
 
@@ -71,6 +72,15 @@ def test_screening_drops_nothing_above_threshold():
     assert dropped.sum() > 0  # the screening did skip work
     assert np.max(np.abs(unscreened[dropped])) < 1e-8
     assert np.max(np.abs(got - ref)) < 1e-8
+
+
+def test_skipped_fraction_reports_the_screened_work(test_molecules):
+    """None of the work is skipped unscreened, some at the default threshold, more at a looser
+    one (nine heavy atoms in STO-3G: most primitive quartets are far below 1e-10)."""
+    mol = test_molecules["nine_heavy"]
+    default = skipped_fraction(mol, "sto-3g")
+    assert skipped_fraction(mol, "sto-3g", threshold=0) == 0
+    assert 0.3 < default < skipped_fraction(mol, "sto-3g", threshold=1e-6) < 1
 
 
 def test_band_screening_error_stays_below_threshold(test_molecules):
