@@ -10,13 +10,15 @@ x_C^i exp(-q x_C^2) = sum_t E^{i0}_t(q, 0) Lambda_t(x; q, C), so
 
 is the ERI (ij|kl) with the ket pair's Hermite data replaced by chi_P's, and (P|Q) the
 same with both sides single functions. Everything else (Boys function, R recursion, the
-tiled bra and ket contractions) is eri.py's: the pair data of the bra come from
-`eri._class_data`, and auxiliary functions are laid out as its `ClassData` with one
-"primitive pair" per primitive.
+tiled bra and ket contractions, the attenuated operator erf(omega r)/r of omega > 0) is
+eri.py's: the pair data of the bra come from `eri._class_data`, and auxiliary functions are
+laid out as its `ClassData` with one "primitive pair" per primitive.
 
 Output in PySCF's AO and auxiliary orders and normalisation: `three_centre` equals
 `pyscf.df.incore.aux_e2(mol, auxmol, "int3c2e")` transposed to (naux, nao, nao), and
-`metric` equals `auxmol.intor("int2c2e")`. Hartree atomic units; differentiable in the
+`metric` equals `auxmol.intor("int2c2e")`; with omega > 0 both are those of
+`mol.with_range_coulomb(omega)` (and its auxmol), the integrals of PySCF's range-separated
+density fitting (`DF.range_coulomb`). Hartree atomic units; differentiable in the
 positions.
 """
 
@@ -69,16 +71,19 @@ def function_data(layout: Layout, kind: Kind, groups: list[int], arrays: BasisAr
                      ket=(e * sign).reshape(n, nprim * nh, f))
 
 
-def _block(x: ClassData, y: ClassData, lx: int, ly: int, chunk_bytes: int) -> jnp.ndarray:
+def _block(x: ClassData, y: ClassData, lx: int, ly: int, chunk_bytes: int,
+           omega: float) -> jnp.ndarray:
     """All integrals between the entries of x and of y: (nx, fx, ny, fy), tile by tile
-    (eri.py's tiles: a bounded working set) and put back in entry order."""
+    (eri.py's tiles: a bounded working set) and put back in entry order; omega > 0: of
+    erf(omega r)/r."""
     (nx, ppx), (ny, ppy) = x.p.shape, y.p.shape
     fx, fy = x.bra.shape[1], y.ket.shape[2]
     itemsize = jnp.dtype(x.p.dtype).itemsize
     bands = (1, 1)
     plan = _tile_plan(nx, ny, _pair_bytes((lx, ppx, fx), (ly, ppy, fy), itemsize, bands),
                       chunk_bytes, False, bands)
-    tiles = _class_pair_tiles(x, y, lx, ly, plan)  # steps in row order over (ntx, nty)
+    # steps in row order over (ntx, nty)
+    tiles = _class_pair_tiles(x, y, lx, ly, plan, omega=omega)
     ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
     tiles = tiles.reshape(ntx, nty, plan.tx, fx, plan.ty, fy).transpose(0, 2, 3, 1, 4, 5)
     return tiles.reshape(ntx * plan.tx, fx, nty * plan.ty, fy)[:nx, :, :ny]  # padding dropped
@@ -90,9 +95,11 @@ def _aux_indices(layout: Layout, groups: list[int]) -> np.ndarray:
 
 
 def three_centre_matrix(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
-                        aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20) -> jnp.ndarray:
+                        aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20,
+                        omega: float = 0.0) -> jnp.ndarray:
     """(P|ij) as (naux, nao, nao) from traced arrays (pure): every unique orbital pair class
-    against every auxiliary kind, each block written to both (i, j) and (j, i)."""
+    against every auxiliary kind, each block written to both (i, j) and (j, i); omega > 0:
+    of erf(omega r)/r (Bohr^-1)."""
     trace_counts["three_centre"] += 1
     aux = {kind: function_data(aux_layout, kind, groups, aux_arrays)
            for kind, groups in _kinds(aux_layout).items()}
@@ -103,47 +110,49 @@ def three_centre_matrix(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
         rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
         cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
         for (kind, groups), functions in zip(_kinds(aux_layout).items(), aux.values()):
-            block = _block(pairs, functions, lx, max(kind.ls), chunk_bytes)
+            block = _block(pairs, functions, lx, max(kind.ls), chunk_bytes, omega)
             block = block.reshape(rows.shape[0], rows.shape[1], cols.shape[2], *block.shape[2:])
             p = _aux_indices(aux_layout, groups)[None, None, None]
             out = out.at[p, rows, cols].set(block).at[p, cols, rows].set(block)
     return out
 
 
-def metric_matrix(aux_layout: Layout, aux_arrays: BasisArrays,
-                  chunk_bytes: int = 4 << 20) -> jnp.ndarray:
-    """(P|Q) (naux, naux) from traced arrays (pure)."""
+def metric_matrix(aux_layout: Layout, aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20,
+                  omega: float = 0.0) -> jnp.ndarray:
+    """(P|Q) (naux, naux) from traced arrays (pure); omega > 0: of erf(omega r)/r."""
     trace_counts["metric"] += 1
     kinds = _kinds(aux_layout)
     data = [function_data(aux_layout, kind, groups, aux_arrays) for kind, groups in kinds.items()]
     out = jnp.zeros((aux_layout.nao,) * 2, aux_arrays.exponents.dtype)
     for (kx, gx), x in zip(kinds.items(), data):
         for (ky, gy), y in zip(kinds.items(), data):
-            block = _block(x, y, max(kx.ls), max(ky.ls), chunk_bytes)
+            block = _block(x, y, max(kx.ls), max(ky.ls), chunk_bytes, omega)
             rows = _aux_indices(aux_layout, gx)[:, :, None, None]
             out = out.at[rows, _aux_indices(aux_layout, gy)[None, None]].set(block)
     return out
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _three_centre(layout, arrays, aux_layout, aux_arrays):
-    return three_centre_matrix(layout, arrays, aux_layout, aux_arrays)
+@functools.partial(jax.jit, static_argnums=(0, 2, 4))
+def _three_centre(layout, arrays, aux_layout, aux_arrays, omega):
+    return three_centre_matrix(layout, arrays, aux_layout, aux_arrays, omega=omega)
 
 
-def three_centre(mol, basis, auxbasis) -> jnp.ndarray:
+def three_centre(mol, basis, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     """(P|ij) (naux, nao, nao) in Hartree for `mol` in `basis` with auxiliary basis
-    `auxbasis` (BasisSets or names), float64; positions may be JAX tracers."""
+    `auxbasis` (BasisSets or names), float64; positions may be JAX tracers. omega: 0 for
+    1/r, > 0 (Bohr^-1) for erf(omega r)/r."""
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
-    return _three_centre(layout, arrays, aux_layout, aux_arrays)
+    return _three_centre(layout, arrays, aux_layout, aux_arrays, float(omega))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _metric(aux_layout, aux_arrays):
-    return metric_matrix(aux_layout, aux_arrays)
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _metric(aux_layout, aux_arrays, omega):
+    return metric_matrix(aux_layout, aux_arrays, omega=omega)
 
 
-def metric(mol, auxbasis) -> jnp.ndarray:
+def metric(mol, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     """The Coulomb metric (P|Q) (naux, naux) in Hartree of the auxiliary basis `auxbasis` on
-    `mol`, float64; positions may be JAX tracers."""
-    return _metric(*layout_and_arrays(mol, auxbasis, "float64"))
+    `mol`, float64; positions may be JAX tracers. omega: 0 for 1/r, > 0 (Bohr^-1) for
+    erf(omega r)/r."""
+    return _metric(*layout_and_arrays(mol, auxbasis, "float64"), float(omega))
