@@ -1,16 +1,25 @@
 """ERI benchmark: dftgen (JAX) against PySCF's libcint, mol.intor("int2e", aosym="s8"), on the
-QM1B-like molecules of benchmarks/molecules.py, same thread count, in one run.
+QM1B-like molecules of benchmarks/molecules.py, same threads, in one run.
 
-Prints a markdown table, one row per molecule: nao; libcint seconds; dftgen seconds in
-float64 and float32 (best of `--repeat` calls of the compiled program; compile time apart,
-in its own columns) and the ratio libcint / dftgen; the error against libcint (max abs in
-float64, relative to max |ERI| in float32); XLA's temporary buffers of the bigger program
-against `eri.memory_bound` ("ok" when within); the process's peak RSS; and the time of one
-J/K build in float32 from dense and from packed integrals. Wall-clock seconds, with the
-process CPU seconds in brackets: on a shared machine the CPU seconds are the steadier number.
+Like for like: libcint's intor evaluates every shell quartet (it has no Schwarz screening
+there; it drops only primitive pairs below exp(-60)), while dftgen skips the primitive
+quartets whose Schwarz bound is below its threshold (1e-10 in float64, 1e-7 in float32).
+So dftgen is timed twice per precision: screened (what its SCF runs) and unscreened (the
+same work as libcint), and each row gives the threshold and the fraction of dftgen's
+primitive quartets the screening skips (`dftgen.integrals.eri.skipped_fraction`; of the
+quartets the unscreened program evaluates) beside the ratios.
+
+Per molecule: dftgen's four programs are compiled first (untimed; compile seconds reported
+from a JAX cache whose state the header gives, `--cold-cache` for a fresh one) and each is
+run once, and libcint runs once untimed (its result is the reference); then `--repeats`
+rounds of a dftgen pass (the four programs) and a libcint pass alternate, and each code's
+best pass is reported with the spread ("+x%": its slowest pass against the best). Wall-clock
+seconds. Also: the error against libcint (max abs in float64, relative to max |ERI| in
+float32); XLA's temporary buffers of the larger program against `eri.memory_bound` ("ok"
+when within); the process's peak RSS; one float32 J/K build from dense and packed integrals.
 
     python benchmarks/eri.py --n 12 --basis sto-3g
-    python benchmarks/eri.py --n 3 --basis 6-31g*
+    python benchmarks/eri.py --n 3 --basis 6-31g* --out benchmarks/results/eri-631gs.md
 """
 
 from __future__ import annotations
@@ -20,9 +29,11 @@ import os
 import resource
 import sys
 import time
+from typing import Callable, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import harness  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -30,96 +41,161 @@ from pyscf import lib  # noqa: E402
 
 from molecules import molecules  # noqa: E402
 
+from dftgen import compilation_cache  # noqa: E402
 from dftgen.integrals import jk, unpack  # noqa: E402
-from dftgen.integrals.eri import DEFAULT_THRESHOLD, _eri_jit, memory_bound  # noqa: E402
+from dftgen.integrals.eri import DEFAULT_THRESHOLD, _eri_jit, memory_bound, skipped_fraction  # noqa: E402
 from dftgen.integrals.layout import layout_and_arrays  # noqa: E402
 
 CHUNK_BYTES = 4 << 20
+PRECISIONS = ("float64", "float32")
+PROGRAMS = tuple((precision, screened) for precision in PRECISIONS for screened in (True, False))
 
 
-def best_of(fn, repeat):
-    """(wall, cpu) seconds: the minimum of each over `repeat` calls."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return min(wall), min(cpu)
+class Program(NamedTuple):
+    """One of dftgen's ERI programs for one molecule, compiled."""
+
+    call: Callable[[], jnp.ndarray]  # runs it and waits for the packed ERIs
+    compile_s: float
+    temp_bytes: int  # XLA's temporary buffers
+    bound_bytes: int  # eri.memory_bound
 
 
-def run(mol, basis, precision, ref, repeat):
+def compiled_program(mol, basis: str, precision: str, screened: bool) -> Program:
     layout, arrays = layout_and_arrays(mol, basis, precision)
     threshold = jnp.asarray(DEFAULT_THRESHOLD[precision], arrays.exponents.dtype)
-    args = (layout, arrays, threshold, True, CHUNK_BYTES, True)
-    t = time.perf_counter()
-    compiled = _eri_jit.lower(*args).compile()
-    compile_s = time.perf_counter() - t
-    out = compiled(arrays, threshold)
-    seconds = best_of(lambda: compiled(arrays, threshold).block_until_ready(), repeat)
-    err = float(np.max(np.abs(np.asarray(out, np.float64) - ref)))
-    temp = compiled.memory_analysis().temp_size_in_bytes
-    return dict(s=seconds, compile=compile_s, err=err, temp=temp,
-                bound=memory_bound(layout, precision, CHUNK_BYTES), out=out, nao=layout.nao)
+    start = time.perf_counter()
+    compiled = _eri_jit.lower(layout, arrays, threshold, screened, CHUNK_BYTES, True, 0.0).compile()
+    compile_s = time.perf_counter() - start
+    return Program(lambda: compiled(arrays, threshold).block_until_ready(), compile_s,
+                   compiled.memory_analysis().temp_size_in_bytes,
+                   memory_bound(layout, precision, CHUNK_BYTES))
+
+
+def timed(fn) -> float:
+    """Wall seconds of one call."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def jk_ms(packed, nao, repeat):
-    """Milliseconds (wall) of one jitted jk call from dense and from packed float32 ERIs."""
+    """Milliseconds (wall, best of `repeat`) of one jitted jk call from dense and from packed
+    float32 ERIs."""
     dm = jnp.asarray(np.random.default_rng(0).normal(size=(nao, nao)), packed.dtype)
     dense = jax.jit(unpack, static_argnums=1)(packed, nao)
     fn = jax.jit(jk)
     out = []
     for eri in (dense, packed):
         jax.block_until_ready(fn(eri, dm))
-        out.append(best_of(lambda: jax.block_until_ready(fn(eri, dm)), repeat)[0] * 1e3)
+        out.append(min(timed(lambda: jax.block_until_ready(fn(eri, dm))) for _ in range(repeat)) * 1e3)
     return out
 
 
-def fmt(seconds):
-    wall, cpu = seconds
-    return f"{wall:.3f} ({cpu:.3f})"
+def measure(mol, basis: str, repeats: int) -> dict:
+    """One molecule: dftgen's programs compiled and run once, libcint run once (untimed:
+    its result is the reference), then `repeats` alternating passes of dftgen and libcint."""
+    pm = mol.to_pyscf(basis)
+    ref = pm.intor("int2e", aosym="s8")
+    programs = {key: compiled_program(mol, basis, *key) for key in PROGRAMS}
+    first = {key: program.call() for key, program in programs.items()}
+
+    def one_pass(code):
+        if code == "libcint":
+            return timed(lambda: pm.intor("int2e", aosym="s8"))
+        return {key: timed(program.call) for key, program in programs.items()}
+
+    passes = harness.alternate(("dftgen", "libcint"), repeats, one_pass)
+    libcint = harness.best_and_spread(passes["libcint"])
+    dftgen = {key: harness.best_and_spread([p[key] for p in passes["dftgen"]]) for key in PROGRAMS}
+    scale = {"float64": 1.0, "float32": float(np.abs(ref).max())}  # float32: relative error
+    errors = {precision: float(np.max(np.abs(np.asarray(first[precision, True], np.float64) - ref)))
+              / scale[precision] for precision in PRECISIONS}
+    return {"nao": pm.nao, "libcint": libcint, "dftgen": dftgen, "programs": programs,
+            "errors": errors, "f32": first["float32", True],
+            "skipped": {p: skipped_fraction(mol, basis, p) for p in PRECISIONS}}
+
+
+def fmt(best_and_spread) -> str:
+    best, spread = best_and_spread
+    return f"{best:.3f} +{100 * spread:.0f}%"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=12, help="number of molecules")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=12, help="number of molecules (default 12)")
     parser.add_argument("--basis", default="sto-3g")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="libcint's threads (default: all cores, as JAX's)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes per code and molecule, alternating (default 3)")
+    parser.add_argument("--out", help="also write the report to this file")
+    harness.add_cache_option(parser)
     opts = parser.parse_args()
+    cache = harness.use_cache(opts.cold_cache)
+    compilation_cache.enable()
     lib.num_threads(opts.threads)
-    print(f"# {jax.devices()[0].device_kind}, {os.cpu_count()} cores, libcint {opts.threads} threads, "
-          f"basis {opts.basis}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; "
-          "seconds: wall (process CPU)")
-    head = ("molecule", "nao", "libcint s", "f64 s", "f64 compile s", "f64 ratio", "f64 max err",
-            "f32 s", "f32 compile s", "f32 ratio", "f32 err/max", "temp MB / bound MB",
-            "peak RSS MB", "J/K f32 ms dense / packed")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    ratios = {"float64": [], "float32": []}
+    head = harness.header(
+        "benchmarks/eri.py: dftgen's ERIs against libcint's", extra=[
+            f"basis {opts.basis}; libcint (PySCF intor int2e, s8) on {opts.threads} thread(s), "
+            f"JAX {jax.devices()[0].device_kind} with its default threads",
+            cache,
+            f"protocol: per molecule, both codes run once untimed (dftgen after compiling its 4 "
+            f"programs), then {opts.repeats} round(s) of a dftgen pass (float64 screened, "
+            "unscreened, float32 screened, unscreened) and a libcint pass; best pass per code, "
+            "+x%: its slowest pass; wall seconds",
+            f"screening: dftgen's default Schwarz thresholds, {DEFAULT_THRESHOLD['float64']:g} "
+            f"(float64) and {DEFAULT_THRESHOLD['float32']:g} (float32); 'skipped': the "
+            "fraction of the unscreened program's primitive quartets the screened one leaves "
+            "out; libcint screens nothing here, so 'unscreened' is the like-for-like ratio"])
+    print(head, flush=True)
+    cpu = harness.CpuShare()
+    columns = ["molecule", "nao", "libcint s"]
+    for precision in PRECISIONS:
+        p = precision[-2:]
+        columns += [f"f{p} screened s", f"f{p} unscreened s",
+                    f"f{p} skipped at {DEFAULT_THRESHOLD[precision]:g}",
+                    f"f{p} libcint / dftgen, screened / unscreened", f"f{p} compile s screened / unscreened",
+                    "f64 max err" if p == "64" else "f32 err / max"]
+    columns += ["temp MB / bound MB", "peak RSS MB", "J/K f32 ms dense / packed"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    print("\n".join(lines), flush=True)
+    ratios = {key: [] for key in PROGRAMS}
+    skipped = {p: [] for p in PRECISIONS}
     for mol in molecules(opts.n):
-        pm = mol.to_pyscf(opts.basis)
-        ref = pm.intor("int2e", aosym="s8")
-        libcint = best_of(lambda: pm.intor("int2e", aosym="s8"), opts.repeat)
-        r64 = run(mol, opts.basis, "float64", ref, opts.repeat)
-        r32 = run(mol, opts.basis, "float32", ref, opts.repeat)
-        jk_dense, jk_packed = jk_ms(r32["out"], r32["nao"], opts.repeat)
+        r = measure(mol, opts.basis, opts.repeats)
+        jk_dense, jk_packed = jk_ms(r["f32"], r["nao"], opts.repeats)
+        cells = [mol.name, str(r["nao"]), fmt(r["libcint"])]
+        for precision in PRECISIONS:
+            screened, unscreened = (precision, True), (precision, False)
+            for key in (screened, unscreened):
+                ratios[key].append(r["libcint"][0] / r["dftgen"][key][0])
+            skipped[precision].append(r["skipped"][precision])
+            cells += [fmt(r["dftgen"][screened]), fmt(r["dftgen"][unscreened]),
+                      f"{100 * r['skipped'][precision]:.0f}%",
+                      f"{ratios[screened][-1]:.2f}x / {ratios[unscreened][-1]:.2f}x",
+                      f"{r['programs'][screened].compile_s:.1f} / {r['programs'][unscreened].compile_s:.1f}",
+                      f"{r['errors'][precision]:.1e}"]
+        programs = r["programs"].values()
+        temp, bound = max(p.temp_bytes for p in programs), max(p.bound_bytes for p in programs)
+        within = all(p.temp_bytes <= p.bound_bytes for p in programs)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        temp, bound = max(r64["temp"], r32["temp"]), max(r64["bound"], r32["bound"])
-        for prec, r in (("float64", r64), ("float32", r32)):
-            ratios[prec].append(libcint[0] / r["s"][0])
-        print("| " + " | ".join([
-            mol.name, str(pm.nao), fmt(libcint),
-            fmt(r64["s"]), f"{r64['compile']:.1f}", f"{libcint[0] / r64['s'][0]:.2f}x", f"{r64['err']:.1e}",
-            fmt(r32["s"]), f"{r32['compile']:.1f}", f"{libcint[0] / r32['s'][0]:.2f}x",
-            f"{r32['err'] / np.abs(ref).max():.1e}",
-            f"{temp / 2**20:.0f} / {bound / 2**20:.0f} " + ("ok" if r64["temp"] <= r64["bound"]
-                                                             and r32["temp"] <= r32["bound"] else "OVER"),
-            f"{peak:.0f}", f"{jk_dense:.1f} / {jk_packed:.1f}",
-        ]) + " |", flush=True)
-    for prec, r in ratios.items():
-        print(f"# {prec}: libcint / dftgen geometric mean {np.exp(np.mean(np.log(r))):.2f}x "
-              f"(min {min(r):.2f}x, max {max(r):.2f}x) over {len(r)} molecules")
+        cells += [f"{temp / 2**20:.0f} / {bound / 2**20:.0f} {'ok' if within else 'OVER'}",
+                  f"{peak:.0f}", f"{jk_dense:.1f} / {jk_packed:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+    summary = [""]
+    for (precision, screened), r in ratios.items():
+        summary.append(
+            f"- {precision} {'screened' if screened else 'unscreened'}: libcint / dftgen geometric "
+            f"mean **{np.exp(np.mean(np.log(r))):.2f}x** (min {min(r):.2f}x, max {max(r):.2f}x) "
+            f"over {len(r)} molecules" + (f"; screening skipped {100 * min(skipped[precision]):.0f}-"
+                                          f"{100 * max(skipped[precision]):.0f}% of the quartets"
+                                          if screened else ""))
+    summary += ["", cpu.report()]
+    print("\n".join(summary))
+    if opts.out:
+        with open(opts.out, "w") as f:
+            f.write(head + "\n" + "\n".join(lines + summary) + "\n")
 
 
 if __name__ == "__main__":

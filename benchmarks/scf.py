@@ -1,24 +1,42 @@
-"""dftgen's SCF against PySCF's RKS on QM1B-like molecules, same machine, same cores, one run.
+"""dftgen's SCF against PySCF's on the QM1B-like molecules: same machine, same cores, one run,
+any preset.
 
 Both codes label molecules the way a dataset is generated: `--workers` processes (default:
 one per core), each pinned to its own core with one thread (OMP/BLAS/XLA), each given every
-n-th molecule, all starting their timed pass together. Molecules per hour = molecules / the
-slowest worker's wall time. `--workers 1 --threads 2` measures one process using both cores
-instead (the latency of one molecule).
+n-th molecule (benchmarks/molecules.py; ETKDGv3 conformers at seed 0). Every worker runs both
+codes, and all workers start each pass together (a barrier):
+  1. dftgen's first pass: it compiles each shape bucket's programs, or reads them from JAX's
+     persistent cache (the header says whether that cache was empty, warm, or a fresh one
+     with `--cold-cache`); compile time = a molecule's first run - its best timed run;
+  2. PySCF's first pass, so that its imports, basis parsing, grid tables and caches are paid
+     before the timing as dftgen's compilation is;
+  3. `--repeats` rounds of a timed dftgen pass then a timed PySCF pass (A B A B ...), so that a
+     change in the machine's load falls on both codes alike.
+Molecules per hour of a pass = molecules / the slowest worker's wall time in it. Reported:
+each code's best timed pass with the spread of its passes (steady state), and each code's
+first pass (dftgen including its compilation); per molecule the best of its timed runs.
+`--workers 1 --threads 2` measures one process using both cores instead (the latency of one
+molecule).
 
-For each molecule (benchmarks/molecules.py; ETKDGv3 conformers at seed 0):
-  * PySCF: RKS with the preset's functional, basis and grid level, its defaults otherwise
-    (conv_tol 1e-9, DIIS 8, minao guess), timed around `kernel()`; small_rho_cutoff = 0 so
-    both codes integrate the same grid (PySCF would otherwise drop low-density points).
-  * dftgen: `run_dft` with the preset. Each worker runs its molecules once untimed first
-    (compiling each shape bucket's programs, or reading them from JAX's persistent cache:
-    reported apart as compile time, paid once per bucket), then the timed pass.
-Printed: seconds per molecule, molecules per hour and their ratio, |dE| and |d gap| against
-PySCF (max and median), and dftgen's time split into ERI, XC, J/K, eigensolver and other
-(each SCF component timed alone on the molecule's inputs, times the Fock builds).
+Settings: a preset of `dftgen.presets.PRESETS` (`--preset`, default qm1b), with `--xc`,
+`--basis`, `--shells`, `--grid-level`, `--eri` and `--auxbasis` overriding it. dftgen runs
+the preset as a dataset would (a "fixed" preset such as qm1b: exactly max_iter iterations);
+PySCF runs RKS (RHF for Hartree-Fock) with the same functional (a "-d3bj" suffix: D3(BJ)
+through pyscf-dispersion), basis, shells (cart=True for Cartesian ones), grid level and
+conv_tol, density-fitted with the auxiliary basis dftgen chose wherever dftgen fits (eri
+"df", or "auto" where it picks df), small_rho_cutoff 0 so that both integrate the same grid,
+and PySCF's defaults otherwise (DIIS, minao guess), timed around kernel().
 
-    python benchmarks/scf.py                    # qm1b preset on all molecules
-    python benchmarks/scf.py --accurate 3       # plus the accurate preset on the first 3
+Printed: the machine and software (benchmarks/harness.py), then per molecule nao (and naux
+where fitted), each code's seconds, dftgen's compile seconds, their ratio, |dE| and |d gap|
+against PySCF, and dftgen's time split into ERI (the fitted ERIs where fitted), XC, J/K,
+eigensolver and other (each SCF component timed alone on the molecule's inputs, times the
+Fock builds); then molecules per hour of every pass, and how busy the CPU was.
+
+    python benchmarks/scf.py                                    # qm1b, all 24 molecules
+    python benchmarks/scf.py --preset accurate --limit 3        # the accurate preset on 3
+    python benchmarks/scf.py --limit 2 --repeats 1 --cold-cache  # a quick check
+    python benchmarks/df.py                                     # accurate with eri df
 """
 
 from __future__ import annotations
@@ -26,7 +44,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,11 +54,15 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
+import harness  # noqa: E402
 from molecules import QM1B_LIKE_SMILES  # noqa: E402
-from pyscf_rks import pyscf_run  # noqa: E402
+from pyscf_rks import pyscf_run, shells_note  # noqa: E402
 
 from dftgen import hugepages  # noqa: E402
 from dftgen.pipeline import cluster  # noqa: E402
+from dftgen.presets import ERI_METHODS, PRESETS, Settings, resolve  # noqa: E402
+
+CODES = ("dftgen", "pyscf")
 
 
 def worker_env(threads: int) -> dict[str, str]:
@@ -60,8 +81,8 @@ def _pin(worker: int, threads: int) -> None:
 
 
 def component_split(mol, settings, builds):
-    """Seconds of the ERIs, and of one J/K build (G = J - a/2 K), one XC build and one
-    eigensolve times the Fock builds."""
+    """Seconds of the ERIs (fitted ERIs where fitted), and of one J/K build (G = J - a/2 K),
+    one XC build and one eigensolve times the Fock builds."""
     import jax
 
     from dftgen import integrals, xc
@@ -92,107 +113,203 @@ def component_split(mol, settings, builds):
     return split
 
 
-def worker(code: str, preset: str, smiles: list[str], index: int, threads: int, barrier) -> dict:
-    """One worker's molecules: untimed warm-up (dftgen), barrier, the timed pass."""
+def dftgen_pass(mols, settings: Settings) -> dict:
+    """One run of dftgen per molecule: the pass's wall time and a row per molecule."""
+    import dftgen
+
+    rows, start = [], time.perf_counter()
+    for mol in mols:
+        t0 = time.perf_counter()
+        result = dftgen.run_dft(mol, settings)
+        rows.append({"s": time.perf_counter() - t0, "energy": result.energy_ha,
+                     "gap": result.gap_ha, "nao": result.nao, "builds": result.iterations + 1,
+                     "auxbasis": result.auxbasis if result.two_electron_method == "df" else None})
+    return {"wall": time.perf_counter() - start, "rows": rows}
+
+
+def pyscf_pass(mols, settings: Settings, auxbases: list[str | None]) -> dict:
+    """One run of PySCF per molecule, density-fitted where dftgen fitted that molecule."""
+    rows, start = [], time.perf_counter()
+    for mol, auxbasis in zip(mols, auxbases):
+        seconds, energy, gap = pyscf_run(mol, settings, auxbasis)
+        rows.append({"s": seconds, "energy": energy, "gap": gap})
+    return {"wall": time.perf_counter() - start, "rows": rows}
+
+
+def worker(settings: Settings, smiles: list[str], index: int, threads: int, barrier,
+           repeats: int) -> dict:
+    """One worker's molecules: each code's first pass, then `repeats` alternating timed
+    passes, every pass started together with the other workers; then dftgen's split."""
     _pin(index, threads)
     import dftgen
     from dftgen.compilation_cache import enable
-    from dftgen.presets import resolve
 
     enable()
-    settings = resolve(preset)
     mols = [dftgen.Molecule.from_smiles(s, seed=0) for s in smiles]
-    compile_s = []
-    if code == "dftgen":
-        for mol in mols:
-            start = time.perf_counter()
-            dftgen.run_dft(mol, settings)
-            compile_s.append(time.perf_counter() - start)
     barrier.wait()
-    rows, start = [], time.perf_counter()
-    for mol in mols:
-        if code == "pyscf":
-            seconds, energy, gap = pyscf_run(mol, settings)
-            rows.append({"s": seconds, "energy": energy, "gap": gap})
-        else:
-            t0 = time.perf_counter()
-            result = dftgen.run_dft(mol, settings)
-            rows.append({"s": time.perf_counter() - t0, "energy": result.energy_ha,
-                         "gap": result.gap_ha, "nao": result.nao, "builds": result.iterations + 1})
-    wall = time.perf_counter() - start
+    first = {"dftgen": dftgen_pass(mols, settings)}
+    auxbases = [row["auxbasis"] for row in first["dftgen"]["rows"]]
     barrier.wait()
-    if code == "dftgen":
-        for row, mol, cold in zip(rows, mols, compile_s):
-            row["compile"] = max(cold - row["s"], 0.0)
-            row["split"] = component_split(mol, settings, row["builds"])
-    return {"wall": wall, "rows": rows}
+    first["pyscf"] = pyscf_pass(mols, settings, auxbases)
+
+    def one_pass(code):
+        barrier.wait()
+        return dftgen_pass(mols, settings) if code == "dftgen" else pyscf_pass(mols, settings, auxbases)
+
+    timed = harness.alternate(CODES, repeats, one_pass)
+    barrier.wait()
+    split = [component_split(mol, settings, row["builds"])
+             for mol, row in zip(mols, first["dftgen"]["rows"])]
+    naux = [_naux(mol, settings) if aux else None for mol, aux in zip(mols, auxbases)]
+    return {"first": first, "timed": timed, "split": split, "naux": naux}
 
 
-def run_all(code: str, preset: str, smiles: list[str], workers: int, threads: int):
-    """Per-molecule rows in input order and the slowest worker's wall time."""
-    workers = min(workers, len(smiles))
+def _naux(mol, settings: Settings) -> int:
+    from dftgen.integrals import df
+
+    return df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells).nao
+
+
+def run_all(settings: Settings, smiles: list[str], workers: int, threads: int, repeats: int):
+    """Every worker's output, and which worker holds which molecules."""
     context = multiprocessing.get_context("spawn")
     shares = [smiles[k::workers] for k in range(workers)]
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         barrier = manager.Barrier(workers)
-        futures = [pool.submit(worker, code, preset, share, k, threads, barrier)
+        futures = [pool.submit(worker, settings, share, k, threads, barrier, repeats)
                    for k, share in enumerate(shares)]
-        outputs = [f.result() for f in futures]
-    rows = [None] * len(smiles)
-    for k, out in enumerate(outputs):
-        for i, row in enumerate(out["rows"]):
-            rows[k + i * workers] = row
-    return rows, max(out["wall"] for out in outputs)
+        return [f.result() for f in futures]
 
 
-def bench(preset: str, smiles: list[str], workers: int, threads: int) -> None:
-    from dftgen.presets import resolve
+def in_order(per_worker: list[list]) -> list:
+    """Per-worker lists (worker k holds molecules k, k + workers, ...) in input order."""
+    out = [None] * sum(map(len, per_worker))
+    for k, items in enumerate(per_worker):
+        out[k::len(per_worker)] = items
+    return out
 
-    settings = resolve(preset)
-    workers = min(workers, len(smiles))
-    print(f"\n## preset {preset}: {settings.xc} / {settings.basis} / grid level {settings.grid_level}"
-          f" / {settings.precision} / {settings.mode} mode; {workers} worker(s) x {threads} thread(s)\n")
-    ref, ref_wall = run_all("pyscf", preset, smiles, workers, threads)
-    ours, our_wall = run_all("dftgen", preset, smiles, workers, threads)
-    print("| molecule | nao | PySCF s | dftgen s | compile s | speed-up | dE (Ha) | d gap (Ha) "
-          "| ERI | XC | J/K | eig | other |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    de, dgap = [], []
-    for smi, r, o in zip(smiles, ref, ours):
-        split = o["split"]
-        other = max(o["s"] - sum(split.values()), 0.0)
-        de.append(abs(o["energy"] - r["energy"]))
-        dgap.append(abs(o["gap"] - r["gap"]))
-        print(f"| {smi} | {o['nao']} | {r['s']:.2f} | {o['s']:.2f} | {o['compile']:.1f} | "
-              f"{r['s'] / o['s']:.1f}x | {de[-1]:.1e} | {dgap[-1]:.1e} | {split['eri']:.3f} | "
-              f"{split['xc']:.3f} | {split['jk']:.3f} | {split['eig']:.3f} | {other:.3f} |")
+
+def merged(passes: list[dict]) -> tuple[list, float]:
+    """One pass, a dict per worker: its rows in input order and the slowest worker's wall."""
+    return in_order([p["rows"] for p in passes]), max(p["wall"] for p in passes)
+
+
+def bench(settings: Settings, smiles: list[str], workers: int, threads: int, repeats: int) -> str:
+    """The table and summary of one run, as markdown."""
     n = len(smiles)
-    print(f"\nmolecules per hour ({workers} x {threads}): PySCF {3600 * n / ref_wall:.0f}, "
-          f"dftgen {3600 * n / our_wall:.0f} (ratio {ref_wall / our_wall:.2f}x); "
-          f"compile per new shape: median {statistics.median(o['compile'] for o in ours):.1f} s")
-    print(f"|dE| max {max(de):.1e} median {statistics.median(de):.1e} Ha; "
-          f"|d gap| max {max(dgap):.1e} median {statistics.median(dgap):.1e} Ha")
+    outputs = run_all(settings, smiles, workers, threads, repeats)
+    first = {code: merged([out["first"][code] for out in outputs]) for code in CODES}
+    timed = {code: [merged([out["timed"][code][r] for out in outputs]) for r in range(repeats)]
+             for code in CODES}
+    split = in_order([out["split"] for out in outputs])
+    naux = in_order([out["naux"] for out in outputs])
+
+    def best(code, i):  # a molecule's best timed run
+        return min(rows[i]["s"] for rows, _ in timed[code])
+
+    lines = ["| molecule | nao | PySCF s | dftgen s | dftgen compile s | speed-up | dE (Ha) "
+             "| d gap (Ha) | ERI | XC | J/K | eig | other |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    de, dgap, compile_s = [], [], []
+    for i, smi in enumerate(smiles):
+        ours, theirs = timed["dftgen"][-1][0][i], timed["pyscf"][-1][0][i]
+        s_ours, s_theirs = best("dftgen", i), best("pyscf", i)
+        compile_s.append(max(first["dftgen"][0][i]["s"] - s_ours, 0.0))
+        other = max(s_ours - sum(split[i].values()), 0.0)
+        de.append(abs(ours["energy"] - theirs["energy"]))
+        dgap.append(abs(ours["gap"] - theirs["gap"]))
+        size = f"{ours['nao']}" + (f" / {naux[i]}" if naux[i] else "")
+        lines.append(
+            f"| {smi} | {size} | {s_theirs:.2f} | {s_ours:.2f} | {compile_s[-1]:.1f} | "
+            f"{s_theirs / s_ours:.1f}x | {de[-1]:.1e} | {dgap[-1]:.1e} | {split[i]['eri']:.3f} | "
+            f"{split[i]['xc']:.3f} | {split[i]['jk']:.3f} | {split[i]['eig']:.3f} | {other:.3f} |")
+
+    def per_hour(wall):
+        return 3600 * n / wall
+
+    steady = {code: harness.best_and_spread([wall for _, wall in timed[code]]) for code in CODES}
+    walls = {code: [first[code][1]] + [wall for _, wall in timed[code]] for code in CODES}
+    (ours_s, ours_spread), (theirs_s, theirs_spread) = steady["dftgen"], steady["pyscf"]
+    new = sorted(c for c in compile_s if c >= 1.0)
+    lines += [
+        "",
+        f"**Steady state**, best of {repeats} alternating timed pass(es) per code "
+        f"({workers} worker(s) x {threads} thread(s), {n} molecules): PySCF "
+        f"{per_hour(theirs_s):,.0f} molecules per hour (slowest pass +{100 * theirs_spread:.0f}%), "
+        f"dftgen {per_hour(ours_s):,.0f} (slowest pass +{100 * ours_spread:.0f}%): "
+        f"**{theirs_s / ours_s:.2f}x**.",
+        "",
+        f"**Including compilation** (each code's first pass over these {n} molecules: dftgen "
+        f"compiling or reading its cache, PySCF's first runs): PySCF "
+        f"{per_hour(first['pyscf'][1]):,.0f}, dftgen {per_hour(first['dftgen'][1]):,.0f} "
+        f"molecules per hour: **{first['pyscf'][1] / first['dftgen'][1]:.2f}x**; dftgen's "
+        f"compile time {sum(compile_s):.0f} s over all workers, on {len(new)} of {n} molecules "
+        f"(>= 1 s; the others reuse a shape bucket compiled before), median "
+        f"{statistics.median(new) if new else 0.0:.1f} s on those.",
+        "",
+        "Molecules per hour of every pass, in the order run (first pass, then the timed ones): "
+        + "; ".join(f"{code} " + ", ".join(f"{per_hour(w):,.0f}" for w in walls[code])
+                    for code in CODES) + ".",
+        "",
+        f"|dE| max {max(de):.1e} median {statistics.median(de):.1e} Ha; "
+        f"|d gap| max {max(dgap):.1e} median {statistics.median(dgap):.1e} Ha.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def settings_line(settings: Settings, preset: str) -> str:
+    fitted = {"exact": "exact ERIs", "df": "density fitting", "auto": "exact ERIs or fitting"}
+    aux = f" ({settings.auxbasis})" if settings.auxbasis else ""
+    return (f"preset {preset}: {settings.xc} / {settings.basis} ({settings.shells} shells) / "
+            f"grid level {settings.grid_level} / {settings.precision} / {settings.mode} mode "
+            f"(max_iter {settings.max_iter}, conv_tol {settings.conv_tol:g}) / "
+            f"{fitted[settings.eri]}{aux}")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=len(QM1B_LIKE_SMILES),
-                        help="molecules for the qm1b preset (default all; 0: none)")
-    parser.add_argument("--accurate", type=int, default=0, help="also run the accurate preset on this many")
+    parser.add_argument("--preset", default="qm1b", choices=sorted(PRESETS),
+                        help="dftgen preset (default qm1b); PySCF runs the same settings")
+    parser.add_argument("--xc", help="override the preset's functional (e.g. b3lyp-d3bj)")
+    parser.add_argument("--basis", help="override the preset's basis set")
+    parser.add_argument("--shells", choices=("spherical", "cartesian", "6d7f"),
+                        help="override the preset's shells")
+    parser.add_argument("--grid-level", type=int, help="override the preset's grid level")
+    parser.add_argument("--eri", choices=ERI_METHODS, help="override the preset's ERI method")
+    parser.add_argument("--auxbasis", help="density fitting's auxiliary basis (with --eri df/auto)")
+    parser.add_argument("--limit", type=int, default=len(QM1B_LIKE_SMILES),
+                        help=f"the first this many molecules (default all {len(QM1B_LIKE_SMILES)})")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="worker processes (default: one per core)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed passes per code, alternating (default 2)")
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    harness.add_cache_option(parser)
     args = parser.parse_args(argv)
+    settings = resolve(args.preset, xc=args.xc, basis=args.basis, shells=args.shells,
+                       grid_level=args.grid_level, eri=args.eri, auxbasis=args.auxbasis)
+    smiles = list(QM1B_LIKE_SMILES[: args.limit])
+    workers = min(args.workers, len(smiles))
+    cache = harness.use_cache(args.cold_cache)  # before worker_env, which carries the cache
     os.environ.update(worker_env(args.threads))  # inherited by the spawned workers
-    import jax
+    from dftgen import Molecule
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"JAX {jax.__version__} on {jax.devices()[0].platform}, huge pages "
-          f"{'on' if hugepages.active() else 'off'}")
-    if args.n:
-        bench("qm1b", list(QM1B_LIKE_SMILES[: args.n]), args.workers, args.threads)
-    if args.accurate:
-        bench("accurate", list(QM1B_LIKE_SMILES[: args.accurate]), args.workers, args.threads)
+    notes = [settings_line(settings, args.preset), cache,
+             f"protocol: {workers} pinned worker(s) x {args.threads} thread(s), both codes in "
+             f"every worker; first passes of dftgen then PySCF, then {args.repeats} round(s) of "
+             "dftgen pass, PySCF pass (benchmarks/scf.py's docstring)"]
+    note = shells_note(Molecule.from_smiles(smiles[0], seed=0), settings)
+    notes += [note] if note else []
+    title = f"benchmarks/{Path(sys.argv[0]).name}: dftgen against PySCF, preset {args.preset}"
+    head = harness.header(title, [sys.argv[0], *(sys.argv[1:] if argv is None else argv)], notes)
+    print(head, flush=True)
+    cpu = harness.CpuShare()
+    report = bench(settings, smiles, workers, args.threads, args.repeats)
+    text = f"{head}\n{report}\n{cpu.report()}\n"
+    print(report + "\n" + cpu.report())
+    if args.out:
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":
