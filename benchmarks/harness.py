@@ -23,6 +23,7 @@ import platform
 import resource
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,7 +90,9 @@ def header(title: str, argv: list[str] | None = None, extra: list[str] = ()) -> 
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- command: `python {shlex.join([os.path.relpath(argv[0], ROOT.parent), *argv[1:]])}`",
-        f"- dftgen commit: {commit.replace('-dirty', ' (tree dirty: uncommitted changes)')}",
+        f"- dftgen commit: {commit.removesuffix('-dirty')}" + (
+            f" (tree dirty: uncommitted changes in {', '.join(_changed_files())})"
+            if commit.endswith("-dirty") else " (tree clean)"),
         f"- CPU: {model}; vector extensions: {', '.join(have) or 'none of ' + ', '.join(VECTOR_FLAGS)}",
         f"- caches: {cpu_caches()}",
         f"- cores: {os.cpu_count()} ({len(os.sched_getaffinity(0))} usable by this run), "
@@ -100,6 +103,13 @@ def header(title: str, argv: list[str] | None = None, extra: list[str] = ()) -> 
         *(f"- {line}" for line in extra),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _changed_files() -> list[str]:
+    """Tracked files of dftgen's checkout with uncommitted changes."""
+    out = subprocess.run(["git", "-C", str(ROOT.parent), "status", "--porcelain",
+                          "--untracked-files=no"], capture_output=True, text=True)
+    return [line[3:] for line in out.stdout.splitlines()] or ["(unknown)"]
 
 
 def add_cache_option(parser: argparse.ArgumentParser) -> None:
