@@ -10,20 +10,21 @@ from __future__ import annotations
 from dftgen import device as device_layer
 from dftgen import scf
 from dftgen.molecule import Molecule
-from dftgen.presets import Settings, resolve
+from dftgen.presets import Settings, default_forces, resolve
 from dftgen.scf import DFTResult
 
 
-def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool = False,
+def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool | None = None,
             keep_orbitals: bool = False, device=None, **overrides) -> DFTResult:
     """Restricted Kohn-Sham (or Hartree-Fock, xc="hf") for one closed-shell molecule.
 
     Args:
         mol: a closed-shell molecule.
-        preset: a preset name ("qm1b", "accurate", ...) or a Settings object; keyword
+        preset: a preset name ("qm1b", "accurate", "qm9", ...) or a Settings object; keyword
             overrides win (basis, xc, grid_level, precision, mode, max_iter, conv_tol, ...).
         forces: also return forces, -dE/dR in Hartree/Bohr, by JAX autodiff of the energy
-            at the final density.
+            at the final density; None: the preset's choice (on for the dataset presets
+            qm9, ani1x and wb97x-d3bj-def2-svp, off for a Settings object).
         keep_orbitals: keep mo_coeff and the density matrix in the result.
         device: None (JAX's default backend), a name ("cpu", "gpu", "ipu-bow", "ipu-gc200")
             or a `dftgen.device.Device`. On an emulated IPU every molecule is admitted by the
@@ -34,12 +35,14 @@ def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool = Fa
                          device=device, **overrides)[0]
 
 
-def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *, forces: bool = False,
+def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *,
+                  forces: bool | None = None,
                   keep_orbitals: bool = False, device=None, **overrides) -> list[DFTResult]:
     """`run_dft` for many molecules, one compiled program per shape bucket; results in input
     order. With a device of n > 1 (an emulated IPU Pod), each bucket's molecules are split
     across the n devices."""
     settings = resolve(preset, **overrides)
+    forces = default_forces(preset) if forces is None else forces
     if device is None:
         return scf.run_batch(mols, settings, forces=forces, keep_orbitals=keep_orbitals)
     if isinstance(device, str):

@@ -125,7 +125,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "(auto) (overrides)")
     p.add_argument("--auxbasis", metavar="NAME",
                    help="auxiliary basis for --eri df/auto (default: PySCF's for the basis)")
-    p.add_argument("--forces", action="store_true", help="also compute forces (Ha/Bohr)")
+    p.add_argument("--forces", action=argparse.BooleanOptionalAction,
+                   help="compute forces (Ha/Bohr) or not (default: the preset's: on for qm9, "
+                        "ani1x and wb97x-d3bj-def2-svp)")
     p.add_argument("--json", action="store_true", help="print one JSON object; keys carry units")
     p.set_defaults(func=cmd_run)
 

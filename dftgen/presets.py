@@ -1,7 +1,9 @@
-"""Named SCF settings: "qm1b" (what QM1B ran on IPUs) and "accurate" (docs/numerics.md).
+"""Named recipes: "qm1b" (what QM1B ran on IPUs), "accurate" (docs/numerics.md), and the levels
+of theory of published datasets: "qm9", "ani1x" and the modern "wb97x-d3bj-def2-svp".
 
-Every setting can be overridden by keyword (`run_dft(mol, preset="qm1b", basis="6-31g")`) or
-by the matching CLI flag.
+A preset is the SCF `Settings`, whether forces are computed by default, and a one-line
+provenance string naming what it reproduces. Every setting can be overridden by keyword
+(`run_dft(mol, preset="qm1b", basis="6-31g")`) or by the matching CLI flag.
 """
 
 from __future__ import annotations
@@ -94,28 +96,75 @@ class Settings:
         return self.conv_tol**0.5 if self.conv_tol_grad is None else self.conv_tol_grad
 
 
-PRESETS: dict[str, Settings] = {
+def level_of_theory(settings: Settings) -> str:
+    """The level of theory in one line, e.g. "b3lyp/6-31g(2df,p) (6d7f shells, grid level 3,
+    exact ERIs)": what a dataset's metadata and card name."""
+    eri = {"exact": "exact ERIs", "df": "density fitting", "auto": "exact ERIs or density fitting"}
+    fitting = f" with {settings.auxbasis}" if settings.auxbasis else ""
+    return (f"{settings.xc}/{settings.basis} ({settings.shells} shells, grid level "
+            f"{settings.grid_level}, {eri[settings.eri]}{fitting})")
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named recipe: its SCF settings, whether forces (-dE/dR) are computed unless the
+    caller says otherwise, and where its level of theory comes from (one line)."""
+
+    settings: Settings
+    forces: bool = False
+    provenance: str = ""
+
+
+# Converged float64 SCF at a fine grid, as the published datasets ran (Gaussian's default
+# FineGrid is (75,302) per atom; PySCF's level 3 gives (50-75, 302))
+_CONVERGED = dict(grid_level=3, precision="float64", mode="converge", max_iter=100,
+                  conv_tol=1e-9, diis_space=8)
+
+PRESETS: dict[str, Preset] = {
     # QM1B (Mathiasen et al. 2023): B3LYP with VWN5, STO-3G, grid level 0, float32 on the IPU,
     # exactly 20 iterations, DIIS with 9 vectors from the first cycle, minao guess.
-    "qm1b": Settings(),
-    "accurate": Settings(
-        xc="b3lyp", basis="6-31g*", grid_level=3, precision="float64", mode="converge",
-        max_iter=100, conv_tol=1e-9, diis_space=8, diis_start=1,
-    ),
+    "qm1b": Preset(Settings(), provenance=(
+        "QM1B (Mathiasen et al., NeurIPS 2023): B3LYP(VWN5)/STO-3G, grid level 0, 20 fixed "
+        "float32 iterations, as PySCF-IPU ran it")),
+    "accurate": Preset(Settings(xc="b3lyp", basis="6-31g*", **_CONVERGED), provenance=(
+        "B3LYP/6-31G* converged in float64 (dftgen's reference level, PySCF conventions)")),
+    "qm9": Preset(Settings(xc="b3lyp", basis="6-31g(2df,p)", shells="6d7f", eri="auto",
+                           **_CONVERGED), forces=True, provenance=(
+        "QM9 (Ramakrishnan et al., Sci. Data 1, 140022 (2014)): B3LYP/6-31G(2df,p) as in "
+        "Gaussian 09, Cartesian d and spherical f, B3LYP with VWN-RPA")),
+    "ani1x": Preset(Settings(xc="wb97x", basis="6-31g*", shells="6d7f", eri="auto",
+                             **_CONVERGED), forces=True, provenance=(
+        "ANI-1x (Smith et al., J. Chem. Phys. 148, 241733 (2018)): wB97X/6-31G(d) as in "
+        "Gaussian 09, Cartesian d")),
+    "wb97x-d3bj-def2-svp": Preset(Settings(xc="wb97x-d3bj", basis="def2-svp", eri="df",
+                                           **_CONVERGED), forces=True, provenance=(
+        "wB97X-D3BJ/def2-SVP with density fitting (def2-SVP-JKFIT): a modern "
+        "dispersion-corrected hybrid at the basis of nablaDFT (which used wB97X-D)")),
 }
 
 
-def resolve(preset: str | Settings = "qm1b", **overrides) -> Settings:
+def preset(name: str) -> Preset:
+    """The preset of a name; ValueError naming the known ones otherwise."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def default_forces(preset_or_settings: str | Settings) -> bool:
+    """Whether forces are computed when the caller does not say: the preset's choice (on for
+    the dataset presets); off for a Settings object."""
+    return not isinstance(preset_or_settings, Settings) and preset(preset_or_settings).forces
+
+
+def resolve(preset_or_settings: str | Settings = "qm1b", **overrides) -> Settings:
     """The settings of a preset (or a Settings object) with keyword overrides applied.
 
     Overrides whose value is None are ignored, so CLI flags left unset keep the preset's value.
     """
-    if isinstance(preset, Settings):
-        base = preset
-    elif preset in PRESETS:
-        base = PRESETS[preset]
+    if isinstance(preset_or_settings, Settings):
+        base = preset_or_settings
     else:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        base = preset(preset_or_settings).settings
     fields = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(overrides) - fields)
     if unknown:

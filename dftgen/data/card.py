@@ -28,6 +28,8 @@ def card_text(index: dict, attrs: dict, run_name: str) -> str:
                   for name, entries in index["splits"].items()]
     failures = ", ".join(f"{k} {v}" for k, v in sorted(index.get("failures_by_stage", {}).items()))
     conformers = spec.get("conformers", {})
+    preset_lines = [f"- {attrs['level_of_theory']}: preset `{attrs['preset']}`, "
+                    f"{attrs['preset_provenance']}"] if "preset" in attrs else []
     return "\n".join([
         f"# Dataset card: {run_name}",
         "",
@@ -35,6 +37,7 @@ def card_text(index: dict, attrs: dict, run_name: str) -> str:
         "",
         "## Level of theory",
         "",
+        *preset_lines,
         f"- functional `{settings.get('xc')}`, basis `{settings.get('basis')}` "
         f"({settings.get('shells', 'spherical')} shells), grid level "
         f"{settings.get('grid_level')}, precision {settings.get('precision')}, "

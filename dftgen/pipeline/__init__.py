@@ -2,6 +2,7 @@
 
     spec.py        pipeline specs (TOML) and the config hash that names a run directory
     sources.py     QM9 (qm9pack), GDB-11 .smi, SMILES files, CSV
+    qm9_labels.py  QM9's published energies and HOMO/LUMO at its own geometries
     ingest.py      parse, canonicalise, deduplicate, filter; molecule ids
     conformers.py  ETKDGv3 conformers with per-molecule seeds
     plan.py        shape buckets and tasks, frozen in plan.json

@@ -33,6 +33,7 @@ from dftgen.pipeline.progress import Progress
 from dftgen.pipeline.records import to_block
 from dftgen.pipeline.resume import pending_tasks, scan
 from dftgen.pipeline.spec import PipelineSpec
+from dftgen.presets import PRESETS, level_of_theory
 from dftgen.pipeline.tasks import TaskConfig, TaskSummary, part_path, run_task, summary_of_part
 
 INGEST_PART = "ingest"  # parts/ingest.h5: failures found while ingesting
@@ -58,7 +59,7 @@ class RunReport:
 
 def run_config(spec: PipelineSpec, run_dir: Path) -> TaskConfig:
     return TaskConfig(seed=spec.seed, conformers=spec.conformers, settings=spec.dft.settings,
-                      forces=spec.dft.forces, batch_size=spec.plan.batch_size,
+                      forces=spec.dft.with_forces, batch_size=spec.plan.batch_size,
                       parts_dir=str(run_dir / "parts"), config_hash=spec.config_hash(),
                       spec=json.loads(spec.to_json()))
 
@@ -82,7 +83,7 @@ def plan_run(spec: PipelineSpec, out_root: str | Path, log: Callable[[str], None
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     log(f"ingest ({time.perf_counter() - start:.1f} s): {counts}")
     log(f"plan: {len(plan.molecules)} molecules, {len(plan.buckets)} shape buckets, {len(plan.tasks)} tasks")
-    shards.write(part_path(run_dir / "parts", INGEST_PART), to_block([], result.failures, spec.dft.forces),
+    shards.write(part_path(run_dir / "parts", INGEST_PART), to_block([], result.failures, spec.dft.with_forces),
                  _attrs(spec) | {"task_id": INGEST_PART, "bucket": ""})
     (run_dir / "spec.json").write_text(spec.to_json())
     plan.save(plan_file)  # last: a plan file means ingest is complete
@@ -204,8 +205,11 @@ def _attrs(spec: PipelineSpec) -> dict:
         "config_hash": spec.config_hash(),
         "code_version": dftgen.__version__,
         "settings": dataclasses.asdict(spec.dft.settings),
+        "level_of_theory": level_of_theory(spec.dft.settings),
+        "preset": spec.dft.preset,
+        "preset_provenance": PRESETS[spec.dft.preset].provenance,
         "spec": json.loads(spec.to_json()),
-        "forces": spec.dft.forces,
+        "forces": spec.dft.with_forces,
         "units": "energies eV, positions Bohr, dipoles Debye, charges e, forces eV/Bohr",
     }
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dftgen.data.splits import DEFAULT_SPLITS
 from dftgen.elements import atomic_number
+from dftgen.presets import default_forces
 from dftgen.specfile import (SettingsSection, SpecError, check_keys, read_toml, replace_sections,
                              section, settings_section)
 
@@ -72,10 +73,14 @@ class ConformersSection:
 
 @dataclasses.dataclass(frozen=True)
 class DFTSection(SettingsSection):
-    """A preset and Settings overrides (`dftgen.specfile.SettingsSection`); forces: also
-    compute forces."""
+    """A preset and Settings overrides (`dftgen.specfile.SettingsSection`); forces: compute
+    forces or not, None for the preset's choice (`with_forces`)."""
 
-    forces: bool = False
+    forces: bool | None = None
+
+    @property
+    def with_forces(self) -> bool:
+        return default_forces(self.preset) if self.forces is None else self.forces
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +139,8 @@ class PipelineSpec:
             "source": dataclasses.asdict(self.source),
             "filter": dataclasses.asdict(self.filter),
             "conformers": dataclasses.asdict(self.conformers),
-            "dft": {"settings": dataclasses.asdict(self.dft.settings), "forces": self.dft.forces},
+            "dft": {"settings": dataclasses.asdict(self.dft.settings),
+                    "forces": self.dft.with_forces},
             "plan": dataclasses.asdict(self.plan),
             "splits": dict(self.output.splits),
         }
