@@ -191,7 +191,7 @@ def _component_energy(component: Component, rho, sigma):
     safe_rho = jnp.where(active, rho, 1.0)
     if not component.is_gga:
         return jnp.where(active, component.energy(safe_rho), 0.0)
-    sigma = jnp.maximum(sigma, 0.0)
+    sigma = jnp.where(sigma < 0.0, 0.0, sigma)  # not maximum: its gradient at sigma = 0 is 1/2
     if float32:
         rho_13 = jnp.cbrt(safe_rho)
         sigma = jnp.minimum(sigma, X2_MAX_FLOAT32 * (safe_rho * rho_13) ** 2)
