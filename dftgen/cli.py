@@ -114,7 +114,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shells", choices=SHELLS,
                    help="spherical, cartesian, or 6d7f (Cartesian d, spherical f) (overrides)")
     p.add_argument("--xc", help="functional (overrides): b3lyp5, b3lyp, pbe, pbe0, blyp, lda, hf, "
-                                "wb97, wb97x, wb97x-d3bj, and *-d3bj of b3lyp, b3lyp5, pbe, pbe0, hf")
+                                "wb97, wb97x, wb97x-d3bj, camb3lyp, "
+                                "and *-d3bj of b3lyp, b3lyp5, pbe, pbe0, hf")
     p.add_argument("--grid-level", type=int, help="grid level 0-9 (overrides)")
     p.add_argument("--precision", choices=["float32", "float64"], help="(overrides)")
     p.add_argument("--max-iter", type=int, help="iterations (fixed mode) or cap (converge mode)")
