@@ -48,11 +48,11 @@ def assert_close_to_libxc(ours, ref, rtol):
         assert np.all(err <= rtol * np.abs(b)), (label, float(np.max(err / np.abs(b))))
 
 
-@pytest.mark.parametrize("precision, rtol", [("float64", 1e-14), ("float32", 2.5e-6)])
+@pytest.mark.parametrize("precision, rtol", [("float64", 1e-14), ("float32", 5e-6)])
 def test_attenuation_matches_60_digits_on_both_branches(precision, rtol):
     """A(a) and dA/da over a in [0.01, 1000], at and just below the switch to the series, to
-    1e-14 relative in float64 (measured 6e-15) and 2.5e-6 in float32 (measured 1.6e-6, the
-    closed form's own rounding). References are taken at the arguments as rounded."""
+    1e-14 relative in float64 (measured 6e-15) and 5e-6 in float32 (measured 5e-7 and 2.2e-6,
+    the closed form's own rounding). References are taken at the arguments as rounded."""
     dt = dtype(precision)
     switch = SERIES_FROM[np.dtype(dt)]
     a = np.asarray(np.concatenate([np.logspace(-2, 3, 101), [switch * (1 - 1e-7), switch]]), dt)
