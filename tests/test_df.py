@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from dftgen import MoleculeError, run_dft
+from dftgen import run_dft
 from dftgen import scf as dftgen_scf
 from dftgen.basis import BasisError, build
 from dftgen.cli import main
@@ -14,8 +14,6 @@ from dftgen.integrals import df, jk, two_electron
 from dftgen.integrals.auxiliary import metric, three_centre
 from dftgen.presets import PRESETS, Settings
 from dftgen.scf import problem
-from dftgen.xc import functionals
-from dftgen.xc.functionals import Functional
 from pyscf import scf
 from pyscf.df import addons, incore
 from pyscf_cases import pyscf_reference
@@ -96,13 +94,6 @@ def test_auto_picks_df_where_the_exact_eris_do_not_fit(water, monkeypatch):
     monkeypatch.setattr(problem, "PAIR_ERI_BYTES", 0)
     chosen = dftgen_scf.setup(water, settings)
     assert chosen.two_electron_method == "df" and chosen.auxbasis.name == "cc-pvdz-jkfit"
-
-
-def test_range_separated_exchange_is_refused(water, monkeypatch):
-    rsh = Functional("rsh-0.3-test", (), hybrid=0.5, omega=0.3, long_range=0.5)
-    monkeypatch.setitem(functionals.FUNCTIONALS, rsh.name, rsh)
-    with pytest.raises(MoleculeError, match="long-range"):
-        dftgen_scf.setup(water, dataclasses.replace(PRESETS["accurate"], xc=rsh.name, eri="df"))
 
 
 @pytest.mark.slow

@@ -14,6 +14,17 @@ sets) instead of the exact ERIs' nao^4 / 8, and a Fock build costs 4 naux nao^3 
 the middle: K is then two plain matrix products, (B D) over (i P, j) and its product with
 B over (P k), with no transposed copy of B.
 
+Where the metric is not numerically positive definite (its Cholesky factorisation fails),
+B = W^-1/2 V^T (P|ij) over the eigenpairs (W, V) of the metric with eigenvalues above
+LINEAR_DEPENDENCE, as PySCF's `df.incore.cholesky_eri` falls back to: a pseudo-inverse.
+Forces differentiate either form as PySCF's DF gradients do, d(M^-1) = -M^-1 dM M^-1 with
+M^-1 the (pseudo-)inverse.
+
+Range-separated exchange is fitted as PySCF's `DF.range_coulomb(omega)` does it: a second B
+from the same auxiliary basis with both (P|ij) and (P|Q) of erf(omega r)/r. That metric is
+far from positive definite (with cc-pvdz-jkfit at omega 0.3, 40-55% of its eigenvalues lie
+below LINEAR_DEPENDENCE), so it nearly always takes the eigenvalue route.
+
 The auxiliary basis is by default PySCF's choice for the orbital basis
 (`pyscf.df.addons.make_auxbasis`: cc-pvdz-jkfit for 6-31G*, def2-svp-jkfit for def2-SVP),
 or any basis set PySCF knows by name; its shells go up to g.
@@ -31,11 +42,18 @@ from dftgen import basis as basis_mod
 from dftgen.integrals.auxiliary import metric, three_centre
 
 
+# PySCF's df.incore.LINEAR_DEP_THR: metric eigenvalues at or below it are dropped (Hartree)
+LINEAR_DEPENDENCE = 1e-7
+
+
 class FittedERI(NamedTuple):
     """The fitted ERIs of one molecule: b (nao, naux, nao), b[i, P, j] = (L^-1 (P|ij)) with
-    (P|Q) = L L^T, Hartree^(1/2) (sum_P b[i, P, j] b[k, P, l] ~ (ij|kl) in Hartree)."""
+    (P|Q) = L L^T, Hartree^(1/2) (sum_P b[i, P, j] b[k, P, l] ~ (ij|kl) in Hartree), of the
+    operator it was fitted for (1/r, or erf(omega r)/r). b_lr: for a range-separated
+    functional's SCF, the same of erf(omega r)/r beside b of 1/r (None otherwise)."""
 
     b: jax.Array
+    b_lr: jax.Array | None = None
 
 
 def default_auxbasis(mol, basis: str) -> str:
@@ -64,31 +82,61 @@ def auxiliary_basis(mol, basis: str, auxbasis: str | None = None,
     return basis_mod.build(mol, name, shells, l_max=basis_mod.L_MAX_AUXILIARY)
 
 
+def _eigen_factor(metric_pq: jnp.ndarray) -> jnp.ndarray:
+    """X = W^-1/2 V^T (naux, naux) over the eigenpairs of the metric above LINEAR_DEPENDENCE,
+    zero rows for the others: X^T X is the metric's pseudo-inverse."""
+    w, v = jnp.linalg.eigh(metric_pq)
+    kept = w > LINEAR_DEPENDENCE
+    return (v * jnp.where(kept, jax.lax.rsqrt(jnp.where(kept, w, 1.0)), 0.0)).T
+
+
+def _factor(metric_pq: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(factor (naux, naux), whether it is the Cholesky factor L of the metric): L where the
+    factorisation succeeds, else `_eigen_factor`'s X, PySCF's choice between the two."""
+    chol = jnp.linalg.cholesky(metric_pq)  # NaN where the metric is not positive definite
+    ok = jnp.all(jnp.isfinite(chol))
+    return jax.lax.cond(ok, lambda: chol, lambda: _eigen_factor(metric_pq)), ok
+
+
+def _apply(factor: jnp.ndarray, is_cholesky: jnp.ndarray, v: jnp.ndarray,
+           transposed: bool = False) -> jnp.ndarray:
+    """X v (or X^T v) for v (naux, n), X = L^-1 or the eigenvalue factor (`_factor`)."""
+    return jax.lax.cond(
+        is_cholesky,
+        lambda: jax.scipy.linalg.solve_triangular(factor, v, lower=True, trans=int(transposed)),
+        lambda: (factor.T if transposed else factor) @ v)
+
+
+@jax.custom_jvp
+def _fit_rows(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
+    """B = X (P|ij) (naux, n) from the metric (naux, naux) and (P|ij) (naux, n)."""
+    return _apply(*_factor(metric_pq), three)
+
+
+@_fit_rows.defjvp
+def _fit_rows_jvp(primals, tangents):
+    (metric_pq, three), (d_metric, d_three) = primals, tangents
+    factor, ok = _factor(metric_pq)
+    b = _apply(factor, ok, three)
+    # the ERIs depend on X^T X = M^-1 only; dX = -X dM M^-1 / 2 gives PySCF's
+    # d(M^-1) = -M^-1 dM M^-1 for either factor (the pseudo-inverse's own has more terms)
+    return b, _apply(factor, ok, d_three - 0.5 * d_metric @ _apply(factor, ok, b, True))
+
+
 @jax.jit
 def _fit(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
-    """B (nao, naux, nao) from (P|Q) (naux, naux) and (P|ij) (naux, nao, nao); NaN where the
-    metric is not numerically positive definite."""
+    """B (nao, naux, nao) from (P|Q) (naux, naux) and (P|ij) (naux, nao, nao)."""
     naux, nao, _ = three.shape
-    chol = jnp.linalg.cholesky(metric_pq)
-    b = jax.scipy.linalg.solve_triangular(chol, three.reshape(naux, nao * nao), lower=True)
+    b = _fit_rows(metric_pq, three.reshape(naux, nao * nao))
     return jnp.transpose(b.reshape(naux, nao, nao), (1, 0, 2))
 
 
-def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet) -> FittedERI:
+def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0) -> FittedERI:
     """The fitted ERIs of `mol` in `basis` (a BasisSet or a name) with the auxiliary BasisSet
-    `auxbasis` (`auxiliary_basis`), in float64; positions may be JAX tracers (the result is
-    differentiable).
-
-    Raises:
-        ValueError: the auxiliary metric is not positive definite (its functions are linearly
-            dependent on this molecule).
-    """
-    b = _fit(metric(mol, auxbasis), three_centre(mol, basis, auxbasis))
-    if not isinstance(b, jax.core.Tracer) and not bool(jnp.isfinite(b).all()):
-        raise ValueError(f"the Coulomb metric of auxiliary basis {auxbasis.name!r} is not "
-                         f"positive definite on {mol.name!r}: its functions are linearly "
-                         f"dependent; choose another auxbasis")
-    return FittedERI(b)
+    `auxbasis` (`auxiliary_basis`), in float64, of 1/r (omega 0) or of erf(omega r)/r
+    (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`); positions may be JAX
+    tracers (the result is differentiable)."""
+    return FittedERI(_fit(metric(mol, auxbasis, omega), three_centre(mol, basis, auxbasis, omega)))
 
 
 def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
@@ -100,10 +148,15 @@ def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
 
 
 def exchange(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
-    """K (nao, nao) of a density (nao, nao): sum_(P k) (B_P D)_ik B_P,kl as two products."""
-    nao, naux, _ = fitted.b.shape
-    b_dm = (fitted.b.reshape(nao * naux, nao) @ dm).reshape(nao, naux * nao)
-    return b_dm @ fitted.b.reshape(nao, naux * nao).T
+    """K (nao, nao) of a density (nao, nao) from fitted.b."""
+    return _exchange(fitted.b, dm)
+
+
+def _exchange(b: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
+    """K (nao, nao) from B (nao, naux, nao): sum_(P k) (B_P D)_ik B_P,kl as two products."""
+    nao, naux, _ = b.shape
+    b_dm = (b.reshape(nao * naux, nao) @ dm).reshape(nao, naux * nao)
+    return b_dm @ b.reshape(nao, naux * nao).T
 
 
 def jk(fitted: FittedERI, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -113,8 +166,17 @@ def jk(fitted: FittedERI, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     return coulomb(fitted, dm), exchange(fitted, dm)
 
 
-def two_electron(fitted: FittedERI, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:
-    """G = J - (hybrid/2) K (nao, nao); K is not built when hybrid is 0."""
-    if hybrid == 0:
-        return coulomb(fitted, dm)
-    return coulomb(fitted, dm) - (0.5 * hybrid) * exchange(fitted, dm)
+def two_electron(fitted: FittedERI, dm: jnp.ndarray, hybrid: float,
+                 long_range: float = 0.0) -> jnp.ndarray:
+    """G = J - (hybrid/2) K - (long_range/2) K_lr (nao, nao), K_lr from fitted.b_lr (as
+    PySCF's RKS with RSH: vk = hyb K + (alpha - hyb) K_lr); a K is not built where its
+    fraction is 0."""
+    g = coulomb(fitted, dm)
+    if hybrid != 0:
+        g = g - (0.5 * hybrid) * exchange(fitted, dm)
+    if long_range != 0:
+        if fitted.b_lr is None:
+            raise ValueError("long-range exchange needs the fitted ERIs of erf(omega r)/r "
+                             "(FittedERI.b_lr)")
+        g = g - (0.5 * long_range) * _exchange(fitted.b_lr, dm)
+    return g

@@ -172,20 +172,24 @@ def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float, as_pair: bool
     return build(packed, packed_lr, nao, hybrid, float(fraction))
 
 
-def two_electron(eri, dm: jnp.ndarray, hybrid: float) -> jnp.ndarray:
-    """G = J - (hybrid/2) K (nao, nao), the two-electron part of a closed-shell Fock matrix,
-    for one symmetric density matrix.
+def two_electron(eri, dm: jnp.ndarray, hybrid: float, long_range: float = 0.0) -> jnp.ndarray:
+    """G = J - (hybrid/2) K - (long_range/2) K_lr (nao, nao), the two-electron part of a
+    closed-shell Fock matrix, for one symmetric density matrix; K_lr is the exchange of
+    erf(omega r)/r of a range-separated functional.
 
     eri: any layout `jk` takes, or the P supermatrix of `fock_supermatrix`, which has its
-    exchange fraction built in (hybrid must be the one it was built with); from P as a
-    `Float32Pair`, G is in float64. With P, G is one product, and every Fock build reads
-    nao^4/8 values.
+    exchange fractions built in (hybrid and long_range must be the ones it was built with);
+    from P as a `Float32Pair`, G is in float64. With P, G is one product, and every Fock
+    build reads nao^4/8 values. long_range != 0 needs P or a `df.FittedERI` with b_lr.
     """
     if isinstance(eri, SymmetricBlocks):
         _, _, _, index = _pairs(dm.shape[-1])
         return eri.product(_weighted_pairs(dm))[index]
     if isinstance(eri, df.FittedERI):
-        return df.two_electron(eri, dm, hybrid)
+        return df.two_electron(eri, dm, hybrid, long_range)
+    if long_range != 0:
+        raise ValueError("these ERIs hold no long-range exchange: give two_electron the P "
+                         "supermatrix of fock_supermatrix(long_range=...) or fitted ERIs")
     if eri.ndim != 3:
         j, k = jk(eri, dm)
         return j - 0.5 * hybrid * k

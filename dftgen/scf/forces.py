@@ -21,7 +21,8 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
     density W = sum_i occ_i e_i C_i C_i^T. The grid stays fixed in space (no grid response),
     as in PySCF's default analytic gradients. With density-fitted ERIs (setup.auxbasis) the
     fitted energy is differentiated, the auxiliary functions moving with their atoms (PySCF's
-    DF gradients with auxbasis_response).
+    DF gradients with auxbasis_response), a range-separated functional's long-range exchange
+    from its own fit of erf(omega r)/r.
     """
     functional = xc.functional(settings.xc)
     w = jnp.asarray((mo_coeff * (occ * mo_energy)) @ mo_coeff.T)
@@ -35,14 +36,12 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
         s = integrals.overlap(mol, bas, precision="float64")
         h = integrals.kinetic(mol, bas, precision="float64") + integrals.nuclear(
             mol, bas, precision="float64")
-        eri = (integrals.eri(mol, bas, precision="float64") if setup.auxbasis is None
-               else df.fitted_eri(mol, bas, setup.auxbasis))
-        j, k = integrals.jk(eri, dm)
+        j, k = integrals.jk(_two_electron_integrals(mol, bas, setup.auxbasis, 0.0), dm)
         energy = (jnp.vdot(dm, h) + 0.5 * jnp.vdot(dm, j)
                   - 0.25 * functional.hybrid * jnp.vdot(dm, k)
                   + integrals.nuclear_repulsion(mol) - jnp.vdot(w, s))
         if functional.is_range_separated:
-            eri_lr = integrals.eri(mol, bas, precision="float64", omega=functional.omega)
+            eri_lr = _two_electron_integrals(mol, bas, setup.auxbasis, functional.omega)
             k_lr = integrals.jk(eri_lr, dm)[1]
             energy = energy - 0.25 * functional.long_range * jnp.vdot(dm, k_lr)
         if functional.terms:
@@ -53,3 +52,10 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
 
     positions = jnp.asarray(setup.mol.positions, jnp.float64)
     return -np.asarray(jax.grad(lagrangian)(positions))
+
+
+def _two_electron_integrals(mol, bas, auxbasis, omega: float):
+    """float64 ERIs of 1/r (omega 0) or erf(omega r)/r: exact, or fitted with `auxbasis`."""
+    if auxbasis is None:
+        return integrals.eri(mol, bas, precision="float64", omega=omega)
+    return df.fitted_eri(mol, bas, auxbasis, omega)

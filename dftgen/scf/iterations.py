@@ -74,11 +74,12 @@ class SCFState(NamedTuple):
 def fock_and_energy(dm, inputs: SCFInputs, xc_name: str):
     """F[D] and E[D] (total, Hartree) for a closed-shell density.
 
-    E = tr(D h) + 1/2 tr(D J) - a/4 tr(D K) + E_xc + E_nuc with a the exact-exchange fraction;
-    F = h + J - a/2 K + V_xc.
+    E = tr(D h) + 1/2 tr(D J) - a/4 tr(D K) - b/4 tr(D K_lr) + E_xc + E_nuc with a the
+    exact-exchange fraction and b a range-separated functional's extra fraction of the
+    exchange K_lr of erf(omega r)/r; F = h + J - a/2 K - b/2 K_lr + V_xc.
     """
     functional = xc.functional(xc_name)
-    veff = integrals.two_electron(inputs.eri, dm, functional.hybrid)  # J - a/2 K
+    veff = integrals.two_electron(inputs.eri, dm, functional.hybrid, functional.long_range)
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, veff)
     if functional.terms:  # a density functional part, beyond exact exchange
         _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,

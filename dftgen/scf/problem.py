@@ -107,13 +107,8 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     functional = xc.functional(settings.xc)
     auxbasis = None
     if settings.eri == "df" or (settings.eri == "auto" and not _pair_eri_fits(bas.nao)):
-        if functional.is_range_separated:
-            raise MoleculeError(f"molecule {mol.name!r}: density fitting of the long-range "
-                                f"exchange of {functional.name} is not implemented; use "
-                                f"eri='exact'")
         auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
-        # (P|ij), B and B transposed are held at once while B is formed
-        _check_memory(mol, 3 * auxbasis.nao * bas.nao**2 * 8,
+        _check_memory(mol, _fitted_tensors(functional) * auxbasis.nao * bas.nao**2 * 8,
                       f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs")
     else:
         _check_memory(mol, integrals.n_packed(bas.nao) * 8, f"nao={bas.nao}", "exact ERIs")
@@ -123,6 +118,13 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
         with timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
     return Setup(mol, bas, grid, timings, auxbasis)
+
+
+def _fitted_tensors(functional: xc.Functional) -> int:
+    """Tensors of naux nao^2 values held at the peak of density fitting: (P|ij), B and B
+    transposed while a B is formed, beside the finished B of 1/r while a range-separated
+    functional's B of erf(omega r)/r is."""
+    return 4 if functional.is_range_separated else 3
 
 
 def _pair_eri_fits(nao: int, itemsize: int = 8) -> bool:
@@ -166,7 +168,8 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -
             eri, exact_eri = _eri_arrays(mol, bas, functional, eri_precision, work_dtype,
                                          exact_needed)
         else:
-            eri, exact_eri = _fitted_arrays(mol, bas, setup.auxbasis, eri_precision, work_dtype)
+            eri, exact_eri = _fitted_arrays(mol, bas, functional, setup.auxbasis, eri_precision,
+                                            work_dtype)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
         jax.block_until_ready(eri)
@@ -225,15 +228,18 @@ def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_need
     return tuple(jax.tree.map(lambda a: a.astype(dt), computed) for dt in (work_dtype, jnp.float64))
 
 
-def _fitted_arrays(mol, bas, auxbasis, eri_precision: str, work_dtype):
+def _fitted_arrays(mol, bas, functional, auxbasis, eri_precision: str, work_dtype):
     """(fitted ERIs in the iteration precision, in float64 for the final evaluation): B is
     made in float64 (the metric's Cholesky factor needs it) and rounded once for float32
-    iterations."""
+    iterations. A range-separated functional's long-range exchange is fitted beside it, as
+    PySCF's `DF.range_coulomb`: B_lr from (P|ij) and (P|Q) of erf(omega r)/r."""
     if eri_precision != "float64":
         raise ValueError(f"molecule {mol.name!r}: density fitting needs float64 integrals "
                          f"(the Cholesky factor of the auxiliary metric), not {eri_precision}")
     fitted = df.fitted_eri(mol, bas, auxbasis)
-    return fitted._replace(b=fitted.b.astype(work_dtype)), fitted
+    if functional.is_range_separated:
+        fitted = fitted._replace(b_lr=df.fitted_eri(mol, bas, auxbasis, functional.omega).b)
+    return jax.tree.map(lambda b: b.astype(work_dtype), fitted), fitted
 
 
 @contextlib.contextmanager
