@@ -9,7 +9,7 @@ to 1e-4 Ha, U0 and ZPVE to 1e-6 Ha.
 
 from __future__ import annotations
 
-import json
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,8 +61,9 @@ def qm9_labels(indices: Iterable[int]) -> list[QM9Label]:
 
 
 def _label(row: dict) -> QM9Label:
-    symbols = json.loads(row["Elements"].replace("'", '"'))
-    positions = np.asarray(json.loads(row["XYZ_Ang"])) * ANGSTROM_BOHR
+    # Python literals: "['C','H']" and numbers such as "0." that JSON does not accept
+    symbols = ast.literal_eval(row["Elements"])
+    positions = np.asarray(ast.literal_eval(row["XYZ_Ang"]), dtype=float) * ANGSTROM_BOHR
     molecule = Molecule([atomic_number(s) for s in symbols], positions,
                         name=f"qm9:{row['Index']} {row['SMILES']}")
     return QM9Label(
