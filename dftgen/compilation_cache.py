@@ -25,6 +25,8 @@ What keeps long-lived processes (pipeline workers, test workers) and a shared ca
     `<root>/<machine fingerprint>/`, a directory per CPU model, instruction-set flags,
     JAX/jaxlib version and dftgen's XLA flags.
   * `dftgen cache info` and `dftgen cache prune` show and trim what is there.
+  * `programs()` counts the programs this process compiled and those it loaded from the cache
+    (JAX's monitoring events), so a caller can see whether a phase compiled anything.
 
 The root is $DFTGEN_JAX_CACHE, else $JAX_COMPILATION_CACHE_DIR (JAX's own variable, as cluster
 job scripts set it), else ~/.cache/dftgen/jax; DFTGEN_JAX_CACHE=off disables the cache (the
@@ -48,8 +50,10 @@ DEFAULT_MAX_GB = 2.0
 CLEAR_AT_ENV = "DFTGEN_JAX_CLEAR_AT"
 DEFAULT_CLEAR_AT = 0.5
 ENTRY_SUFFIX, ATIME_SUFFIX = "-cache", "-atime"  # JAX's names for an entry and its last use
-# recorded by JAX as a scalar when a backend compile starts (and as a duration when it ends)
+# recorded by JAX as a scalar when a backend compile starts (and as a duration when it ends,
+# also when the executable came from the persistent cache instead)
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+HIT_EVENT = "/jax/compilation_cache/cache_hits"  # an executable read from the persistent cache
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +102,16 @@ def enable() -> Path | None:
     import jax
 
     install_guard()
+    install_counter()
     path = directory()
     if path is None:
         return None
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_compilation_cache_max_size", max_bytes())
-    # programs that compile fast are cheaper to rebuild than to read back
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    # every program is written, the small ones too: reading one back takes milliseconds, while
+    # a bucket's few dozen small programs took seconds to compile again in every new process
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return path
 
 
@@ -195,6 +201,61 @@ def install_guard() -> MappingGuard | None:
     _guard = MappingGuard(limit, fraction)
     jax.monitoring.register_scalar_listener(_guard)
     return _guard
+
+
+@dataclasses.dataclass(frozen=True)
+class Programs:
+    """XLA programs a process compiled and those it read from the persistent cache instead
+    (programs it already held in memory are neither)."""
+
+    compiled: int = 0
+    from_cache: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.compiled + self.from_cache
+
+    def __add__(self, other: Programs) -> Programs:
+        return Programs(self.compiled + other.compiled, self.from_cache + other.from_cache)
+
+    def __sub__(self, other: Programs) -> Programs:
+        return Programs(self.compiled - other.compiled, self.from_cache - other.from_cache)
+
+
+class _Counter:
+    """JAX's monitoring listeners: every backend compile ends in a COMPILE_EVENT duration, a
+    persistent cache hit included, and a hit also records HIT_EVENT."""
+
+    def __init__(self):
+        self.requests = self.hits = 0
+
+    def event(self, event: str, **kwargs) -> None:
+        self.hits += event == HIT_EVENT
+
+    def duration(self, event: str, duration: float, **kwargs) -> None:
+        self.requests += event == COMPILE_EVENT
+
+
+_counter: _Counter | None = None
+
+
+def install_counter() -> None:
+    """Register the program counter with JAX once per process."""
+    global _counter
+    if _counter is not None:
+        return
+    import jax.monitoring
+
+    _counter = _Counter()
+    jax.monitoring.register_event_listener(_counter.event)
+    jax.monitoring.register_event_duration_secs_listener(_counter.duration)
+
+
+def programs() -> Programs:
+    """The programs this process compiled and read from the cache since `enable()`; the
+    difference of two calls counts those of what ran between them."""
+    install_counter()
+    return Programs(_counter.requests - _counter.hits, _counter.hits)
 
 
 @dataclasses.dataclass(frozen=True)

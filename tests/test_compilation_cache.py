@@ -184,6 +184,29 @@ def test_processes_writing_one_directory_at_once_leave_it_whole(cache_root):
     assert (compilation_cache.directory() / ".lockfile").exists()
 
 
+COUNTER = """
+import jax, jax.numpy as jnp
+from dftgen import compilation_cache
+before = compilation_cache.programs()
+for n in (3, 4):
+    jax.block_until_ready(jax.jit(lambda x: jnp.sin(x) @ x.T)(jnp.ones((n, n))))
+jax.block_until_ready(jnp.ones(5) * 2.0)  # an eager op: a small program of its own
+now = compilation_cache.programs() - before
+print(now.compiled, now.from_cache)
+"""
+
+
+def test_programs_counts_compiles_and_cache_hits(cache_root):
+    """A fresh cache: every program is compiled and written, the small ones too; a second
+    process compiles none of them and reads them all back."""
+    runs = [subprocess.run([sys.executable, "-c", COUNTER], env=dict(os.environ), text=True,
+                           capture_output=True, timeout=300, check=True).stdout.split()
+            for _ in range(2)]
+    compiled, from_cache = (int(n) for n in runs[0])
+    assert compiled >= 3 and from_cache == 0
+    assert [int(n) for n in runs[1]] == [0, compiled]
+
+
 def _fake_entry(directory, name, size, days_ago):
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{name}-cache").write_bytes(b"x" * size)
