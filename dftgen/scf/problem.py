@@ -109,9 +109,14 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     if settings.eri == "df" or (settings.eri == "auto" and not _pair_eri_fits(bas.nao)):
         auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
         _check_memory(mol, _fitted_tensors(functional) * auxbasis.nao * bas.nao**2 * 8,
-                      f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs")
+                      f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs",
+                      "use a smaller molecule or basis")
     else:
-        _check_memory(mol, integrals.n_packed(bas.nao) * 8, f"nao={bas.nao}", "exact ERIs")
+        # a range-separated functional holds the ERIs of 1/r and of erf(omega r)/r
+        tensors = 2 if functional.is_range_separated else 1
+        _check_memory(mol, tensors * integrals.n_packed(bas.nao) * 8, f"nao={bas.nao}",
+                      "exact ERIs", "use density fitting (eri='df', --eri df) or a smaller "
+                                    "molecule or basis")
     timings: dict[str, float] = {}
     grid = None
     if functional.terms:
@@ -133,14 +138,15 @@ def _pair_eri_fits(nao: int, itemsize: int = 8) -> bool:
     return symmetric.stored_elements(npair) * itemsize <= PAIR_ERI_BYTES
 
 
-def _check_memory(mol: Molecule, needed: int, size: str, what: str) -> None:
-    """MoleculeError, before any integral, when the ERIs (`needed` bytes in float64) would
-    take more than half of this machine's memory."""
+def _check_memory(mol: Molecule, needed: int, size: str, what: str, remedy: str) -> None:
+    """MoleculeError naming the memory needed, the memory there is and `remedy`, before any
+    integral, when the ERIs (`needed` bytes in float64) would take more than half of this
+    machine's memory."""
     have = physical_memory()
     if needed > have // 2:
         raise MoleculeError(f"molecule {mol.name!r}: {size} needs {needed / 2**30:.1f} GiB for "
                             f"its {what}, more than half of this machine's "
-                            f"{have / 2**30:.1f} GiB; use a smaller molecule or basis")
+                            f"{have / 2**30:.1f} GiB; {remedy}")
 
 
 def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -> Problem:
