@@ -45,7 +45,7 @@ def spec(tmp_path):
         "source": {"kind": "smiles", "path": str(path)},
         "filter": {"heavy_atoms": [1, 9]},
         "plan": {"task_conformers": 8},
-        "run": {"retries": 0, "allowed_failures": 0},
+        "run": {"retries": 0, "allowed_failures": 0, "precompile": False},  # no kernel here
         "output": {"splits": {"train": 1.0}},
     })
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dftgen.compilation_cache import Programs
 from dftgen.data import open_dataset
 from dftgen.data.export import to_parquet
 from dftgen.data.splits import recorded_splits
@@ -22,6 +23,7 @@ from dftgen.pipeline import spec as spec_mod
 from dftgen.pipeline.cluster import connect, worker_env
 from dftgen.pipeline.conformers import molecule_seed
 from dftgen.pipeline.ingest import molecule_id
+from dftgen.pipeline.precompile import compile_text
 from dftgen.pipeline.runner import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +93,38 @@ def test_bad_inputs_are_failures_and_values_equal_run_dft(tmp_path):
             np.testing.assert_array_equal(np.reshape(exported["pos"], (-1, 3)), mol.positions)
 
 
+def test_the_compile_phase_runs_first_and_a_second_run_compiles_nothing(tmp_path):
+    """Before the first task, the bucket's programs are compiled (or read from the cache, as
+    other tests may have written them), and the tasks then compile nothing; a second run of
+    the same spec into a fresh folder reads every program back; a finished run has no phase."""
+    spec = smiles_spec(tmp_path, VALID[:1], conformers={"per_molecule": 1})
+    lines = []
+    first = generate(spec, tmp_path / "first", workers=1, progress=False, log=lines.append)
+    assert first.compile.buckets == 1 and first.compile.programs.total > 0
+    assert first.task_programs.compiled == 0 and first.compile_seconds > 0
+    assert lines.index(compile_text(first.compile)) < len(lines) - 1  # before the run's summary
+    assert "compile phase:" in lines[-1]
+    second = generate(spec, tmp_path / "second", workers=1, progress=False, log=lambda s: None)
+    assert second.compile.programs == Programs(0, first.compile.programs.total)
+    assert second.task_programs.compiled == 0
+    finished = generate(spec, tmp_path / "second", workers=1, progress=False, log=lambda s: None)
+    assert finished.compile is None and finished.tasks_run == 0
+
+
+@pytest.mark.slow
+def test_a_cold_cache_compiles_once_for_two_runs(tmp_path, monkeypatch):
+    """With an empty cache the compile phase compiles two buckets on two workers and the tasks
+    compile nothing; a second run into a fresh folder compiles nothing at all."""
+    monkeypatch.setenv("DFTGEN_JAX_CACHE", str(tmp_path / "jax"))
+    spec = smiles_spec(tmp_path, ["O", "C"], conformers={"per_molecule": 1})
+    first = generate(spec, tmp_path / "first", workers=2, progress=False, log=lambda s: None)
+    assert first.compile.buckets == 2 and first.compile.programs.compiled > 0
+    assert first.task_programs.compiled == 0 and not first.compile.failed
+    second = generate(spec, tmp_path / "second", workers=2, progress=False, log=lambda s: None)
+    assert second.compile.programs.compiled == 0 and second.compile.programs.from_cache > 0
+    assert second.task_programs.compiled == 0
+
+
 @pytest.mark.slow
 def test_run_completes_when_a_worker_is_killed(tmp_path):
     spec = smiles_spec(tmp_path, VALID)
@@ -118,6 +152,7 @@ def test_run_completes_when_a_worker_is_killed(tmp_path):
 DRIVER = """
 import sys
 from dftgen.pipeline import spec as spec_mod
+from dftgen.pipeline.precompile import compile_text
 from dftgen.pipeline.runner import generate
 generate(spec_mod.load(sys.argv[1]), sys.argv[2], workers=1, progress=False)
 """

@@ -1,4 +1,5 @@
-"""The progress bar of `dftgen generate`: conformers done, rate, ETA and failures.
+"""The progress bars of `dftgen generate`: shape buckets compiled, then conformers done, rate,
+ETA and failures.
 
 The bar counts planned conformers (molecules x conformers per molecule) whose task has
 finished, so it ends at 100% even when RDKit returns fewer conformers or molecules fail;
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from dftgen.compilation_cache import Programs
 from dftgen.pipeline.tasks import TaskSummary
 
 
@@ -33,6 +35,24 @@ class Progress:
         self.bar.set_postfix(computed=self.computed, failed_molecules=self.failed,
                              unconverged=self.unconverged, refresh=False)
         self.bar.update(task_molecules * self.per_molecule)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class CompileProgress:
+    """The compile phase's bar: buckets done, with the programs compiled and read from the cache."""
+
+    def __init__(self, buckets: int, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=buckets, unit="bucket", dynamic_ncols=True, file=sys.stderr,
+                        disable=not enabled, desc=f"compiling {buckets} shape buckets")
+
+    def bucket_done(self, programs: Programs) -> None:
+        """Account one finished bucket; `programs`: the phase's counts so far."""
+        self.bar.set_postfix(compiled=programs.compiled, from_cache=programs.from_cache, refresh=False)
+        self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()

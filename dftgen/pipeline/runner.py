@@ -1,8 +1,11 @@
-"""The driver of a dataset run: plan (once), run pending tasks on Dask, compact.
+"""The driver of a dataset run: plan (once), compile the shape buckets, run pending tasks on
+Dask, compact.
 
     generate(spec, "datasets")  ->  datasets/<name>-<hash>/{spec.json, plan.json, parts/, shards/}
 
-Tasks go to the cluster through a bounded window over `as_completed`: at most `window`
+Before the first task, one keyed Dask task per shape bucket with pending work compiles that
+bucket's programs into JAX's persistent cache (`precompile`), so the workers load them instead
+of each compiling them; the run reports the phase's time and programs. Tasks go to the cluster through a bounded window over `as_completed`: at most `window`
 tasks are in flight, a new one is submitted as one finishes, and finished futures are
 released, so the scheduler never holds the whole plan. Each task has an explicit key, so a
 double submission collapses. A task whose workers died too often (KilledWorker) is split in
@@ -21,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dftgen
+from dftgen import compilation_cache
+from dftgen.compilation_cache import Programs
 from dftgen.data import shards
 from dftgen.data.card import write_card
 from dftgen.pipeline import cluster as cluster_mod
@@ -29,7 +34,8 @@ from dftgen.pipeline.compact import compact
 from dftgen.pipeline.failures import Failure
 from dftgen.pipeline.ingest import ingest
 from dftgen.pipeline.plan import Plan, Task, make_plan
-from dftgen.pipeline.progress import Progress
+from dftgen.pipeline.precompile import CompileReport, compile_text, precompile
+from dftgen.pipeline.progress import CompileProgress, Progress
 from dftgen.pipeline.records import to_block
 from dftgen.pipeline.resume import pending_tasks, scan
 from dftgen.pipeline.spec import PipelineSpec
@@ -51,10 +57,17 @@ class RunReport:
     dft_seconds: float
     shard_index: dict
     conformers_run: int  # computed by this invocation (the others were done before)
+    compile: CompileReport | None = None  # the compile phase (None: it did not run)
+    task_programs: Programs = Programs()  # what the tasks compiled and read after it
 
     @property
     def conformers_per_hour(self) -> float:
         return self.conformers_run * 3600.0 / self.seconds if self.seconds else 0.0
+
+    @property
+    def compile_seconds(self) -> float:
+        """Wall-clock seconds of the compile phase (0 when it did not run)."""
+        return self.compile.seconds if self.compile else 0.0
 
 
 def run_config(spec: PipelineSpec, run_dir: Path) -> TaskConfig:
@@ -108,18 +121,23 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
     total = len(plan.molecules) * spec.conformers.per_molecule
     pending_conformers = sum(len(t.molecules) for t in pending) * spec.conformers.per_molecule
     summaries: list[TaskSummary] = []
+    compiled = None
     if pending:
         log(f"{len(pending)} tasks to run ({total - pending_conformers} of {total} conformers already done)")
         env = cluster_mod.worker_env(device)
+        config = run_config(spec, run_dir)
         with cluster_mod.connect(cluster, workers=workers or spec.run.workers, address=address,
                                  scheduler_file=scheduler_file, env=env,
                                  allowed_failures=spec.run.allowed_failures, jobs=jobs) as client:
             log(f"Dask dashboard: {cluster_mod.dashboard(client)}")
+            if spec.run.precompile and compilation_cache.root() is not None:
+                compiled = compile_phase(client, pending, config, progress)
+                log(compile_text(compiled))
             bar = Progress(total, total - pending_conformers, spec.conformers.per_molecule, enabled=progress)
             try:
                 expected = 0 if address or scheduler_file else cluster_mod.expected_workers(
                     cluster, workers or spec.run.workers, jobs)
-                summaries = execute(client, pending, run_config(spec, run_dir), spec, bar, task_fn, expected)
+                summaries = execute(client, pending, config, spec, bar, task_fn, expected)
             finally:
                 bar.close()
     shard_index = compact(run_dir, list(spec.output.splits), spec.output.shard_mb, _attrs(spec))
@@ -132,9 +150,19 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
         failures_by_stage=shard_index["failures_by_stage"],
         seconds=time.perf_counter() - start, dft_seconds=sum(s.dft_seconds for s in summaries),
         shard_index=shard_index, conformers_run=sum(s.conformers for s in summaries),
+        compile=compiled, task_programs=sum((s.programs for s in summaries), Programs()),
     )
     log(summary_text(report))
     return report
+
+
+def compile_phase(client, pending: list[Task], config: TaskConfig, progress: bool) -> CompileReport:
+    """`precompile` the buckets of the pending tasks under a progress bar."""
+    bar = CompileProgress(len({t.bucket for t in pending}), enabled=progress)
+    try:
+        return precompile(client, pending, config, bar)
+    finally:
+        bar.close()
 
 
 def execute(client, tasks: list[Task], config: TaskConfig, spec: PipelineSpec, bar: Progress,
@@ -226,4 +254,10 @@ def summary_text(report: RunReport) -> str:
         f"this run: {report.tasks_run} tasks, {report.conformers_run} conformers in {report.seconds:.1f} s"
         + (f" ({report.conformers_per_hour:.0f} conformers/hour)" if report.conformers_run else ""),
     ]
+    if report.compile:
+        compiled, tasks = report.compile.programs, report.task_programs
+        lines.append(f"compile phase: {report.compile_seconds:.1f} s for {report.compile.buckets} shape "
+                     f"buckets, {compiled.total} programs ({compiled.compiled} compiled, "
+                     f"{compiled.from_cache} from cache); the tasks then compiled {tasks.compiled} "
+                     f"and read {tasks.from_cache} from cache")
     return "\n".join(lines)

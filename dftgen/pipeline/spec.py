@@ -8,7 +8,8 @@ A spec has a name, a global seed and one table per stage:
     [dft]         preset and Settings overrides (any field of `dftgen.presets.Settings`), forces
     [plan]        how molecules are cut into tasks
     [output]      shard size and the train/val/test fractions
-    [run]         how it runs (workers, retries, in-flight window): not part of the data
+    [run]         how it runs (workers, retries, in-flight window, compile phase): not part
+                  of the data
 
 The config hash covers everything that decides the data (all but `name` and `[run]`, and
 the shard size, which only decides packaging); it names the run directory, so the same
@@ -108,12 +109,15 @@ class OutputSection:
 class RunSection:
     """workers: local worker processes (None: one per core); window: tasks in flight at once
     (None: twice the workers); retries: Dask retries of a task that raised; allowed_failures:
-    worker deaths a task may cause before it is declared poisonous and bisected."""
+    worker deaths a task may cause before it is declared poisonous and bisected; precompile:
+    compile every shape bucket with pending tasks before the first task
+    (`dftgen.pipeline.precompile`; without it each worker compiles what it meets)."""
 
     workers: int | None = None
     window: int | None = None
     retries: int = 2
     allowed_failures: int = 1
+    precompile: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

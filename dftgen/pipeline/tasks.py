@@ -16,6 +16,8 @@ import warnings
 from pathlib import Path
 
 import dftgen
+from dftgen import compilation_cache
+from dftgen.compilation_cache import Programs
 from dftgen.data import shards
 from dftgen.molecule import MoleculeError
 from dftgen.pipeline.conformers import embed, molecule_seed
@@ -51,6 +53,7 @@ class TaskSummary:
     unconverged: int
     seconds: float
     dft_seconds: float
+    programs: Programs = Programs()  # compiled and read from the cache (not kept in the part)
 
 
 def part_path(parts_dir: str | Path, task_id: str) -> Path:
@@ -66,6 +69,7 @@ def run_task(task: Task, config: TaskConfig) -> TaskSummary:
     if part_path(config.parts_dir, task.id).is_file():
         return summary_of_part(part_path(config.parts_dir, task.id))
     start = time.perf_counter()
+    before = compilation_cache.programs()
     failures: list[Failure] = []
     embedded: list[MoleculeResult] = []
     for entry in task.molecules:
@@ -115,7 +119,8 @@ def run_task(task: Task, config: TaskConfig) -> TaskSummary:
     }
     shards.write(part_path(config.parts_dir, task.id), to_block(done, failures, config.forces), attrs)
     return TaskSummary(task.id, task.bucket, len(done), sum(len(m.results) for m in done),
-                       len(failures) - len(unconverged), len(unconverged), seconds, dft_seconds)
+                       len(failures) - len(unconverged), len(unconverged), seconds, dft_seconds,
+                       compilation_cache.programs() - before)
 
 
 def summary_of_part(path: Path) -> TaskSummary:
