@@ -14,16 +14,19 @@ sets) instead of the exact ERIs' nao^4 / 8, and a Fock build costs 4 naux nao^3 
 the middle: K is then two plain matrix products, (B D) over (i P, j) and its product with
 B over (P k), with no transposed copy of B.
 
-Where the metric is not numerically positive definite (its Cholesky factorisation fails),
-B = W^-1/2 V^T (P|ij) over the eigenpairs (W, V) of the metric with eigenvalues above
-LINEAR_DEPENDENCE, as PySCF's `df.incore.cholesky_eri` falls back to: a pseudo-inverse.
-Forces differentiate either form as PySCF's DF gradients do, d(M^-1) = -M^-1 dM M^-1 with
-M^-1 the (pseudo-)inverse.
+Where the metric is not positive definite beyond rounding, B = W^-1/2 V^T (P|ij) over the
+eigenpairs (W, V) of the metric with eigenvalues above LINEAR_DEPENDENCE, the pseudo-inverse
+PySCF's `df.incore.cholesky_eri` falls back to when its Cholesky factorisation fails. Forces
+differentiate either form as PySCF's DF gradients do, d(M^-1) = -M^-1 dM M^-1 with M^-1 the
+(pseudo-)inverse.
 
 Range-separated exchange is fitted as PySCF's `DF.range_coulomb(omega)` does it: a second B
 from the same auxiliary basis with both (P|ij) and (P|Q) of erf(omega r)/r. That metric is
-far from positive definite (with cc-pvdz-jkfit at omega 0.3, 40-55% of its eigenvalues lie
-below LINEAR_DEPENDENCE), so it nearly always takes the eigenvalue route.
+singular to rounding (cc-pvdz-jkfit at omega 0.3: smallest eigenvalues about -1e-14, 40-55%
+of them below LINEAR_DEPENDENCE) and takes the eigenvalue route. PySCF's Cholesky
+factorisation of it fails in most cases but succeeds by accident of rounding in some (10 of
+90 metrics: water and methane with def2-svp-jkfit at several omega), and there the two
+routes differ by a few 1e-9 Ha; dftgen decides by the eigenvalues, not by the accident.
 
 The auxiliary basis is by default PySCF's choice for the orbital basis
 (`pyscf.df.addons.make_auxbasis`: cc-pvdz-jkfit for 6-31G*, def2-svp-jkfit for def2-SVP),
@@ -82,20 +85,21 @@ def auxiliary_basis(mol, basis: str, auxbasis: str | None = None,
     return basis_mod.build(mol, name, shells, l_max=basis_mod.L_MAX_AUXILIARY)
 
 
-def _eigen_factor(metric_pq: jnp.ndarray) -> jnp.ndarray:
-    """X = W^-1/2 V^T (naux, naux) over the eigenpairs of the metric above LINEAR_DEPENDENCE,
-    zero rows for the others: X^T X is the metric's pseudo-inverse."""
-    w, v = jnp.linalg.eigh(metric_pq)
+def _eigen_factor(w: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """X = W^-1/2 V^T (naux, naux) over the metric's eigenpairs (w (naux,), v (naux, naux))
+    above LINEAR_DEPENDENCE, zero rows for the others: X^T X is its pseudo-inverse."""
     kept = w > LINEAR_DEPENDENCE
     return (v * jnp.where(kept, jax.lax.rsqrt(jnp.where(kept, w, 1.0)), 0.0)).T
 
 
 def _factor(metric_pq: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """(factor (naux, naux), whether it is the Cholesky factor L of the metric): L where the
-    factorisation succeeds, else `_eigen_factor`'s X, PySCF's choice between the two."""
-    chol = jnp.linalg.cholesky(metric_pq)  # NaN where the metric is not positive definite
-    ok = jnp.all(jnp.isfinite(chol))
-    return jax.lax.cond(ok, lambda: chol, lambda: _eigen_factor(metric_pq)), ok
+    metric is positive definite beyond rounding (smallest eigenvalue above naux eps times
+    the largest), else `_eigen_factor`'s X."""
+    w, v = jnp.linalg.eigh(metric_pq)
+    ok = w[0] > metric_pq.shape[0] * jnp.finfo(w.dtype).eps * w[-1]
+    return jax.lax.cond(ok, lambda: jnp.linalg.cholesky(metric_pq),
+                        lambda: _eigen_factor(w, v)), ok
 
 
 def _apply(factor: jnp.ndarray, is_cholesky: jnp.ndarray, v: jnp.ndarray,
