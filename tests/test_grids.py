@@ -128,6 +128,14 @@ def test_integrals_equal_those_on_pyscf_grid(water, benzene, ten_heavy, level):
         assert abs(s_ours - exact) < {0: 1e-3, 3: 1e-6}[level] * exact  # quadrature error
 
 
+@pytest.mark.parametrize("level", [0, 3])
+def test_size_is_the_built_grids_from_the_elements_alone(water, ten_heavy, heavy_rows, level):
+    for mol in (water, ten_heavy, heavy_rows):
+        assert grids.size(mol.numbers, level) == grids.build(mol, level).size
+    # C and N have atomic grids of different sizes: one basis structure, two grids
+    assert grids.size([6, 1, 1, 1, 1], 0) != grids.size([7, 1, 1, 1, 1], 0)
+
+
 def test_bad_level(water):
     with pytest.raises(ValueError, match="level"):
         grids.build(water, 10)

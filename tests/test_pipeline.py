@@ -17,12 +17,14 @@ from dftgen.pipeline.commands import DEFAULT_SPEC, add_commands
 from dftgen.pipeline.conformers import embed, molecule_seed
 from dftgen.pipeline.failures import Failure
 from dftgen.pipeline.ingest import MoleculeEntry, ingest, molecule_id
-from dftgen.pipeline.plan import Plan, bucket_of, make_plan
+from dftgen.pipeline.plan import Plan, Task, bucket_of, make_plan
+from dftgen.pipeline.precompile import program_shapes
 from dftgen.pipeline.records import to_block
 from dftgen.pipeline.resume import pending_tasks, scan
 from dftgen.pipeline.sources import RawSmiles
 from dftgen.pipeline.spec import SpecError
 from dftgen.pipeline.status import format_status, run_status
+from dftgen.presets import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -146,6 +148,20 @@ def test_plan_cuts_buckets_into_tasks_of_whole_molecules(tmp_path):
     plan.save(tmp_path / "plan.json")
     back = Plan.load(tmp_path / "plan.json")
     assert back.tasks == plan.tasks and back.buckets == plan.buckets and back.config_hash == spec.config_hash()
+
+
+def test_program_shapes_split_a_bucket_by_grid_size():
+    """Methanol, hydrazine and ethylene share a bucket (2 heavy + 4 H, STO-3G), but N's atomic
+    grid is smaller than C's and O's: two program shapes at the qm1b preset, one for
+    Hartree-Fock (no grid); each shape lists its molecules in plan order."""
+    mols = entries("CO", "NN", "C=C")
+    plan = make_plan(mols, spec_mod.from_dict({"plan": {"task_conformers": 1}}), {"kept": 3})
+    assert len(plan.buckets) == 1 and len(plan.tasks) == 3
+    shapes = program_shapes(plan.tasks, resolve("qm1b"))
+    assert [[m.smiles for m in s.molecules] for s in shapes] == [["CO"], ["NN"]]
+    one = program_shapes([Task("t", plan.tasks[0].bucket, tuple(plan.molecules))], resolve("qm1b"))
+    assert [[m.smiles for m in s.molecules] for s in one] == [["CO", "C=C"], ["NN"]]
+    assert len(program_shapes(plan.tasks, resolve("qm1b", xc="hf"))) == 1
 
 
 # -- resume and status ------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_the_compile_phase_runs_first_and_a_second_run_compiles_nothing(tmp_path
     spec = smiles_spec(tmp_path, VALID[:1], conformers={"per_molecule": 1})
     lines = []
     first = generate(spec, tmp_path / "first", workers=1, progress=False, log=lines.append)
-    assert first.compile.buckets == 1 and first.compile.programs.total > 0
+    assert (first.compile.buckets, first.compile.shapes) == (1, 1) and first.compile.programs.total > 0
     assert first.task_programs.compiled == 0 and first.compile_seconds > 0
     assert lines.index(compile_text(first.compile)) < len(lines) - 1  # before the run's summary
     assert "compile phase:" in lines[-1]
@@ -118,7 +118,7 @@ def test_a_cold_cache_compiles_once_for_two_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("DFTGEN_JAX_CACHE", str(tmp_path / "jax"))
     spec = smiles_spec(tmp_path, ["O", "C"], conformers={"per_molecule": 1})
     first = generate(spec, tmp_path / "first", workers=2, progress=False, log=lambda s: None)
-    assert first.compile.buckets == 2 and first.compile.programs.compiled > 0
+    assert first.compile.shapes == 2 and first.compile.programs.compiled > 0
     assert first.task_programs.compiled == 0 and not first.compile.failed
     second = generate(spec, tmp_path / "second", workers=2, progress=False, log=lambda s: None)
     assert second.compile.programs.compiled == 0 and second.compile.programs.from_cache > 0

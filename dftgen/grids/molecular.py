@@ -15,6 +15,7 @@ response.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import numpy as np
@@ -72,6 +73,18 @@ def build(mol, level: int = 3) -> Grid:
     weights = np.concatenate(weights) * becke.partition_weights(points, owners, atoms, adjustment)
     order = _box_order(points, atoms)
     return _align(Grid(points[order], weights[order]))
+
+
+def size(numbers, level: int = 3) -> int:
+    """Points of `build(mol, level)` for a molecule of these atomic numbers, padding included,
+    without building it: positions change no size, elements do (their atomic grids differ)."""
+    n = sum(_atomic_size(int(z), level) for z in numbers)
+    return n + (-n % _ALIGNMENT)
+
+
+@functools.lru_cache(maxsize=None)
+def _atomic_size(z: int, level: int) -> int:
+    return len(atomic_grid(z, level)[1])
 
 
 def _box_order(points: np.ndarray, atoms: np.ndarray) -> np.ndarray:

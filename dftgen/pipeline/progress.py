@@ -1,4 +1,4 @@
-"""The progress bars of `dftgen generate`: shape buckets compiled, then conformers done, rate,
+"""The progress bars of `dftgen generate`: program shapes compiled, then conformers done, rate,
 ETA and failures.
 
 The bar counts planned conformers (molecules x conformers per molecule) whose task has
@@ -41,16 +41,17 @@ class Progress:
 
 
 class CompileProgress:
-    """The compile phase's bar: buckets done, with the programs compiled and read from the cache."""
+    """The compile phase's bar: program shapes done, with the programs compiled and read from
+    the cache so far."""
 
-    def __init__(self, buckets: int, enabled: bool = True):
+    def __init__(self, shapes: int, buckets: int, enabled: bool = True):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=buckets, unit="bucket", dynamic_ncols=True, file=sys.stderr,
-                        disable=not enabled, desc=f"compiling {buckets} shape buckets")
+        self.bar = tqdm(total=shapes, unit="shape", dynamic_ncols=True, file=sys.stderr,
+                        disable=not enabled, desc=f"compiling {shapes} shapes of {buckets} buckets")
 
-    def bucket_done(self, programs: Programs) -> None:
-        """Account one finished bucket; `programs`: the phase's counts so far."""
+    def shape_done(self, programs: Programs) -> None:
+        """Account one finished shape; `programs`: the phase's counts so far."""
         self.bar.set_postfix(compiled=programs.compiled, from_cache=programs.from_cache, refresh=False)
         self.bar.update(1)
 

@@ -1,11 +1,11 @@
-"""The driver of a dataset run: plan (once), compile the shape buckets, run pending tasks on
+"""The driver of a dataset run: plan (once), compile the program shapes, run pending tasks on
 Dask, compact.
 
     generate(spec, "datasets")  ->  datasets/<name>-<hash>/{spec.json, plan.json, parts/, shards/}
 
-Before the first task, one keyed Dask task per shape bucket with pending work compiles that
-bucket's programs into JAX's persistent cache (`precompile`), so the workers load them instead
-of each compiling them; the run reports the phase's time and programs. Tasks go to the cluster through a bounded window over `as_completed`: at most `window`
+Before the first task, one keyed Dask task per program shape (shape bucket and grid size) with
+pending work compiles its programs into JAX's persistent cache (`precompile`), so the workers
+load them instead of each compiling them; the run reports the phase's time and programs. Tasks go to the cluster through a bounded window over `as_completed`: at most `window`
 tasks are in flight, a new one is submitted as one finishes, and finished futures are
 released, so the scheduler never holds the whole plan. Each task has an explicit key, so a
 double submission collapses. A task whose workers died too often (KilledWorker) is split in
@@ -34,7 +34,7 @@ from dftgen.pipeline.compact import compact
 from dftgen.pipeline.failures import Failure
 from dftgen.pipeline.ingest import ingest
 from dftgen.pipeline.plan import Plan, Task, make_plan
-from dftgen.pipeline.precompile import CompileReport, compile_text, precompile
+from dftgen.pipeline.precompile import CompileReport, compile_text, precompile, program_shapes
 from dftgen.pipeline.progress import CompileProgress, Progress
 from dftgen.pipeline.records import to_block
 from dftgen.pipeline.resume import pending_tasks, scan
@@ -157,10 +157,11 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
 
 
 def compile_phase(client, pending: list[Task], config: TaskConfig, progress: bool) -> CompileReport:
-    """`precompile` the buckets of the pending tasks under a progress bar."""
-    bar = CompileProgress(len({t.bucket for t in pending}), enabled=progress)
+    """`precompile` the program shapes of the pending tasks under a progress bar."""
+    shapes = program_shapes(pending, config.settings)
+    bar = CompileProgress(len(shapes), len({s.bucket for s in shapes}), enabled=progress)
     try:
-        return precompile(client, pending, config, bar)
+        return precompile(client, shapes, config, bar)
     finally:
         bar.close()
 
@@ -256,8 +257,8 @@ def summary_text(report: RunReport) -> str:
     ]
     if report.compile:
         compiled, tasks = report.compile.programs, report.task_programs
-        lines.append(f"compile phase: {report.compile_seconds:.1f} s for {report.compile.buckets} shape "
-                     f"buckets, {compiled.total} programs ({compiled.compiled} compiled, "
+        lines.append(f"compile phase: {report.compile_seconds:.1f} s for {report.compile.shapes} program "
+                     f"shapes, {compiled.total} programs ({compiled.compiled} compiled, "
                      f"{compiled.from_cache} from cache); the tasks then compiled {tasks.compiled} "
                      f"and read {tasks.from_cache} from cache")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from dftgen import grids, xc
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings
 from dftgen.scf.iterations import SCFInputs, iterate
@@ -93,6 +94,14 @@ def iterate_one(settings: Settings):
 @functools.lru_cache(maxsize=None)
 def _batched_iterate(settings: Settings):
     return jax.jit(jax.vmap(iterate_one(settings)))
+
+
+def grid_points(numbers, settings: Settings) -> int:
+    """Grid points of a molecule of these atomic numbers at `settings` (0 for Hartree-Fock,
+    which has no grid). Beside the basis set's structure (a shape bucket), this decides the
+    shapes of its AO, SCF and final-evaluation programs: one bucket holds several grid sizes
+    when its elements' atomic grids differ (C and N at every level)."""
+    return grids.size(numbers, settings.grid_level) if xc.functional(settings.xc).terms else 0
 
 
 def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
