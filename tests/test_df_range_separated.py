@@ -4,6 +4,7 @@ the attenuated operator (`DF.range_coulomb`): the integrals to 1e-10, the long-r
 1e-10, converged wB97X, wB97X-D3BJ and CAM-B3LYP SCF energies to 1e-8 Ha and HOMO/LUMO to
 1e-7 Ha, forces to 1e-6 Ha/Bohr against PySCF's DF gradients."""
 
+import jax
 import numpy as np
 import pytest
 from dftgen import MoleculeError, run_dft
@@ -11,6 +12,7 @@ from dftgen import scf as dftgen_scf
 from dftgen.basis import build
 from dftgen.integrals import df, two_electron
 from dftgen.integrals.auxiliary import metric, three_centre
+from dftgen.precision import enable_x64
 from dftgen.presets import Settings
 from dftgen.scf import problem
 from dftgen.xc import functionals
@@ -36,6 +38,32 @@ def test_attenuated_integrals_match_pyscf(water):
     np.testing.assert_allclose(got, expected_three, rtol=0, atol=1e-10)
     np.testing.assert_allclose(metric(water, aux, omega=OMEGA), expected_metric, rtol=0,
                                atol=1e-10)
+
+
+def test_metric_singular_to_rounding_takes_the_eigenvalue_route():
+    """The fitted (ij|kl) = T^T X^T X T with X^T X the metric's inverse where it is positive
+    definite, its pseudo-inverse over eigenvalues above LINEAR_DEPENDENCE where it is
+    singular to rounding (there a Cholesky factorisation succeeds or fails by accident), and
+    either differentiated as d(M^-1) = -M^-1 dM M^-1 (PySCF's DF gradients)."""
+    enable_x64()
+    rng = np.random.default_rng(0)
+    a, three = rng.normal(size=(6, 4)), rng.normal(size=(6, 5))
+    d_metric, d_three = rng.normal(size=(6, 6)), rng.normal(size=(6, 5))
+    d_metric = d_metric + d_metric.T
+    singular = a @ a.T  # rank 4: two eigenvalues of rounding size
+    for m, is_cholesky in [(singular + np.eye(6), True), (singular, False)]:
+        inverse = np.linalg.pinv(m, rcond=1e-10, hermitian=True)
+        assert bool(df._factor(m)[1]) == is_cholesky
+
+        def fitted(m, t):
+            b = df._fit_rows(m, t)
+            return b.T @ b
+
+        value, derivative = jax.jvp(fitted, (m, three), (d_metric, d_three))
+        np.testing.assert_allclose(value, three.T @ inverse @ three, rtol=0, atol=1e-10)
+        expected = (d_three.T @ inverse @ three + three.T @ inverse @ d_three
+                    - three.T @ inverse @ d_metric @ inverse @ three)
+        np.testing.assert_allclose(derivative, expected, rtol=0, atol=1e-10)
 
 
 def test_long_range_exchange_matches_pyscf(water):

@@ -50,10 +50,11 @@ LINEAR_DEPENDENCE = 1e-7
 
 
 class FittedERI(NamedTuple):
-    """The fitted ERIs of one molecule: b (nao, naux, nao), b[i, P, j] = (L^-1 (P|ij)) with
-    (P|Q) = L L^T, Hartree^(1/2) (sum_P b[i, P, j] b[k, P, l] ~ (ij|kl) in Hartree), of the
-    operator it was fitted for (1/r, or erf(omega r)/r). b_lr: for a range-separated
-    functional's SCF, the same of erf(omega r)/r beside b of 1/r (None otherwise)."""
+    """The fitted ERIs of one molecule: b (nao, naux, nao), b[i, P, j] = (X (P|ij)) with
+    X^T X = (P|Q)^-1 (X = L^-1 of (P|Q) = L L^T, or the eigenvalue route's W^-1/2 V^T),
+    Hartree^(1/2) (sum_P b[i, P, j] b[k, P, l] ~ (ij|kl) in Hartree), of the operator it
+    was fitted for (1/r, or erf(omega r)/r). b_lr: for a range-separated functional's SCF,
+    the same of erf(omega r)/r beside b of 1/r (None otherwise)."""
 
     b: jax.Array
     b_lr: jax.Array | None = None
