@@ -2,7 +2,8 @@
 
 A shape bucket holds molecules whose basis sets have equal `shape_key` (in STO-3G, with
 heavy atoms before hydrogens, that is the pair (heavy atoms, hydrogens) for C/N/O/F), so
-every task is one bucket and a worker compiles each bucket's programs once. Tasks hold whole
+every task is one bucket and shares its integral programs; the grid programs follow the grid's
+size, which the elements decide (`precompile.program_shapes`). Tasks hold whole
 molecules (all conformers of a molecule in one task) and about `task_conformers`
 conformers. The plan is written once per run directory (plan.json) and read back on
 restart, so task ids never change under a resumed run.

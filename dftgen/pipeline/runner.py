@@ -255,10 +255,13 @@ def summary_text(report: RunReport) -> str:
         f"this run: {report.tasks_run} tasks, {report.conformers_run} conformers in {report.seconds:.1f} s"
         + (f" ({report.conformers_per_hour:.0f} conformers/hour)" if report.conformers_run else ""),
     ]
+    tasks = (f"the tasks compiled {report.task_programs.compiled} programs and read "
+             f"{report.task_programs.from_cache} from cache")
     if report.compile:
-        compiled, tasks = report.compile.programs, report.task_programs
-        lines.append(f"compile phase: {report.compile_seconds:.1f} s for {report.compile.shapes} program "
-                     f"shapes, {compiled.total} programs ({compiled.compiled} compiled, "
-                     f"{compiled.from_cache} from cache); the tasks then compiled {tasks.compiled} "
-                     f"and read {tasks.from_cache} from cache")
+        compiled = report.compile.programs
+        tasks = (f"compile phase: {report.compile_seconds:.1f} s for {report.compile.shapes} program "
+                 f"shapes, {compiled.total} programs ({compiled.compiled} compiled, "
+                 f"{compiled.from_cache} from cache); then {tasks}")
+    if report.tasks_run:
+        lines.append(tasks)
     return "\n".join(lines)
