@@ -152,7 +152,6 @@ def test_run_completes_when_a_worker_is_killed(tmp_path):
 DRIVER = """
 import sys
 from dftgen.pipeline import spec as spec_mod
-from dftgen.pipeline.precompile import compile_text
 from dftgen.pipeline.runner import generate
 generate(spec_mod.load(sys.argv[1]), sys.argv[2], workers=1, progress=False)
 """
