@@ -130,7 +130,9 @@ def generate(spec: PipelineSpec, out_root: str | Path = "datasets", *, workers: 
                                  scheduler_file=scheduler_file, env=env,
                                  allowed_failures=spec.run.allowed_failures, jobs=jobs) as client:
             log(f"Dask dashboard: {cluster_mod.dashboard(client)}")
-            if spec.run.precompile and compilation_cache.root() is not None:
+            if spec.run.precompile and compilation_cache.root() is None:
+                log("no compile phase: the compilation cache is off, so each worker compiles for itself")
+            elif spec.run.precompile:
                 compiled = compile_phase(client, pending, config, progress)
                 log(compile_text(compiled))
             bar = Progress(total, total - pending_conformers, spec.conformers.per_molecule, enabled=progress)
