@@ -89,7 +89,7 @@ def test_settings_check_eri_and_auxbasis():
 
 
 def test_auto_picks_df_where_the_exact_eris_do_not_fit(water, monkeypatch):
-    settings = dataclasses.replace(PRESETS["accurate"], eri="auto", xc="hf")
+    settings = dataclasses.replace(PRESETS["accurate"].settings, eri="auto", xc="hf")
     assert dftgen_scf.setup(water, settings).two_electron_method == "exact"
     monkeypatch.setattr(problem, "PAIR_ERI_BYTES", 0)
     chosen = dftgen_scf.setup(water, settings)
