@@ -146,15 +146,22 @@ def worker(settings: Settings, smiles: list[str], index: int, threads: int, barr
 
     enable()
     mols = [dftgen.Molecule.from_smiles(s, seed=0) for s in smiles]
+
+    def done(label, out):  # progress on stderr: a long first pass is otherwise silent
+        print(f"worker {index}: {label} pass {out['wall']:.1f} s", file=sys.stderr, flush=True)
+        return out
+
     barrier.wait()
-    first = {"dftgen": dftgen_pass(mols, settings)}
+    first = {"dftgen": done("dftgen first", dftgen_pass(mols, settings))}
     auxbases = [row["auxbasis"] for row in first["dftgen"]["rows"]]
     barrier.wait()
-    first["pyscf"] = pyscf_pass(mols, settings, auxbases)
+    first["pyscf"] = done("PySCF first", pyscf_pass(mols, settings, auxbases))
 
     def one_pass(code):
         barrier.wait()
-        return dftgen_pass(mols, settings) if code == "dftgen" else pyscf_pass(mols, settings, auxbases)
+        if code == "dftgen":
+            return done("dftgen timed", dftgen_pass(mols, settings))
+        return done("PySCF timed", pyscf_pass(mols, settings, auxbases))
 
     timed = harness.alternate(CODES, repeats, one_pass)
     barrier.wait()
