@@ -58,7 +58,7 @@ def main() -> None:
                         help="print the EFFICIENCY that puts the 10-heavy-atom molecule on "
                              f"{QM1B_PUBLISHED_MS:.0f} ms")
     args = parser.parse_args()
-    settings = PRESETS["qm1b"]
+    settings = PRESETS["qm1b"].settings
     device = get("ipu-bow")
     print(f"{'molecule':<24s} {'heavy':>5s} {'nao':>4s} {'IPU est. ms':>11s} "
           f"{'CPU ms':>8s} {'(ERI':>6s} {'+ SCF)':>7s} {'QM1B ms':>8s}")

@@ -14,7 +14,7 @@ from dftgen.device import COMPILE_CACHE, DeviceError, get
 from dftgen.device import cost, memory, rules, specs, tiles
 from dftgen.presets import PRESETS
 
-QM1B = PRESETS["qm1b"]
+QM1B = PRESETS["qm1b"].settings
 BOW = specs.spec("ipu-bow")
 
 
