@@ -1,5 +1,5 @@
 """ERI benchmark: dftgen (JAX) against PySCF's libcint, mol.intor("int2e", aosym="s8"), on the
-QM1B-like molecules of benchmarks/molecules.py, same threads, in one run.
+QM1B-like molecules of benchmarks/molecules.py, on the same cores (`--threads`), in one run.
 
 Like for like: libcint's intor evaluates every shell quartet (it has no Schwarz screening
 there; it drops only primitive pairs below exp(-60)), while dftgen skips the primitive
@@ -19,6 +19,7 @@ float32); XLA's temporary buffers of the larger program against `eri.memory_boun
 when within); the process's peak RSS; one float32 J/K build from dense and packed integrals.
 
     python benchmarks/eri.py --n 12 --basis sto-3g
+    python benchmarks/eri.py --n 12 --threads 1          # one core each, steadier on a shared box
     python benchmarks/eri.py --n 3 --basis 6-31g* --out benchmarks/results/eri-631gs.md
 """
 
@@ -124,20 +125,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=12, help="number of molecules (default 12)")
     parser.add_argument("--basis", default="sto-3g")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="libcint's threads (default: all cores, as JAX's)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="cores for both codes (default: all): the process is pinned to "
+                             "that many, which sizes XLA's thread pool, and libcint runs as "
+                             "many OpenMP threads")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed passes per code and molecule, alternating (default 3)")
     parser.add_argument("--out", help="also write the report to this file")
     harness.add_cache_option(parser)
     opts = parser.parse_args()
+    # before JAX's CPU client exists (the first jax.devices()), which sizes its pool from this
+    cores = sorted(os.sched_getaffinity(0))[: opts.threads]
+    os.sched_setaffinity(0, cores)
     cache = harness.use_cache(opts.cold_cache)
     compilation_cache.enable()
-    lib.num_threads(opts.threads)
+    lib.num_threads(len(cores))
     head = harness.header(
         "benchmarks/eri.py: dftgen's ERIs against libcint's", extra=[
-            f"basis {opts.basis}; libcint (PySCF intor int2e, s8) on {opts.threads} thread(s), "
-            f"JAX {jax.devices()[0].device_kind} with its default threads",
+            f"basis {opts.basis}; the process pinned to core(s) {', '.join(map(str, cores))}: "
+            f"libcint (PySCF intor int2e, s8) on {len(cores)} OpenMP thread(s), JAX "
+            f"{jax.devices()[0].device_kind} with the thread pool XLA sizes from them",
             cache,
             f"protocol: per molecule, both codes run once untimed (dftgen after compiling its 4 "
             f"programs), then {opts.repeats} round(s) of a dftgen pass (float64 screened, "
