@@ -3,16 +3,16 @@
 For each functional (wB97, wB97X, wB97X-D3BJ, CAM-B3LYP) and each molecule, from water to 11
 heavy atoms (the small ones below and QM1B-like ones from `molecules.py`), dftgen and PySCF's
 RKS run at the same settings: float64, converged (conv_tol 1e-11 Ha on both sides, dftgen's
-orbital gradient 1e-7), the same basis (6-31G by default; `--large-basis`, STO-3G by default,
-from 9 heavy atoms on, where 6-31G's exact ERIs and range-separated ones take PySCF minutes per
-molecule on a shared 2-core machine), grid level (0 by default; PySCF's
-small_rho_cutoff 0, so both integrate the same grid) and exact ERIs. PySCF's "-d3bj"
-functionals add D3(BJ) through pyscf-dispersion. The table gives |dE|, |dHOMO| and |dLUMO|
+orbital gradient 1e-7), the same basis (6-31G by default; `--large-basis` from 9 heavy atoms
+on, e.g. STO-3G where 6-31G's exact and range-separated ERIs take PySCF too long), grid level
+(0 by default; PySCF's small_rho_cutoff 0, so both integrate the same grid) and exact ERIs.
+PySCF's "-d3bj" functionals add D3(BJ) through pyscf-dispersion. The table gives |dE|, |dHOMO| and |dLUMO|
 per molecule and functional and, for the small molecules, max |F_dftgen + grad_PySCF| against
 `mf.nuc_grad_method().kernel()` (dispersion gradient included); the tolerances are the
 issue's: 1e-7 Ha, 1e-6 Ha, 1e-6 Ha/Bohr.
 
-    python benchmarks/functionals.py --out benchmarks/results/functionals-vs-pyscf.md
+    python benchmarks/functionals.py --rows benchmarks/results/functionals-vs-pyscf.jsonl \
+        --out benchmarks/results/functionals-vs-pyscf.md
     python benchmarks/functionals.py --molecules O CCO --functionals wb97x   # a subset
 
 With `--rows FILE` every finished comparison is appended to FILE (JSON lines) and those already
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     parser.add_argument("--forces", nargs="*", default=list(FORCES), metavar="SMILES",
                         help="molecules whose forces are compared (default: %(default)s)")
     parser.add_argument("--basis", default="6-31g")
-    parser.add_argument("--large-basis", default="sto-3g",
+    parser.add_argument("--large-basis", default="6-31g",
                         help=f"the basis of molecules with {LARGE_FROM}+ heavy atoms")
     parser.add_argument("--grid-level", type=int, default=0)
     parser.add_argument("--rows", type=Path, help="JSON lines of finished comparisons: appended "

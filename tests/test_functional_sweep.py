@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from functionals import FUNCTIONALS, compare, failures  # noqa: E402
 
-# water and ethanol (6-31G, with forces) and 9 heavy atoms (STO-3G, as the benchmark's
-# --large-basis: 6-31G's range-separated ERIs take PySCF minutes there on a 2-core machine)
+# water and ethanol (6-31G, with forces) and 9 heavy atoms (STO-3G, to keep the test to ~20
+# minutes on 2 shared cores; the benchmark's table has it and 10 and 11 heavy atoms in 6-31G)
 CASES = [("O", "6-31g", True), ("CCO", "6-31g", True), ("Oc1ccccc1CO", "sto-3g", False)]
 
 
