@@ -89,7 +89,7 @@ def header(title: str, argv: list[str] | None = None, extra: list[str] = ()) -> 
         f"# {title}",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- command: `python {shlex.join([os.path.relpath(argv[0], ROOT.parent), *argv[1:]])}`",
+        f"- command: `python {shlex.join([_portable(a) for a in argv])}`",
         f"- dftgen commit: {commit.removesuffix('-dirty')}" + (
             f" (tree dirty: uncommitted changes in {', '.join(_changed_files())})"
             if commit.endswith("-dirty") else " (tree clean)"),
@@ -118,6 +118,16 @@ def add_cache_option(parser: argparse.ArgumentParser) -> None:
                              "so that the compile time is a first run's on a new machine")
 
 
+def _portable(arg: str) -> str:
+    """A command-line argument as a reader can retype it: paths inside the repository relative
+    to its root, other absolute paths by their file name (this machine's folders mean nothing
+    elsewhere)."""
+    if not os.path.isabs(arg):
+        return arg
+    inside = os.path.relpath(arg, ROOT.parent)
+    return os.path.basename(arg) if inside.startswith("..") else inside
+
+
 def use_cache(cold: bool) -> str:
     """Point dftgen's JAX cache at a fresh temporary directory when `cold` (through
     DFTGEN_JAX_CACHE, which spawned workers inherit), and say what state the cache is in."""
@@ -125,14 +135,14 @@ def use_cache(cold: bool) -> str:
         path = tempfile.mkdtemp(prefix="dftgen-jax-cold-")
         atexit.register(shutil.rmtree, path, ignore_errors=True)
         os.environ[compilation_cache.ENV] = path
-        return f"JAX cache: cold (--cold-cache: a fresh, empty directory {path})"
+        return "JAX cache: cold (--cold-cache: a fresh, empty directory)"
     directory = compilation_cache.directory()
     if directory is None:
         return "JAX cache: off (DFTGEN_JAX_CACHE=off): every first pass compiles"
     found = compilation_cache.entries(directory)
     if not found:
-        return f"JAX cache: empty at the start ({directory}): the first pass compiles everything"
-    return (f"JAX cache: warm ({directory}: {len(found)} entries, "
+        return "JAX cache: empty at the start: the first pass compiles everything"
+    return (f"JAX cache: warm ({len(found)} entries, "
             f"{sum(e.bytes for e in found) / 2**20:.0f} MB from earlier runs); a first pass reads "
             "back what it finds there instead of compiling it, so its compile time is a lower "
             "bound (use --cold-cache for a first run's)")
