@@ -15,13 +15,15 @@ of |d|); `--out FILE` writes it.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness import header  # noqa: E402
 
 from dftgen import run_dft  # noqa: E402
 from dftgen.pipeline.qm9_labels import qm9_labels  # noqa: E402
@@ -40,7 +42,7 @@ def compare(label, **overrides) -> dict:
     return {"dE": result.energy_ha - label.energy_ha, "dHOMO": result.homo_ha - label.homo_ha,
             "dLUMO": result.lumo_ha - label.lumo_ha, "eri": result.two_electron_method,
             "nao": result.nao, "iterations": result.iterations,
-            "converged": result.converged, "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start}
 
 
 def table(labels, rows, explain: bool) -> list[str]:
@@ -68,7 +70,10 @@ def main(argv=None) -> None:
                         help="also spherical, all-Cartesian shells and grid level 5")
     parser.add_argument("--out", type=Path, help="write the Markdown here")
     args = parser.parse_args(argv)
-    labels = qm9_labels(args.indices)
+    try:
+        labels = qm9_labels(args.indices)
+    except KeyError as err:
+        parser.error(err.args[0])
     rows = []
     for label in labels:
         row = compare(label)
@@ -80,13 +85,9 @@ def main(argv=None) -> None:
         rows.append(row)
     preset = PRESETS["qm9"]
     lines = [
-        f"# The qm9 preset against QM9's labels ({time.strftime('%Y-%m-%d')})",
-        "",
-        f"{level_of_theory(preset.settings)}; {preset.provenance}.",
-        f"QM9's electronic energy is U0 - ZPVE; HOMO and LUMO are given to 1e-4 Ha. Machine: "
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}.",
-        f"Command: `python benchmarks/qm9_labels.py {' '.join(argv or sys.argv[1:])}`",
-        "",
+        header("The qm9 preset against QM9's labels", [sys.argv[0], *(argv or sys.argv[1:])],
+               [f"{level_of_theory(preset.settings)}; {preset.provenance}",
+                "QM9's electronic energy is U0 - ZPVE; HOMO and LUMO are given to 1e-4 Ha"]),
         *table(labels, rows, args.explain),
     ]
     text = "\n".join(lines) + "\n"
