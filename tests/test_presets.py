@@ -48,7 +48,10 @@ def test_pipeline_specs_take_the_presets_forces_and_record_the_level_of_theory()
     assert not spec_mod.from_dict({"dft": {"preset": "qm1b"}}).dft.with_forces
     attrs = _attrs(qm9)
     assert attrs["level_of_theory"] == level_of_theory(PRESETS["qm9"].settings)
-    assert attrs["preset"] == "qm9" and attrs["preset_provenance"].startswith("QM9")
+    assert attrs["preset"] == "qm9" and attrs["preset_provenance"] == PRESETS["qm9"].provenance
+    changed = _attrs(spec_mod.from_dict({"dft": {"preset": "qm9", "basis": "6-31g*",
+                                                 "grid_level": 3}}))
+    assert changed["preset_provenance"].endswith("; changed here: basis=6-31g*")
 
 
 def test_cli_forces_flag_defaults_to_the_preset():

@@ -238,11 +238,21 @@ def _attrs(spec: PipelineSpec) -> dict:
         "settings": dataclasses.asdict(spec.dft.settings),
         "level_of_theory": level_of_theory(spec.dft.settings),
         "preset": spec.dft.preset,
-        "preset_provenance": PRESETS[spec.dft.preset].provenance,
+        "preset_provenance": _provenance(spec),
         "spec": json.loads(spec.to_json()),
         "forces": spec.dft.with_forces,
         "units": "energies eV, positions Bohr, dipoles Debye, charges e, forces eV/Bohr",
     }
+
+
+def _provenance(spec: PipelineSpec) -> str:
+    """The preset's provenance line, saying which settings the spec changed (a changed level of
+    theory no longer reproduces what the preset names)."""
+    preset = PRESETS[spec.dft.preset]
+    changed = {k: v for k, v in spec.dft.overrides if getattr(preset.settings, k) != v}
+    if not changed:
+        return preset.provenance
+    return f"{preset.provenance}; changed here: {', '.join(f'{k}={v}' for k, v in changed.items())}"
 
 
 def summary_text(report: RunReport) -> str:
