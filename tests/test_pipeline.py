@@ -37,7 +37,7 @@ def entries(*smiles):
 # -- specs -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["default", "qm1b", "accurate"])
+@pytest.mark.parametrize("name", ["default", "qm1b", "accurate", "scaling"])
 def test_shipped_specs_load(name):
     spec = spec_mod.load(ROOT / "pipelines" / f"{name}.toml")
     assert spec.name == name
@@ -59,6 +59,8 @@ def test_config_hash_follows_the_data_not_the_run_settings(tmp_path):
     assert base.config_hash() == spec_mod.from_dict({"name": "b", "run": {"workers": 7}}).config_hash()
     assert base.config_hash() == spec_mod.from_dict({"output": {"shard_mb": 64}}).config_hash()
     assert base.config_hash() != base.replace(filter={"limit": 3}).config_hash()
+    assert base.config_hash() != base.replace(filter={"every": 3}).config_hash()
+    assert "every" not in base.data_dict()["filter"]  # hashes of specs from before `every` hold
     assert base.config_hash() != spec_mod.from_dict({"dft": {"grid_level": 1}}).config_hash()
     assert base.config_hash() != spec_mod.from_dict({"seed": 1}).config_hash()
     assert base.run_dir(tmp_path) == tmp_path / f"a-{base.config_hash()[:12]}"

@@ -82,3 +82,13 @@ def test_size_filters_are_counted_not_failures_and_limit_keeps_the_first():
     limited = ingest(raw("C", "CCC", "CC", "CO", "CCCC", "CC=O"),
                      FilterSection(heavy_atoms=(2, 3), max_hydrogens=6, limit=2))
     assert [m.smiles for m in limited.molecules] == ["CC", "CO"]
+
+
+def test_every_keeps_a_spread_sample_of_what_passes_then_the_limit():
+    smiles = ("C", "CC", "CCC", "CO", "CCO", "CC=O", "CCCC", "OCCO")
+    filt = FilterSection(heavy_atoms=(2, 3), max_hydrogens=8, every=2)
+    result = ingest(raw(*smiles), filt)
+    assert [m.smiles for m in result.molecules] == ["CC", "CO", "CC=O"]  # of CC CCC CO CCO CC=O
+    assert result.counts["skipped_every"] == 2 and result.counts["filtered_size"] == 3
+    limited = ingest(raw(*smiles), FilterSection(heavy_atoms=(2, 3), max_hydrogens=8, every=2, limit=2))
+    assert [m.smiles for m in limited.molecules] == ["CC", "CO"]

@@ -55,8 +55,8 @@ def molecule_id(smiles: str) -> int:
 
 
 def ingest(raw: Iterable[RawSmiles], filt: FilterSection) -> IngestResult:
-    """Parse, canonicalise, check and filter SMILES in source order; stop after `filt.limit`
-    kept molecules."""
+    """Parse, canonicalise, check and filter SMILES in source order; keep every
+    `filt.every`-th molecule that passes, and stop after `filt.limit` kept molecules."""
     from rdkit import Chem, RDLogger
 
     allowed = {e.capitalize() for e in filt.elements}
@@ -98,6 +98,10 @@ def ingest(raw: Iterable[RawSmiles], filt: FilterSection) -> IngestResult:
                 counts["duplicate"] += 1
                 continue
             seen.add(mid)
+            counts["passed"] += 1
+            if (counts["passed"] - 1) % filt.every:
+                counts["skipped_every"] += 1
+                continue
             molecules.append(entry)
     finally:
         RDLogger.EnableLog("rdApp.*")

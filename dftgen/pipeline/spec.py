@@ -48,12 +48,14 @@ class SourceSection:
 @dataclasses.dataclass(frozen=True)
 class FilterSection:
     """elements: allowed element symbols; heavy_atoms: inclusive (min, max) range;
-    max_hydrogens: None for no limit (QM1B: 14); limit: keep the first N molecules after
-    filtering (None: all)."""
+    max_hydrogens: None for no limit (QM1B: 14); every: keep every N-th molecule that passes
+    (a sample spread over the whole source, in its order); limit: keep the first N molecules
+    after filtering and `every` (None: all)."""
 
     elements: tuple[str, ...] = ("H", "C", "N", "O", "F")
     heavy_atoms: tuple[int, int] = (1, 9)
     max_hydrogens: int | None = 14
+    every: int = 1
     limit: int | None = None
 
 
@@ -141,7 +143,7 @@ class PipelineSpec:
         out = {
             "seed": self.seed,
             "source": dataclasses.asdict(self.source),
-            "filter": dataclasses.asdict(self.filter),
+            "filter": _filter_dict(self.filter),
             "conformers": dataclasses.asdict(self.conformers),
             "dft": {"settings": dataclasses.asdict(self.dft.settings),
                     "forces": self.dft.with_forces},
@@ -161,6 +163,13 @@ class PipelineSpec:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def _filter_dict(filt: FilterSection) -> dict:
+    out = dataclasses.asdict(filt)
+    if filt.every == 1:  # the default leaves the hashes of specs written before `every` unchanged
+        del out["every"]
+    return out
 
 
 def load(path: str | os.PathLike) -> PipelineSpec:
@@ -210,6 +219,7 @@ def _validated(spec: PipelineSpec, where: str) -> PipelineSpec:
                         f"got {list(f.heavy_atoms)}"),
         (f.max_hydrogens is None or f.max_hydrogens >= 0, "[filter] max_hydrogens must be >= 0"),
         (f.limit is None or f.limit >= 1, "[filter] limit must be >= 1"),
+        (f.every >= 1, f"[filter] every must be >= 1, got {f.every}"),
         (c.per_molecule >= 1, "[conformers] per_molecule must be >= 1"),
         (c.optimize in (None, "mmff", "dft"),
          "[conformers] optimize must be \"none\", \"mmff\" or \"dft\""),
