@@ -124,7 +124,9 @@ class Molecule:
                 )
         rdmol = Chem.AddHs(rdmol)
         params = AllChem.ETKDGv3()
-        params.randomSeed = int(seed) % (2**31 - 1)
+        # RDKit seeds conformer k from randomSeed by a Lehmer generator modulo 2^31 - 1, for
+        # which 0 (and 2^31 - 1) is a fixed point: every conformer would be the same
+        params.randomSeed = int(seed) % (2**31 - 2) + 1
         if timeout:
             params.timeout = int(max(1, round(timeout)))
         conf_ids = list(AllChem.EmbedMultipleConfs(rdmol, numConfs=int(n), params=params))

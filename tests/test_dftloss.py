@@ -197,6 +197,29 @@ def test_dataset_molecules_keep_the_split_and_carry_labels_in_hartree(tmp_path):
     assert len(molecules.load(DataSection(dataset=str(run), limit=3))["train"]) == 3
 
 
+def test_smiles_molecules_hold_out_conformers_of_the_training_molecules():
+    from dftgen.train.dftloss import molecules
+    from dftgen.train.dftloss.spec import DataSection
+
+    entries = molecules.load(DataSection(train=("CCO", "CN"), test=("CO",), conformers=3, held_out_conformers=2))
+    names = {k: [e.mol.name for e in v] for k, v in entries.items()}
+    assert names["train"] == ["CCO #0", "CCO #1", "CCO #2", "CN #0", "CN #1", "CN #2"]
+    assert names["held_out"] == ["CCO #3", "CCO #4", "CN #3", "CN #4"]
+    assert names["test"] == ["CO #0", "CO #1", "CO #2"]
+    train, held = entries["train"][0].mol.positions, entries["held_out"][0].mol.positions
+    assert np.abs(train - held).max() > 0.01  # another conformer, not a copy
+
+
+@pytest.mark.parametrize("name", ["dftloss", "dftloss-qm9"])
+def test_shipped_dftloss_specs_load(name):
+    from dftgen.train import MODELS_DIR
+    from dftgen.train.dftloss.spec import load
+
+    spec = load(MODELS_DIR / f"{name}.toml")
+    assert spec.compare.budget_minutes == tuple(sorted(spec.compare.budget_minutes))
+    assert len(spec.compare.seeds) == 3 and not set(spec.data.train) & set(spec.data.test)
+
+
 @pytest.mark.slow
 def test_dft_loss_training_on_several_molecules_generalises_to_held_out_ones():
     """Water, methane, ammonia and ethanol conformers (no labels): the mean E[D] - E* falls

@@ -17,6 +17,7 @@ precision = "float64"
 train = ["O"]
 test = ["F"]
 conformers = 2
+held_out_conformers = 1
 [model]
 width = 8
 n_rbf = 4
@@ -26,7 +27,8 @@ batch_size = 2
 steps = 4
 eval_every = 2
 [compare]
-eval_points = 2
+budget_minutes = [0.05, 0.15]
+seeds = [0, 1]
 """
 BOUND_NOISE_HA = 1e-8
 
@@ -47,29 +49,58 @@ def spec_file(tmp_path):
     return path
 
 
-def test_compare_writes_the_report_end_to_end(spec_file, tmp_path):
+def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
     out = tmp_path / "models"
-    args = _parser().parse_args(["compare", str(spec_file), "--budget-minutes", "0.4", "--out", str(out)])
+    args = _parser().parse_args(["compare", str(spec_file), "--out", str(out)])
     assert args.func(args) == 0
     run_dir = out / "tiny-compare"
     report = (run_dir / compare.REPORT).read_text()
     results = json.loads((run_dir / compare.RESULTS).read_text())
+    assert sorted(p.name for p in (run_dir / compare.RUNS).iterdir()) == [
+        "dft-seed0.json", "dft-seed1.json", "labels-seed0.json", "labels-seed1.json"]
     for name in compare.ROUTES.values():
         assert f"| {name} |" in report
     for png, _ in compare.PLOTS.values():
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png})" in report
-    assert results["label_s"] > 0
-    assert results["logs"]["dft"][-1]["step"] >= 1
-    for route in compare.ROUTES:
-        log = results["logs"][route]
-        # a route trains until its clock reaches the budget (labels may use all of it)
-        assert log[0]["step"] == 0 and log[-1]["train_s"] >= results["budget_s"]
-        times = [e["train_s"] for e in log]
-        assert times == sorted(times)
-        assert results["final"][route]["energy_min_error_ha"] > -BOUND_NOISE_HA
-    # the label route's clock starts after its labels
-    assert results["logs"]["labels"][0]["train_s"] >= results["label_s"]
+    assert "held-out molecules" in report and "held-out conformers" in report and "wins" in report
+    assert (results["train_conformers"], results["test_conformers"], results["held_out_conformers"]) == (2, 2, 1)
+    assert results["label_s"]["mean"] > 0 and results["machine"]["machine"]["cores"] >= 1
+    budgets_s = [60 * b for b in results["budgets_minutes"]]
+    for run in results["runs"]:
+        log = run["log"]
+        # a run trains until its clock passes the largest budget (labels may use all of it), and
+        # is evaluated on both held-out sets as it passes each budget
+        assert log[0]["step"] == 0 and log[-1]["train_s"] >= budgets_s[-1]
+        assert [e["train_s"] for e in log] == sorted(e["train_s"] for e in log)
+        assert sorted(t for e in log for t in e["passed_s"]) == budgets_s
+        for name in compare.HELD_OUT:
+            assert log[-1][name]["energy_min_error_ha"] > -BOUND_NOISE_HA
+            assert log[-1][name]["iterations_from_prediction"] >= 1
+        if run["route"] == "labels":  # the label route's clock starts after its labels
+            assert log[0]["train_s"] >= run["label_s"] > 0
+    assert {(r["budget_minutes"], r["route"], r["seeds"]) for r in results["table"]} == {
+        (b, route, 2) for b in results["budgets_minutes"] for route in compare.ROUTES}
+    # a second command finds every run done: it only rewrites the report
+    before = {p.name: p.stat().st_mtime_ns for p in (run_dir / compare.RUNS).iterdir()}
+    args = _parser().parse_args(["compare", str(spec_file), "--out", str(out), "--routes", "dft",
+                                 "--seeds", "1"])
+    assert args.func(args) == 0
+    assert before == {p.name: p.stat().st_mtime_ns for p in (run_dir / compare.RUNS).iterdir()}
+
+
+def test_a_route_still_making_labels_at_a_budget_is_judged_untrained():
+    log = [{"step": 0, "train_s": 50.0, "passed_s": []}, {"step": 3, "train_s": 61.0, "passed_s": [30.0, 60.0]}]
+    assert compare.at_budget({"label_s": 50.0, "log": log}, 30.0)["step"] == 0
+    assert compare.at_budget({"label_s": 50.0, "log": log}, 60.0)["step"] == 3
+
+
+def test_compare_rejects_unknown_routes_and_bad_numbers(spec_file, tmp_path):
+    for flags, message in ((["--routes", "dft,magic"], "the routes are"),
+                           (["--budget-minutes", "5,x"], "comma-separated numbers")):
+        args = _parser().parse_args(["compare", str(spec_file), "--out", str(tmp_path), *flags])
+        with pytest.raises(ValueError, match=message):
+            args.func(args)
 
 
 def test_train_dftloss_command_writes_a_loadable_model(spec_file, tmp_path):

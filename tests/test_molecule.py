@@ -24,11 +24,13 @@ def test_from_smiles_is_deterministic_per_seed():
     assert np.abs(a.positions - c.positions).max() > 1e-3
 
 
-def test_conformers_returns_distinct_geometries():
-    confs = Molecule.conformers("CCCCO", 3, seed=1)
+@pytest.mark.parametrize("seed", [0, 1, 2**31 - 2, 2**31 - 1, 2**40])
+def test_conformers_returns_distinct_geometries(seed):
+    confs = Molecule.conformers("CCCCO", 3, seed=seed)
     assert len(confs) == 3
-    assert np.abs(confs[0].positions - confs[1].positions).max() > 1e-3
-    again = Molecule.conformers("CCCCO", 3, seed=1)
+    for a, b in ((0, 1), (0, 2), (1, 2)):  # RDKit's seed 0 made every conformer the same
+        assert np.abs(confs[a].positions - confs[b].positions).max() > 1e-3
+    again = Molecule.conformers("CCCCO", 3, seed=seed)
     np.testing.assert_array_equal(confs[2].positions, again[2].positions)
 
 

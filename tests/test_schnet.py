@@ -24,7 +24,8 @@ from dftgen.train.schnet import spec as spec_mod  # noqa: E402
 from dftgen.train.schnet.data import Offsets, ShardConformers, fit_offsets, load_splits, molecule_subset  # noqa: E402
 from dftgen.train.schnet.evaluation import Trained  # noqa: E402
 from dftgen.train.schnet.model import build_model, postprocessing, preprocessing  # noqa: E402
-from dftgen.train.schnet.training import scaling, train  # noqa: E402
+from dftgen.train.schnet.scaling import power_law_fit, qm1b_gap_fit, scaling  # noqa: E402
+from dftgen.train.schnet.training import train  # noqa: E402
 
 TINY = spec_mod.from_dict({
     "name": "tiny", "targets": ["gap", "energy"],
@@ -140,12 +141,27 @@ def test_reloaded_checkpoint_predicts_exactly_the_same(trained, splits):
 def test_scaling_plot_and_mae_falls_with_size(splits, tmp_path):
     spec = TINY.replace(targets=("gap",), training={"max_epochs": 12})
     sizes = [12, 40, len(splits["train"])]
-    result = scaling(spec, splits, tmp_path, sizes, progress=False)
+    result = scaling(spec, splits, tmp_path, sizes, progress=False, min_steps=20)
     maes = result["val_mae_mev"]["gap"]
     print("validation gap MAE (meV) at", sizes, ":", [round(m, 1) for m in maes])
     assert maes[0] > maes[1] > maes[2]
+    assert result["steps"][0] >= 20 and result["epochs"][0] > 12  # 12 conformers: one batch an epoch
+    assert result["fit"]["gap"]["slope"] < 0
+    assert all(b > m for b, m in zip(result["val_baseline_mae_mev"]["gap"], maes))
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
-    assert json.loads((tmp_path / "scaling.json").read_text())["sizes"] == sizes
+    saved = json.loads((tmp_path / "scaling.json").read_text())
+    assert saved["sizes"] == sizes and saved["qm1b_gap_trend"]["slope"] < 0
+    with pytest.raises(ValueError, match="exceeds"):
+        scaling(spec, splits, tmp_path, [len(splits["train"]) + 1], progress=False)
+
+
+def test_power_law_fit_recovers_an_exact_power_law():
+    sizes = [100, 300, 1000, 3000]
+    fit = power_law_fit(sizes, [500.0 * n ** -0.4 for n in sizes])
+    assert fit["slope"] == pytest.approx(-0.4, abs=1e-12)
+    assert fit["intercept"] == pytest.approx(np.log10(500.0), abs=1e-12) and fit["rms_log10"] < 1e-12
+    trend = qm1b_gap_fit()  # 290 meV at 1e5 to 40 at 1e7: about -0.43 per decade
+    assert trend["sizes"] == [100000, 1000000, 10000000] and -0.5 < trend["slope"] < -0.35
 
 
 def test_model_specs_in_the_repository_build():

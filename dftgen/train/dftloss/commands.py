@@ -46,19 +46,30 @@ def train_dftloss(args) -> int:
 
 
 def compare(args) -> int:
-    """Run the DFT-loss route and its label twin under the same compute budget (label
-    generation counted for the label route); write report.md, compare.json and PNGs of
-    error against wall-clock under OUT/<name>-compare/."""
+    """Run the DFT-loss route and its label twin (one run per seed) under equal budgets, label
+    generation counted in the label route's clock; write report.md, compare.json and PNGs of
+    error against budget under OUT/<name>-compare/ (runs already there are kept)."""
     from dftgen.train.dftloss import compare as compare_mod
 
     spec = _load_spec(args)
-    budget = args.budget_minutes if args.budget_minutes is not None else spec.compare.budget_minutes
-    if budget <= 0:
-        raise ValueError(f"--budget-minutes must be positive, got {budget}")
+    if args.budget_minutes is not None:
+        spec = spec.replace(compare={"budget_minutes": _numbers(args.budget_minutes, float, "--budget-minutes")})
+    seeds = _numbers(args.seeds, int, "--seeds") if args.seeds else None
+    routes = args.routes.split(",") if args.routes else list(compare_mod.ROUTES)
+    unknown = set(routes) - set(compare_mod.ROUTES)
+    if unknown:
+        raise ValueError(f"--routes {args.routes!r}: the routes are {', '.join(compare_mod.ROUTES)}")
     out_dir = Path(args.out) / f"{spec.name}-compare"
-    compare_mod.run(spec, budget, out_dir)
+    compare_mod.run(spec, out_dir, routes=routes, seeds=seeds)
     print(f"wrote {out_dir / compare_mod.REPORT}")
     return 0
+
+
+def _numbers(text: str, kind, flag: str) -> tuple:
+    try:
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{flag} takes comma-separated numbers, got {text!r}") from None
 
 
 def add_dftloss_command(train_subparsers) -> None:
@@ -79,7 +90,10 @@ def add_compare_command(subparsers) -> None:
     p = subparsers.add_parser("compare", help="DFT-loss training against training on labels, "
                                               "under one compute budget", description=compare.__doc__)
     p.add_argument("spec", help="model spec: a TOML file or a name in models/ (e.g. dftloss)")
-    p.add_argument("--budget-minutes", type=float, help="wall-clock per route (default: the spec's)")
+    p.add_argument("--budget-minutes", help="comma-separated budgets, minutes of each route's clock "
+                                            "(default: the spec's)")
+    p.add_argument("--seeds", help="comma-separated seeds to run (default: the spec's)")
+    p.add_argument("--routes", help="comma-separated routes to run: dft, labels (default: both)")
     p.add_argument("--data", help="a generated dataset to draw molecules from")
     p.add_argument("--out", default=str(MODELS_DIR), help="parent folder of the report (default models/)")
     p.set_defaults(func=compare)

@@ -1,141 +1,227 @@
-"""`dftgen compare`: the DFT-loss route against its label twin under one compute budget.
+"""`dftgen compare`: the DFT-loss route against its label twin under equal compute budgets.
 
-Both routes start from the same untrained network and the same molecules. Each route's
-clock (and budget) counts what the route itself needs to reach its predictions: for the
-label route the converged SCF that makes its labels, and for both, training (compilation
-included). The molecules' features (integrals, grid, initial guess) are the same for both
-and computed once; the report states their time as a cost shared by both routes (a label
-pipeline needs the same integrals). Evaluations on the held-out molecules run outside the
-clocks. The report holds the error against wall-clock of both routes, the summary table,
-and the initial-guess baseline.
+Both routes start from the same untrained network (one per seed) and the same molecules. A
+route's clock counts what the route itself needs to reach its predictions: for the label
+route the converged SCF that makes its labels, and for both, training. Every program a route
+runs (its training steps, the labels' SCF) is compiled before the clocks start, as a dataset
+run compiles its shapes first; the molecules' features (integrals, grid, initial guess), the
+same for both routes, are computed once outside the clocks. Each run trains to the largest
+budget and is evaluated, outside its clock, as its clock passes each budget: on held-out
+molecules and on held-out conformers of the training molecules, with the SCF iterations a
+converge-mode SCF needs from the predicted density.
+
+Runs are files under OUT/runs/ (`<route>-seed<k>.json`): a command skips the runs already
+there, so an interrupted comparison resumes, and `--routes` / `--seeds` split one comparison
+over processes. Each command ends by writing the report of every run present.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from dftgen.data.provenance import provenance
 from dftgen.train.dftloss import evaluate as ev
 from dftgen.train.dftloss import labels as labels_mod
 from dftgen.train.dftloss import molecules, plots
+from dftgen.train.dftloss.features import Sample
 from dftgen.train.dftloss.spec import DFTLossSpec
 from dftgen.train.dftloss.train import Stopwatch, fit, new_model, prepare_split, route_loss
 
 ROUTES = {"dft": "DFT loss (no labels)", "labels": "labels (converged SCF)"}
+HELD_OUT = {"test": "held-out molecules", "held_out": "held-out conformers of the training molecules"}
 UNLIMITED_STEPS = 10**9
-REPORT, RESULTS = "report.md", "compare.json"
-PLOTS = {"energy_mae_mev": ("energy_error_vs_time.png", "energy MAE against converged SCF (meV)"),
-         "gap_mae_mev": ("gap_error_vs_time.png", "HOMO-LUMO gap MAE (meV)")}
+REPORT, RESULTS, RUNS = "report.md", "compare.json", "runs"
+PLOTS = {"energy_mae_mev": ("energy_error_vs_budget.png", "energy MAE against converged SCF (meV)"),
+         "gap_mae_mev": ("gap_error_vs_budget.png", "HOMO-LUMO gap MAE (meV)")}
+COLUMNS = (("energy_mae_mev", "energy MAE (meV)"), ("homo_mae_mev", "HOMO MAE (meV)"),
+           ("lumo_mae_mev", "LUMO MAE (meV)"), ("gap_mae_mev", "gap MAE (meV)"),
+           ("iterations_from_prediction", "SCF iterations from the prediction"))
 
 
-def run(spec: DFTLossSpec, budget_minutes: float, out_dir: Path,
-        progress: Callable[[str], None] = print) -> dict:
-    """Run both routes for `budget_minutes` each; write report.md, compare.json and the
-    PNGs to out_dir and return the results."""
+def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
+        seeds: Sequence[int] | None = None, progress: Callable[[str], None] = print) -> dict:
+    """Run each route once per seed (skipping runs already in out_dir/runs/), then write
+    report.md, compare.json and the PNGs of every run present; returns the results."""
     settings = spec.settings
-    m = spec.model
     entries = molecules.load(spec.data)
     start = time.perf_counter()
     train_samples = prepare_split(entries["train"], spec)
+    held = {name: prepare_split(entries[name], spec) for name in HELD_OUT if entries[name]}
     feature_s = time.perf_counter() - start
-    test_samples = prepare_split(entries["test"], spec)
-    references = [ev.reference(s, settings) for s in test_samples]
-    guess = [ev.guess_energy(s.features, settings) - r.energy
-             for s, r in zip(test_samples, references)]
-    progress(f"{len(train_samples)} training and {len(test_samples)} test conformers; "
-             f"features {feature_s:.1f} s")
-
-    def on_eval(model):
-        result = ev.evaluate(model, test_samples, references, settings, m.scf_steps, m.broadening)
-        result.pop("rows")
-        return result
-
-    budget_s = budget_minutes * 60.0
-    eval_times = [budget_s * (k + 1) / spec.compare.eval_points for k in range(spec.compare.eval_points)]
-    logs, finals, label_s = {}, {}, {}
-    for route in ROUTES:
-        route_spec = spec.replace(training={"route": route, "steps": UNLIMITED_STEPS})
-        watch = Stopwatch()
-        labels = None
-        if route == "labels":
-            labels, label_s[route] = labels_mod.generate(train_samples, settings)
-            progress(f"labels: {label_s[route]:.1f} s of converged SCF")
-        model, logs[route] = fit(new_model(route_spec), train_samples, route_loss(route_spec),
-                                 route_spec.training, labels=labels, on_eval=on_eval,
-                                 budget_s=budget_s, eval_times=eval_times, watch=watch,
-                                 seed=m.seed)
-        finals[route] = ev.evaluate(model, test_samples, references, settings, m.scf_steps,
-                                    m.broadening, iterations=True)
-        progress(f"{ROUTES[route]}: {logs[route][-1]['step']} steps, test energy MAE "
-                 f"{finals[route]['energy_mae_mev']:.2f} meV")
-
-    results = {
-        "spec": spec.to_dict(),
-        "budget_s": budget_s,
-        "feature_s": feature_s,
-        "label_s": label_s.get("labels", 0.0),
+    references = {name: [ev.reference(s, settings) for s in samples] for name, samples in held.items()}
+    start = time.perf_counter()
+    for sample in _one_per_bucket(train_samples):  # the labels' SCF programs, before any clock
+        ev.reference(sample, settings)
+    shared = {
+        "feature_s": feature_s, "label_compile_s": time.perf_counter() - start,
         "train_conformers": len(train_samples),
-        "test_conformers": len(test_samples),
-        "guess_energy_mae_mev": float(np.mean(np.abs(guess)) * ev.MEV_PER_HA),
-        "logs": logs,
-        "final": finals,
+        **{f"{name}_conformers": len(samples) for name, samples in held.items()},
+        "guess_energy_mae_mev": {name: float(np.mean(np.abs(
+            [ev.guess_energy(s.features, settings) - r.energy for s, r in zip(held[name], references[name])]
+        )) * ev.MEV_PER_HA) for name in held},
+        "iterations_from_minao": {name: float(np.mean([r.iterations for r in references[name]]))
+                                  for name in held},
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / RESULTS).write_text(json.dumps(results, indent=2))
+    progress(f"{len(train_samples)} training conformers, "
+             + ", ".join(f"{len(s)} {HELD_OUT[n]}" for n, s in held.items())
+             + f"; features {feature_s:.1f} s")
+    runs_dir = out_dir / RUNS
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for seed in seeds if seeds is not None else spec.compare.seeds:
+        for route in routes:
+            path = runs_dir / f"{route}-seed{seed}.json"
+            if path.exists():
+                progress(f"{path.name}: already run")
+                continue
+            result = run_route(spec, route, seed, train_samples, held, references)
+            _write_atomically(path, json.dumps(result, indent=1))
+            last = result["log"][-1]
+            progress(f"{ROUTES[route]}, seed {seed}: {last['step']} steps; " + ", ".join(
+                f"{HELD_OUT[n]} energy MAE {last[n]['energy_mae_mev']:.2f} meV" for n in held))
+    runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*-seed*.json"))]
+    results = summarise(spec, runs, shared)
+    results["machine"] = provenance()
+    (out_dir / RESULTS).write_text(json.dumps(results, indent=1))
     for key, (name, label) in PLOTS.items():
-        baseline = results["guess_energy_mae_mev"] if key == "energy_mae_mev" else None
-        plots.error_vs_time({ROUTES[r]: logs[r] for r in ROUTES}, key, label, out_dir / name,
-                            f"{spec.name}: held-out molecules", baseline)
+        plots.error_vs_budget(results, key, label, out_dir / name, f"{spec.name}: mean and spread over seeds")
     (out_dir / REPORT).write_text(report(results))
     return results
 
 
+def run_route(spec: DFTLossSpec, route: str, seed: int, train_samples: list[Sample],
+              held: dict[str, list[Sample]], references: dict[str, list]) -> dict:
+    """One route, one seed: labels (label route), then training until the clock passes the
+    largest budget, evaluated on every held-out set as it passes each budget."""
+    m = spec.model
+    settings = spec.settings
+    route_spec = spec.replace(training={"route": route, "steps": UNLIMITED_STEPS}, model={"seed": seed})
+    budgets_s = [60.0 * b for b in spec.compare.budget_minutes]
+
+    def on_eval(model):
+        out = {}
+        for name, samples in held.items():
+            result = ev.evaluate(model, samples, references[name], settings, m.scf_steps,
+                                 m.broadening, iterations=True)
+            result.pop("rows")
+            out[name] = result
+        return out
+
+    watch = Stopwatch()
+    labels, label_s = None, 0.0
+    if route == "labels":
+        labels, label_s = labels_mod.generate(train_samples, settings)
+    _, log = fit(new_model(route_spec), train_samples, route_loss(route_spec), route_spec.training,
+                 labels=labels, on_eval=on_eval, budget_s=budgets_s[-1], eval_times=budgets_s,
+                 watch=watch, seed=seed)
+    return {"route": route, "seed": seed, "label_s": label_s, "log": log}
+
+
+def at_budget(run_result: dict, budget_s: float) -> dict:
+    """The evaluation of a run when its clock passed `budget_s`: the untrained network where
+    the route was still making labels then."""
+    log = run_result["log"]
+    if run_result["label_s"] > budget_s:
+        return log[0]
+    return next(e for e in log if budget_s in e.get("passed_s", ()))
+
+
+def summarise(spec: DFTLossSpec, runs: list[dict], shared: dict) -> dict:
+    """Mean and standard deviation over seeds, per budget, route, held-out set and metric."""
+    budgets = list(spec.compare.budget_minutes)
+    table = []
+    for budget in budgets:
+        for route in ROUTES:
+            chosen = [at_budget(r, 60.0 * budget) for r in runs if r["route"] == route]
+            if not chosen:
+                continue
+            row = {"budget_minutes": budget, "route": route, "seeds": len(chosen),
+                   "steps": float(np.mean([e["step"] for e in chosen])),
+                   "seconds": float(np.mean([e["train_s"] for e in chosen]))}
+            for name in shared["iterations_from_minao"]:
+                row[name] = {key: _mean_std([e[name][key] for e in chosen]) for key, _ in COLUMNS}
+            table.append(row)
+    return {"spec": spec.to_dict(), **shared, "budgets_minutes": budgets,
+            "label_s": _mean_std([r["label_s"] for r in runs if r["route"] == "labels"] or [0.0]),
+            "table": table, "runs": runs}
+
+
+def verdict(results: dict, name: str, key: str) -> list[str]:
+    """Sentences: which route has the lower `key` on held-out set `name` at each budget, by
+    how much, and where the lead changes hands."""
+    lines, leaders = [], []
+    for budget in results["budgets_minutes"]:
+        rows = {r["route"]: r[name][key] for r in results["table"] if r["budget_minutes"] == budget}
+        if len(rows) < 2:
+            continue
+        dft, lab = rows["dft"]["mean"], rows["labels"]["mean"]
+        leader = "dft" if dft < lab else "labels"
+        leaders.append((budget, leader))
+        ratio = max(dft, lab) / max(min(dft, lab), 1e-300)
+        lines.append(f"- {budget:g} min: {ROUTES[leader]} wins, {min(dft, lab):.3g} against "
+                     f"{max(dft, lab):.3g} ({ratio:.2f}x lower).")
+    for (b0, l0), (b1, l1) in zip(leaders, leaders[1:]):
+        if l0 != l1:
+            lines.append(f"- Crossover between {b0:g} and {b1:g} min: {ROUTES[l1]} takes the lead.")
+    if leaders and len({lead for _, lead in leaders}) == 1:
+        lines.append(f"- No crossover within these budgets: {ROUTES[leaders[0][1]]} leads at every one.")
+    return lines
+
+
 def report(results: dict) -> str:
-    """The markdown report of a comparison's results."""
-    spec = results["spec"]
-    dft, logs, finals = spec["dft"], results["logs"], results["final"]
-    untrained = logs["dft"][0]
+    """The markdown report of a comparison."""
+    spec, data = results["spec"], results["spec"]["data"]
+    machine = results["machine"]["machine"]
     lines = [
         f"# DFT loss against labels: {spec['name']}",
         "",
-        f"Settings: {', '.join(f'{k} = {v}' for k, v in dft.items())}. Budget: "
-        f"{results['budget_s'] / 60:.2f} min per route. Training: "
-        f"{results['train_conformers']} conformers; held out (other molecules): "
-        f"{results['test_conformers']} conformers. Errors are against converged SCF at the "
-        f"same settings; E[D] - E* >= 0 for every valid density.",
+        f"Settings: {', '.join(f'{k} = {v}' for k, v in spec['dft'].items())}. Training molecules: "
+        f"{', '.join(data['train']) or data['dataset']} ({results['train_conformers']} conformers). "
+        + "; ".join(f"{HELD_OUT[n]}: {results[f'{n}_conformers']} conformers" for n in results["iterations_from_minao"])
+        + (f" ({', '.join(data['test'])})" if data["test"] else "") + ". "
+        f"Budgets: {', '.join(f'{b:g}' for b in results['budgets_minutes'])} minutes of each route's "
+        f"clock; seeds {', '.join(str(r['seed']) for r in results['runs'] if r['route'] == 'dft')}. "
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, JAX on CPU, one process per route.",
         "",
-        f"Shared by both routes, outside the budget: features (integrals, grid, initial "
-        f"guess) {results['feature_s']:.1f} s. Counted in the label route's clock: its labels "
-        f"(converged SCF of the training conformers) {results['label_s']:.1f} s.",
+        f"Outside the clocks (shared by both routes): features {results['feature_s']:.1f} s; compiling "
+        f"the labels' SCF {results['label_compile_s']:.1f} s and each route's training steps. Inside the "
+        f"label route's clock: its labels, {results['label_s']['mean']:.1f} s of converged SCF. Errors "
+        f"are against converged SCF at the same settings, mean ± standard deviation over seeds.",
         "",
-        "| route | labels (s) | wall-clock (s) | steps | energy MAE (meV) | min E[D] - E* (Ha) "
-        "| HOMO MAE (meV) | LUMO MAE (meV) | gap MAE (meV) | SCF iterations: from prediction / minao |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        f"| initial guess (first SCF iterate) | | | | {results['guess_energy_mae_mev']:.4g} "
-        "| | | | | |",
-        _row("untrained network + SCF steps", untrained, None, None),
     ]
-    for route, name in ROUTES.items():
-        lines.append(_row(name, finals[route], logs[route][-1],
-                          results["label_s"] if route == "labels" else 0.0))
-    lines += ["", f"![energy error against wall-clock]({PLOTS['energy_mae_mev'][0]})",
-              f"![gap error against wall-clock]({PLOTS['gap_mae_mev'][0]})", ""]
+    for name, title in HELD_OUT.items():
+        if name not in results["iterations_from_minao"]:
+            continue
+        lines += [f"## {title[0].upper() + title[1:]}", "",
+                  f"Initial guess (first SCF iterate): energy MAE {results['guess_energy_mae_mev'][name]:.4g} "
+                  f"meV; converge-mode SCF from minao: {results['iterations_from_minao'][name]:.1f} iterations.",
+                  "", "| budget (min) | route | steps | " + " | ".join(c for _, c in COLUMNS) + " |",
+                  "|---" * (3 + len(COLUMNS)) + "|"]
+        for row in results["table"]:
+            cells = [f"{row['budget_minutes']:g}", ROUTES[row["route"]], f"{row['steps']:.0f}"]
+            cells += [f"{row[name][k]['mean']:.4g} ± {row[name][k]['std']:.2g}" for k, _ in COLUMNS]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Energy:", *verdict(results, name, "energy_mae_mev"),
+                  "", "Gap:", *verdict(results, name, "gap_mae_mev"), ""]
+    lines += [f"![energy error against budget]({PLOTS['energy_mae_mev'][0]})",
+              f"![gap error against budget]({PLOTS['gap_mae_mev'][0]})", ""]
     return "\n".join(lines)
 
 
-def _row(name: str, metrics: dict, last: dict | None, label_s: float | None) -> str:
-    cells = [name, "" if label_s is None else f"{label_s:.1f}",
-             "" if last is None else f"{last['train_s']:.1f}",
-             "0" if last is None else str(last["step"]),
-             f"{metrics['energy_mae_mev']:.4g}", f"{metrics['energy_min_error_ha']:.2e}",
-             f"{metrics['homo_mae_mev']:.1f}", f"{metrics['lumo_mae_mev']:.1f}",
-             f"{metrics['gap_mae_mev']:.1f}"]
-    if "iterations_from_prediction" in metrics:
-        cells.append(f"{metrics['iterations_from_prediction']:.1f} / {metrics['iterations_from_minao']:.1f}")
-    else:
-        cells.append("")
-    return "| " + " | ".join(cells) + " |"
+def _mean_std(values) -> dict:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def _one_per_bucket(samples: list[Sample]) -> list[Sample]:
+    return list({s.key: s for s in samples}.values())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

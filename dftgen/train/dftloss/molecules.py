@@ -24,18 +24,23 @@ class Entry:
 
 
 def load(spec: DataSection) -> dict[str, list[Entry]]:
-    """{"train": [...], "test": [...]}: no molecule has conformers in both."""
+    """{"train": [...], "test": [...], "held_out": [...]}: "test" holds other molecules (no
+    molecule has conformers in both it and "train"); "held_out" holds other conformers of
+    the training molecules (empty for datasets)."""
     if spec.dataset is not None:
-        return _from_dataset(spec)
-    return {"train": _from_smiles(spec.train, spec), "test": _from_smiles(spec.test, spec)}
+        return {**_from_dataset(spec), "held_out": []}
+    train, held_out = [], []
+    for smiles in spec.train:
+        entries = _conformers(smiles, spec.conformers + spec.held_out_conformers, spec.seed)
+        train += entries[:spec.conformers]
+        held_out += entries[spec.conformers:]
+    test = [e for smiles in spec.test for e in _conformers(smiles, spec.conformers, spec.seed)]
+    return {"train": train, "test": test, "held_out": held_out}
 
 
-def _from_smiles(smiles_list, spec: DataSection) -> list[Entry]:
-    entries = []
-    for smiles in smiles_list:
-        for k, mol in enumerate(Molecule.conformers(smiles, spec.conformers, seed=spec.seed)):
-            entries.append(Entry(dataclasses.replace(mol, name=f"{smiles} #{k}")))
-    return entries
+def _conformers(smiles: str, n: int, seed: int) -> list[Entry]:
+    return [Entry(dataclasses.replace(mol, name=f"{smiles} #{k}"))
+            for k, mol in enumerate(Molecule.conformers(smiles, n, seed=seed))]
 
 
 def _from_dataset(spec: DataSection) -> dict[str, list[Entry]]:

@@ -26,18 +26,24 @@ def training_curve(log: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def error_vs_time(logs: dict[str, list[dict]], key: str, ylabel: str, path: Path,
-                  title: str, baseline: float | None = None) -> None:
-    """One line per route: `key` against wall-clock seconds (route cost so far)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for route, log in logs.items():
-        ax.plot([e["train_s"] for e in log], [max(e[key], 1e-6) for e in log], marker="o",
-                label=route)
-    if baseline is not None:
-        ax.axhline(baseline, color="grey", linestyle="--", label="initial guess")
-    ax.set(xlabel="wall-clock seconds (labels + training)", ylabel=ylabel,
-           yscale="log", title=title)
-    ax.legend()
+def error_vs_budget(results: dict, key: str, ylabel: str, path: Path, title: str) -> None:
+    """Mean `key` (over seeds, with the standard deviation as error bars) against the budget:
+    one line per route and held-out set; the initial guess as a dashed line for the energy."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name in results["iterations_from_minao"]:
+        for route in ("dft", "labels"):
+            rows = [r for r in results["table"] if r["route"] == route]
+            if not rows:
+                continue
+            ax.errorbar([r["budget_minutes"] for r in rows], [max(r[name][key]["mean"], 1e-6) for r in rows],
+                        yerr=[r[name][key]["std"] for r in rows], marker="o" if route == "dft" else "s",
+                        linestyle="-" if name == "test" else ":", capsize=3, label=f"{route} route, {name}")
+        if key == "energy_mae_mev":
+            ax.axhline(results["guess_energy_mae_mev"][name], color="grey",
+                       linestyle="--" if name == "test" else "-.", label=f"initial guess, {name}")
+    ax.set(xlabel="budget: minutes of the route's clock (labels + training)", ylabel=ylabel,
+           xscale="log", yscale="log", title=title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -2,11 +2,12 @@
 
     name = "dftloss"
     [dft]       preset = "qm1b" plus any SCF setting override (precision, xc, grid_level, ...)
-    [data]      train = [SMILES...], test = [SMILES...], conformers, seed; or dataset = PATH
+    [data]      train = [SMILES...], test = [SMILES...], conformers, held_out_conformers, seed;
+                or dataset = PATH
     [model]     width, n_rbf, cutoff_bohr, scf_steps, broadening, seed
     [training]  route ("dft" or "labels"), steps, batch_size, lr, warmup_steps, clip, eval_every
     [labels]    weights of the label twin's loss terms: energy, orbitals, density
-    [compare]   budget_minutes, eval_points
+    [compare]   budget_minutes (one budget or a list), seeds
 
 Units: lengths in Bohr, energies in Hartree, eigh broadening in Hartree^2.
 """
@@ -23,12 +24,14 @@ from dftgen.specfile import (SettingsSection, check_keys, read_toml, replace_sec
 
 @dataclasses.dataclass(frozen=True)
 class DataSection:
-    """Molecules: SMILES lists split by molecule (each with `conformers` ETKDG conformers,
-    seeds seed, seed + 1, ...), or a generated dataset (its train and test splits)."""
+    """Molecules: SMILES lists split by molecule (each with `conformers` ETKDG conformers from
+    one embedding seeded by `seed`; each training molecule also has `held_out_conformers`
+    more, kept out of training), or a generated dataset (its train and test splits)."""
 
     train: tuple[str, ...] = ()
     test: tuple[str, ...] = ()
     conformers: int = 1
+    held_out_conformers: int = 0
     seed: int = 0
     dataset: str | None = None
     limit: int | None = None  # at most this many conformers per split (datasets)
@@ -36,8 +39,8 @@ class DataSection:
     def __post_init__(self):
         if self.dataset is None and not (self.train and self.test):
             raise ValueError("needs `train` and `test` SMILES lists, or `dataset`")
-        if self.conformers < 1:
-            raise ValueError("conformers must be >= 1")
+        if self.conformers < 1 or self.held_out_conformers < 0:
+            raise ValueError("conformers must be >= 1 and held_out_conformers >= 0")
         overlap = set(self.train) & set(self.test)
         if overlap:
             raise ValueError(f"molecules in both train and test: {sorted(overlap)}")
@@ -90,12 +93,21 @@ class LabelsSection:
 
 @dataclasses.dataclass(frozen=True)
 class CompareSection:
-    budget_minutes: float = 10.0
-    eval_points: int = 8  # evaluations along each route's training
+    """budget_minutes: the budgets (minutes of one route's clock) at which both routes are
+    evaluated; each run trains to the largest, so the smaller ones are points on its way.
+    seeds: one run of each route per seed (network initialisation and batch draws)."""
+
+    budget_minutes: float | tuple[float, ...] = (10.0,)
+    seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self):
-        if self.budget_minutes <= 0 or self.eval_points < 1:
-            raise ValueError("budget_minutes and eval_points must be positive")
+        budgets = self.budget_minutes if isinstance(self.budget_minutes, tuple) else (self.budget_minutes,)
+        object.__setattr__(self, "budget_minutes", tuple(sorted(float(b) for b in budgets)))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if not self.budget_minutes or self.budget_minutes[0] <= 0:
+            raise ValueError(f"budget_minutes must be positive, got {list(self.budget_minutes)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct integers, got {list(self.seeds)}")
 
 
 @dataclasses.dataclass(frozen=True)

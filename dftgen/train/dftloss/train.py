@@ -85,26 +85,78 @@ def fit(model, samples: list[Sample], loss: Callable, training: TrainingSection,
         watch: Stopwatch | None = None, seed: int = 0):
     """Train `model` on `samples`, minimising the batch mean of loss(model, features, label).
 
-    Stops after `training.steps` steps, or, with `budget_s`, when the stopwatch reaches it.
-    `on_eval(model) -> dict` is called before the first step, then every
-    `training.eval_every` steps (or when the stopwatch passes each of `eval_times`), and at
-    the end, outside the clock. Returns (model, log): one dict per evaluation with step,
-    train_s (the stopwatch) and mean training loss since the previous one.
+    Every bucket's step is compiled first, outside the clock. Stops after `training.steps`
+    steps, or, with `budget_s`, when the stopwatch reaches it. `on_eval(model) -> dict` is
+    called before the first step, then every `training.eval_every` steps (or when the
+    stopwatch passes each of `eval_times`), and at the end, outside the clock. Returns
+    (model, log): one dict per evaluation with step, train_s (the stopwatch), the mean
+    training loss since the previous one and, with `eval_times`, the times it passed
+    (`passed_s`).
     """
     watch = watch or Stopwatch()
+    rng = np.random.default_rng(seed)
+    with watch.pause():  # setup and compilation are paid before the clock, as a dataset run pays them
+        buckets, stacked, stacked_labels = _by_bucket(samples, labels)
+        keys = list(buckets)
+        weights = np.array([len(buckets[k]) for k in keys], float)
+        lr = optax.linear_schedule(0.0, training.lr, training.warmup_steps) if training.warmup_steps else training.lr
+        optimiser = optax.chain(optax.clip_by_global_norm(training.clip), optax.adam(lr))
+        opt_state = optimiser.init(eqx.filter(model, eqx.is_array))
+        step = _step_function(loss, optimiser)
+
+        def draw(k):
+            return jnp.asarray(rng.integers(0, len(buckets[k]), training.batch_size))
+
+        for k in keys:
+            jax.block_until_ready(step(model, opt_state, stacked[k], stacked_labels[k], draw(k))[2])
+
+    log, losses = [], []
+    pending = sorted(eval_times or [])
+
+    def record(n, passed=()):
+        with watch.pause():
+            entry = {"step": n, "train_s": watch.elapsed(),
+                     "loss": float(np.mean(losses)) if losses else None}
+            if eval_times is not None:
+                entry["passed_s"] = list(passed)
+            entry.update(on_eval(model) if on_eval else {})
+            log.append(entry)
+            losses.clear()
+
+    record(0)
+    n = 0
+    while n < training.steps and (budget_s is None or watch.elapsed() < budget_s):
+        k = keys[rng.choice(len(keys), p=weights / weights.sum())]
+        model, opt_state, value = step(model, opt_state, stacked[k], stacked_labels[k], draw(k))
+        losses.append(float(value))
+        n += 1
+        passed = [t for t in pending if watch.elapsed() >= t]
+        pending = pending[len(passed):]
+        due = bool(passed) if eval_times is not None else n % training.eval_every == 0
+        if due and n < training.steps:
+            record(n, passed)
+    passed = [t for t in pending if watch.elapsed() >= t]
+    if log[-1]["step"] != n:
+        record(n, passed)
+    elif passed:  # no step since the last evaluation: its model is the one at these times
+        log[-1]["passed_s"] += passed
+    return model, log
+
+
+def _by_bucket(samples: list[Sample], labels: list | None):
+    """Sample indices per shape bucket, and each bucket's features (and labels) stacked."""
     buckets: dict[tuple, list[int]] = {}
     for i, s in enumerate(samples):
         buckets.setdefault(s.key, []).append(i)
-    keys = list(buckets)
-    stacked = {k: stack([samples[i].features for i in buckets[k]]) for k in keys}
+    stacked = {k: stack([samples[i].features for i in idx]) for k, idx in buckets.items()}
     stacked_labels = {k: None if labels is None else jax.tree.map(
-        lambda *a: jnp.stack(a), *[labels[i] for i in buckets[k]]) for k in keys}
-    weights = np.array([len(buckets[k]) for k in keys], float)
-    rng = np.random.default_rng(seed)
+        lambda *a: jnp.stack(a), *[labels[i] for i in idx]) for k, idx in buckets.items()}
+    return buckets, stacked, stacked_labels
 
-    lr = optax.linear_schedule(0.0, training.lr, training.warmup_steps) if training.warmup_steps else training.lr
-    optimiser = optax.chain(optax.clip_by_global_norm(training.clip), optax.adam(lr))
-    opt_state = optimiser.init(eqx.filter(model, eqx.is_array))
+
+def _step_function(loss: Callable, optimiser):
+    """step(model, opt_state, features, label, index) -> (model, opt_state, batch loss): one
+    optimiser step on the batch `index` of a bucket's stacked features, compiled."""
 
     @eqx.filter_jit
     def step(model, opt_state, features, label, index):
@@ -118,36 +170,7 @@ def fit(model, samples: list[Sample], loss: Callable, training: TrainingSection,
         updates, opt_state = optimiser.update(grads, opt_state, eqx.filter(model, eqx.is_array))
         return eqx.apply_updates(model, updates), opt_state, value
 
-    log, losses = [], []
-    pending = sorted(eval_times or [])
-
-    def record(n):
-        with watch.pause():
-            entry = {"step": n, "train_s": watch.elapsed(),
-                     "loss": float(np.mean(losses)) if losses else None}
-            entry.update(on_eval(model) if on_eval else {})
-            log.append(entry)
-            losses.clear()
-
-    record(0)
-    n = 0
-    while n < training.steps and (budget_s is None or watch.elapsed() < budget_s):
-        k = keys[rng.choice(len(keys), p=weights / weights.sum())]
-        index = jnp.asarray(rng.integers(0, len(buckets[k]), training.batch_size))
-        model, opt_state, value = step(model, opt_state, stacked[k], stacked_labels[k], index)
-        losses.append(float(value))
-        n += 1
-        if eval_times is None:
-            due = n % training.eval_every == 0
-        else:
-            due = bool(pending) and watch.elapsed() >= pending[0]
-            while pending and watch.elapsed() >= pending[0]:
-                pending.pop(0)
-        if due and n < training.steps:
-            record(n)
-    if log[-1]["step"] != n:
-        record(n)
-    return model, log
+    return step
 
 
 def save(model, spec: DFTLossSpec, out_dir: Path) -> None:

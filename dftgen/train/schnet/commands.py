@@ -36,7 +36,8 @@ def train_schnet(args) -> int:
 
     from dftgen.train.schnet import spec as spec_mod
     from dftgen.train.schnet.data import load_splits
-    from dftgen.train.schnet.training import scaling, train
+    from dftgen.train.schnet.scaling import RESULTS, PLOT, scaling
+    from dftgen.train.schnet.training import train
 
     spec = spec_mod.load(spec_path(args.spec))
     if args.max_epochs is not None:
@@ -47,11 +48,10 @@ def train_schnet(args) -> int:
     out_dir = Path(args.out) / spec.name
     progress = not args.no_progress
     if args.scaling:
-        result = scaling(spec, splits, out_dir, _sizes(args.scaling), source=str(args.data), progress=progress)
-        for n, *maes in zip(result["sizes"], *result["val_mae_mev"].values()):
-            print(f"{n:>9d} training conformers: validation MAE "
-                  + ", ".join(f"{t} {m:.1f} meV" for t, m in zip(spec.targets, maes)))
-        print(f"wrote {out_dir / 'scaling.json'} and {out_dir / 'scaling.png'}")
+        result = scaling(spec, splits, out_dir, _sizes(args.scaling), source=str(args.data),
+                         progress=progress, min_steps=args.min_steps)
+        print(format_scaling(result))
+        print(f"wrote {out_dir / RESULTS} and {out_dir / PLOT}")
         return 0
     metrics = train(spec, splits, out_dir, train_size=args.train_size, source=str(args.data), progress=progress)
     print(format_metrics(metrics["splits"], spec.targets))
@@ -95,6 +95,23 @@ def predict(args) -> int:
     return 0
 
 
+def format_scaling(result: dict) -> str:
+    """Per size: validation MAE and the mean predictor's (meV); then the power-law fits."""
+    lines = []
+    for k, n in enumerate(result["train_conformers"]):
+        lines.append(f"{n:>9d} training conformers ({result['train_molecules'][k]} molecules): "
+                     "validation MAE " + ", ".join(
+                         f"{t} {result['val_mae_mev'][t][k]:.1f} meV (mean predictor "
+                         f"{result['val_baseline_mae_mev'][t][k]:.1f})" for t in result["val_mae_mev"]))
+    for t, fit in result["fit"].items():
+        lines.append(f"{t}: MAE = 10^{fit['intercept']:.3f} N^{fit['slope']:.3f} meV")
+    if "qm1b_gap_trend" in result:
+        trend = result["qm1b_gap_trend"]
+        lines.append(f"QM1B's SchNet-9M gap trend, 1e5-1e7 conformers: MAE = 10^{trend['intercept']:.3f} "
+                     f"N^{trend['slope']:.3f} meV")
+    return "\n".join(lines)
+
+
 def format_metrics(metrics: dict, targets) -> str:
     """A table: split, target, MAE, RMSE and baseline MAE in meV, and counts."""
     lines = [f"{'split':<6s} {'target':<7s} {'MAE':>10s} {'RMSE':>10s} {'baseline':>10s}  (meV)"]
@@ -117,6 +134,8 @@ def add_train_commands(train_subparsers) -> None:
     p.add_argument("--max-epochs", type=int, help="epochs (overrides the spec)")
     p.add_argument("--train-size", type=int, help="train on this many conformers (whole molecules, shuffled)")
     p.add_argument("--scaling", help="comma-separated training-set sizes: one model each, and the scaling plot")
+    p.add_argument("--min-steps", type=int, default=0,
+                   help="with --scaling: at least this many optimiser steps per size (small sets take more epochs)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=train_schnet)

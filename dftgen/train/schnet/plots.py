@@ -30,17 +30,27 @@ def learning_curve(curve: dict, path: str | os.PathLike, title: str) -> None:
     plt.close(fig)
 
 
-def scaling_plot(sizes: list[int], val_mae_mev: dict[str, list[float]], path: str | os.PathLike,
-                 title: str) -> None:
-    """Validation MAE against training-set size on log-log axes (QM1B's figure)."""
+def scaling_plot(result: dict, path: str | os.PathLike, title: str) -> None:
+    """Validation MAE against training conformers on log-log axes (QM1B's figure): the
+    models, the mean-predictor baseline, the power-law fit and, for the gap, QM1B's trend."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for target, values in val_mae_mev.items():
-        ax.plot(sizes, values, marker="o", label=target)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    sizes = result["train_conformers"]
+    for target, values in result["val_mae_mev"].items():
+        fit = result["fit"][target]
+        line, = ax.plot(sizes, values, marker="o", label=f"{target}: SchNet (slope {fit['slope']:.2f})")
+        ax.plot(sizes, result["val_baseline_mae_mev"][target], ls="--", color=line.get_color(),
+                label=f"{target}: mean predictor")
+        ax.plot(sizes, [10 ** fit["intercept"] * n ** fit["slope"] for n in sizes], ls=":",
+                color=line.get_color())
+    if "qm1b_gap_trend" in result:
+        trend = result["qm1b_gap_trend"]
+        ax.plot(trend["sizes"], trend["mae_mev"], marker="s", color="gray",
+                label=f"gap: QM1B SchNet-9M (slope {trend['slope']:.2f})")
     ax.set(xscale="log", yscale="log", xlabel="training conformers", ylabel="validation MAE (meV)",
            title=title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,5 +1,4 @@
-"""Training SchNet with schnetpack's AtomisticTask and Lightning's Trainer, and the scaling
-experiment (validation MAE against training-set size, the QM1B paper's figure).
+"""Training SchNet with schnetpack's AtomisticTask and Lightning's Trainer.
 
 A model directory holds `model.pt` (the weights of the epoch with the lowest validation
 loss), `metrics.json` (MAE and RMSE per target and split in meV, the offsets-only baseline,
@@ -59,9 +58,11 @@ class _Recorder(pl.Callback):
 
 
 def train(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os.PathLike,
-          train_size: int | None = None, source: str = "", progress: bool = True) -> dict:
+          train_size: int | None = None, source: str = "", progress: bool = True,
+          min_steps: int = 0) -> dict:
     """Train on splits["train"] (its first train_size conformers by shuffled molecule),
-    select the epoch by splits["val"], write the model directory; returns the metrics."""
+    select the epoch by splits["val"], write the model directory; returns the metrics.
+    min_steps: train for more than the spec's epochs where they give fewer optimiser steps."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_index = splits["train"]
@@ -80,8 +81,9 @@ def train(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os
                            num_workers=d.num_workers, persistent_workers=d.num_workers > 0)
                for index, shuffle in ((train_index, True), (splits["val"], False))]
     recorder = _Recorder(spec, {t: o.std for t, o in offsets.items()})
+    epochs = max(spec.training.max_epochs, math.ceil(min_steps / len(loaders[0])))
     trainer = pl.Trainer(
-        max_epochs=spec.training.max_epochs, accelerator="auto", devices=1, callbacks=[recorder],
+        max_epochs=epochs, accelerator="auto", devices=1, callbacks=[recorder],
         logger=False, enable_checkpointing=False, enable_progress_bar=progress,
         enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=out_dir,
     )
@@ -90,6 +92,7 @@ def train(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os
     info = {
         "source": source, "train_conformers": len(train_index), "train_molecules": train_index.n_molecules,
         "epochs": len(recorder.curve["epoch"]), "best_epoch": recorder.best_epoch,
+        "steps": len(recorder.curve["epoch"]) * len(loaders[0]),
         "schnetpack": str(spk.__version__), "torch": str(torch.__version__),
     }
     save_checkpoint(out_dir / CHECKPOINT, spec, model, offsets, info)
@@ -104,22 +107,3 @@ def train(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os
     plots.learning_curve(recorder.curve, out_dir / CURVE,
                          f"{spec.name}: {len(train_index)} training conformers")
     return metrics
-
-
-def scaling(spec: SchNetSpec, splits: dict[str, ConformerIndex], out_dir: str | os.PathLike,
-            sizes: list[int], source: str = "", progress: bool = True) -> dict:
-    """Train one model per training-set size (nested subsets, the same validation set) under
-    out_dir/scaling/n<size>/; write out_dir/scaling.json and the log-log plot scaling.png."""
-    out_dir = Path(out_dir)
-    sizes = sorted(set(sizes))
-    val = {t: [] for t in spec.targets}
-    for n in sizes:
-        metrics = train(spec, splits, out_dir / "scaling" / f"n{n}", train_size=n, source=source,
-                        progress=progress)
-        for t in spec.targets:
-            val[t].append(metrics["splits"]["val"][t]["mae_mev"])
-    result = {"model": spec.name, "sizes": sizes, "val_mae_mev": val,
-              "val_conformers": len(splits["val"]), "source": source}
-    (out_dir / "scaling.json").write_text(json.dumps(result, indent=1))
-    plots.scaling_plot(sizes, val, out_dir / "scaling.png", f"{spec.name}: validation MAE vs data")
-    return result
