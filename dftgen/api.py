@@ -15,7 +15,7 @@ from dftgen.scf import DFTResult
 
 
 def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool | None = None,
-            keep_orbitals: bool = False, device=None, **overrides) -> DFTResult:
+            keep_orbitals: bool = False, device=None, guess=None, **overrides) -> DFTResult:
     """Restricted Kohn-Sham (or Hartree-Fock, xc="hf") for one closed-shell molecule.
 
     Args:
@@ -30,19 +30,31 @@ def run_dft(mol: Molecule, preset: str | Settings = "qm1b", *, forces: bool | No
             or a `dftgen.device.Device`. On an emulated IPU every molecule is admitted by the
             device layer first (float32 only, memory, tiles), which raises
             `dftgen.device.DeviceError` with the reason when it does not fit.
+        guess: the initial density: None for minao, or a trained DFT-loss network (its model
+            directory, or a `dftgen.train.dftloss.guess.ModelGuess`) whose predicted density
+            starts the SCF; JAX's default backend only.
     """
     return run_dft_batch([mol], preset, forces=forces, keep_orbitals=keep_orbitals,
-                         device=device, **overrides)[0]
+                         device=device, guess=guess, **overrides)[0]
 
 
 def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *,
                   forces: bool | None = None,
-                  keep_orbitals: bool = False, device=None, **overrides) -> list[DFTResult]:
+                  keep_orbitals: bool = False, device=None, guess=None, **overrides) -> list[DFTResult]:
     """`run_dft` for many molecules, one compiled program per shape bucket; results in input
     order. With a device of n > 1 (an emulated IPU Pod), each bucket's molecules are split
     across the n devices."""
     settings = resolve(preset, **overrides)
     forces = default_forces(preset) if forces is None else forces
+    if guess is not None:
+        if device is not None:
+            raise ValueError("guess: a network's initial guess runs on JAX's default backend, not on a device")
+        from dftgen.train.dftloss.guess import ModelGuess, load
+
+        guess = guess if isinstance(guess, ModelGuess) else load(str(guess))
+        guess.check(settings)
+        return scf.run_setups([scf.setup(mol, settings) for mol in mols], settings, forces=forces,
+                              keep_orbitals=keep_orbitals, build=guess.build)
     if device is None:
         return scf.run_batch(mols, settings, forces=forces, keep_orbitals=keep_orbitals)
     if isinstance(device, str):

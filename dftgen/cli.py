@@ -67,6 +67,7 @@ def cmd_run(args) -> int:
         mol, args.preset, forces=args.forces, basis=args.basis, shells=args.shells, xc=args.xc,
         grid_level=args.grid_level, precision=args.precision, max_iter=args.max_iter,
         mode=args.mode, conv_tol=args.conv_tol, eri=args.eri, auxbasis=args.auxbasis,
+        guess=args.guess,
     )
     if args.json:
         print(json.dumps({"molecule": mol.name, **result.to_dict()}))
@@ -84,7 +85,8 @@ def cmd_run(args) -> int:
         ("LUMO", f"{result.lumo_ha:.6f} Ha  ({result.lumo_ha * HARTREE_EV:.4f} eV)"),
         ("HOMO-LUMO gap", f"{result.gap_ev:.4f} eV"),
         ("dipole", f"{sum(result.dipole_debye**2) ** 0.5:.4f} Debye"),
-        ("iterations", f"{result.iterations} ({s.mode} mode)"),
+        ("iterations", f"{result.iterations} ({s.mode} mode, from "
+                       f"{'the network ' + args.guess if args.guess else 'minao'})"),
         ("converged", f"{result.converged} (std of last 5 energies "
                       f"{result.energy_std_last5_ev:.2e} eV)"),
         ("wall time", f"{sum(result.timings.values()):.2f} s"),
@@ -129,6 +131,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forces", action=argparse.BooleanOptionalAction,
                    help="compute forces (Ha/Bohr) or not (default: the preset's: on for qm9, "
                         "ani1x and wb97x-d3bj-def2-svp)")
+    p.add_argument("--guess", metavar="MODEL_DIR",
+                   help="start the SCF from a trained DFT-loss network's density (default: minao)")
     p.add_argument("--json", action="store_true", help="print one JSON object; keys carry units")
     p.set_defaults(func=cmd_run)
 

@@ -81,7 +81,7 @@ def compile_shape(shape: Task, config: TaskConfig) -> ShapeCompile:
                             "none of its molecules embeds")
     entry, mol = found
     _, failures = compute([MoleculeResult(entry, 0, [mol], [])], config.settings, config.forces,
-                          config.batch_size)
+                          config.batch_size, config.guess)
     if config.conformers.optimize == "dft" and not failures:
         from dftgen import run_dft_batch
 

@@ -71,8 +71,12 @@ class RunReport:
 
 
 def run_config(spec: PipelineSpec, run_dir: Path) -> TaskConfig:
+    if spec.dft.guess:  # a missing or mismatched network fails the run here, not every molecule
+        from dftgen.train.dftloss.guess import load
+
+        load(spec.dft.guess).check(spec.dft.settings)
     return TaskConfig(seed=spec.seed, conformers=spec.conformers, settings=spec.dft.settings,
-                      forces=spec.dft.with_forces, batch_size=spec.plan.batch_size,
+                      forces=spec.dft.with_forces, guess=spec.dft.guess, batch_size=spec.plan.batch_size,
                       parts_dir=str(run_dir / "parts"), config_hash=spec.config_hash(),
                       spec=json.loads(spec.to_json()))
 

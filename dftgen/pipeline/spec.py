@@ -77,9 +77,12 @@ class ConformersSection:
 @dataclasses.dataclass(frozen=True)
 class DFTSection(SettingsSection):
     """A preset and Settings overrides (`dftgen.specfile.SettingsSection`); forces: compute
-    forces or not, None for the preset's choice (`with_forces`)."""
+    forces or not, None for the preset's choice (`with_forces`); guess: a trained DFT-loss
+    model directory whose predicted density starts every SCF (None: minao), absolute or
+    relative to the spec file."""
 
     forces: bool | None = None
+    guess: str | None = None
 
     @property
     def with_forces(self) -> bool:
@@ -146,7 +149,9 @@ class PipelineSpec:
             "filter": _filter_dict(self.filter),
             "conformers": dataclasses.asdict(self.conformers),
             "dft": {"settings": dataclasses.asdict(self.dft.settings),
-                    "forces": self.dft.with_forces},
+                    "forces": self.dft.with_forces,
+                    # only when set: the hashes of specs from before `guess` hold
+                    **({"guess": self.dft.guess} if self.dft.guess else {})},
             "plan": dataclasses.asdict(self.plan),
             "splits": dict(self.output.splits),
         }
@@ -173,12 +178,14 @@ def _filter_dict(filt: FilterSection) -> dict:
 
 
 def load(path: str | os.PathLike) -> PipelineSpec:
-    """Read and validate a TOML spec; a relative source path is taken from the spec's folder."""
+    """Read and validate a TOML spec; a relative source path or guess is taken from the spec's
+    folder."""
     path = Path(path)
     data, where = read_toml(path, "pipeline spec")
-    source = data.get("source", {})
-    if isinstance(source, dict) and source.get("path"):
-        source["path"] = str((path.parent / os.path.expanduser(source["path"])).resolve())
+    for table, key in (("source", "path"), ("dft", "guess")):
+        section = data.get(table, {})
+        if isinstance(section, dict) and section.get(key) and isinstance(section[key], str):
+            section[key] = str((path.parent / os.path.expanduser(section[key])).resolve())
     return from_dict(data, where)
 
 

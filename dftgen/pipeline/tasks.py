@@ -41,6 +41,7 @@ class TaskConfig:
     parts_dir: str
     config_hash: str
     spec: dict = dataclasses.field(default_factory=dict)  # the run's spec, recorded in each part
+    guess: str | None = None  # a DFT-loss model directory: its density starts each SCF
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +93,7 @@ def run_task(task: Task, config: TaskConfig) -> TaskSummary:
         embedded.append(MoleculeResult(entry, molecule_seed(config.seed, entry.id), conformers, [],
                                        relaxation))
     dft_start = time.perf_counter()
-    done, dft_failures = compute(embedded, config.settings, config.forces, config.batch_size)
+    done, dft_failures = compute(embedded, config.settings, config.forces, config.batch_size, config.guess)
     dft_seconds = time.perf_counter() - dft_start
     failures += dft_failures
     unconverged = [
@@ -137,10 +138,11 @@ def summary_of_part(path: Path) -> TaskSummary:
                        float(attrs.get("dft_seconds", 0.0)))
 
 
-def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, batch_size: int
-            ) -> tuple[list[MoleculeResult], list[Failure]]:
+def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, batch_size: int,
+            guess: str | None = None) -> tuple[list[MoleculeResult], list[Failure]]:
     """Fill in `results` of each molecule by `run_dft_batch` over batches of exactly
-    `batch_size` conformers (the last one padded with copies), so that a bucket compiles once.
+    `batch_size` conformers (the last one padded with copies), so that a bucket compiles once;
+    `guess`: a DFT-loss model directory whose density starts each SCF (None: minao).
 
     A batch that raises is run again molecule by molecule, so one bad molecule costs only
     itself; a molecule any of whose conformers fails is a failure as a whole (no partial
@@ -161,7 +163,7 @@ def compute(molecules: list[MoleculeResult], settings: Settings, forces: bool, b
         mols += [mols[-1]] * (batch_size - len(mols))
         with warnings.catch_warnings():  # non-convergence is recorded as data instead
             warnings.simplefilter("ignore", SCFNotConvergedWarning)
-            out = run_dft_batch(mols, settings, forces=forces)
+            out = run_dft_batch(mols, settings, forces=forces, guess=guess)
         for i, r in zip(indices, out):
             results[i] = r
 

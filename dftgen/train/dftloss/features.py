@@ -70,10 +70,17 @@ class Sample:
 def featurise(mol: Molecule, settings: Settings) -> Sample:
     """The features of `mol` at the settings' basis, grid and precision (the SCF inputs come
     from `dftgen.scf.assemble`, so they are exactly what `run_dft` would use)."""
+    prepared = scf.assemble(scf.setup(mol, settings), settings)
+    features = features_of(prepared, prepared.work, settings)
+    key = (prepared.basis.shape_key, prepared.work.weights.shape[0])
+    return Sample(mol, features, key, prepared.setup.n_occ)
+
+
+def features_of(prepared: scf.Problem, inputs: SCFInputs, settings: Settings) -> MoleculeFeatures:
+    """The features of an assembled molecule, built on `inputs` (its work or exact arrays)."""
+    mol = prepared.mol
     if int(mol.numbers.max()) > MAX_Z:
         raise ValueError(f"molecule {mol.name!r}: elements beyond Z={MAX_Z} are not supported")
-    prepared = scf.assemble(scf.setup(mol, settings), settings)
-    inputs = prepared.work
     fock0, _ = _fock_and_energy(inputs.dm0, inputs, settings.xc)
     s, d0 = inputs.s, inputs.dm0
     sds = s @ d0 @ s
@@ -91,7 +98,7 @@ def featurise(mol: Molecule, settings: Settings) -> Sample:
     for a in range(len(shells)):
         ao_shell[ao_loc[a]:ao_loc[a + 1], a] = 1.0
     dt = inputs.h.dtype
-    features = MoleculeFeatures(
+    return MoleculeFeatures(
         scf=inputs, fock0=fock0, covariants=covariants,
         numbers=jnp.asarray(mol.numbers, jnp.int32),
         positions=jnp.asarray(np.asarray(mol.positions), dt),
@@ -99,8 +106,6 @@ def featurise(mol: Molecule, settings: Settings) -> Sample:
         shell_code=jnp.asarray(codes, jnp.int32),
         ao_shell=jnp.asarray(ao_shell, dt),
     )
-    key = (prepared.basis.shape_key, inputs.weights.shape[0])
-    return Sample(mol, features, key, prepared.setup.n_occ)
 
 
 _fock_and_energy = jax.jit(fock_and_energy, static_argnames="xc_name")
