@@ -56,8 +56,9 @@ def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
     run_dir = out / "tiny-compare"
     report = (run_dir / compare.REPORT).read_text()
     results = json.loads((run_dir / compare.RESULTS).read_text())
-    assert sorted(p.name for p in (run_dir / compare.RUNS).iterdir()) == [
+    assert sorted(p.name for p in (run_dir / compare.RUNS).glob("*.json")) == [
         "dft-seed0.json", "dft-seed1.json", "labels-seed0.json", "labels-seed1.json"]
+    assert (run_dir / compare.RUNS / "dft-seed1" / "model.eqx").is_file()  # a guess= for run_dft
     for name in compare.ROUTES.values():
         assert f"| {name} |" in report
     for png, _ in compare.PLOTS.values():

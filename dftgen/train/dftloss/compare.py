@@ -10,8 +10,8 @@ budget and is evaluated, outside its clock, as its clock passes each budget: on 
 molecules and on held-out conformers of the training molecules, with the SCF iterations a
 converge-mode SCF needs from the predicted density.
 
-Runs are files under OUT/runs/ (`<route>-seed<k>.json`): a command skips the runs already
-there, so an interrupted comparison resumes, and `--routes` / `--seeds` split one comparison
+Runs are files under OUT/runs/ (`<route>-seed<k>.json`, and the trained model in the folder
+`<route>-seed<k>/`, a `guess=` for run_dft): a command skips the runs already there, so an interrupted comparison resumes, and `--routes` / `--seeds` split one comparison
 over processes. Each command ends by writing the report of every run present.
 """
 
@@ -31,7 +31,7 @@ from dftgen.train.dftloss import labels as labels_mod
 from dftgen.train.dftloss import molecules, plots
 from dftgen.train.dftloss.features import Sample
 from dftgen.train.dftloss.spec import DFTLossSpec
-from dftgen.train.dftloss.train import Stopwatch, fit, new_model, prepare_split, route_loss
+from dftgen.train.dftloss.train import Stopwatch, fit, new_model, prepare_split, route_loss, save
 
 ROUTES = {"dft": "DFT loss (no labels)", "labels": "labels (converged SCF)"}
 HELD_OUT = {"test": "held-out molecules", "held_out": "held-out conformers of the training molecules"}
@@ -79,7 +79,8 @@ def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
             if path.exists():
                 progress(f"{path.name}: already run")
                 continue
-            result = run_route(spec, route, seed, train_samples, held, references)
+            model, result = run_route(spec, route, seed, train_samples, held, references)
+            save(model, spec.replace(training={"route": route}, model={"seed": seed}), path.with_suffix(""))
             _write_atomically(path, json.dumps(result, indent=1))
             last = result["log"][-1]
             progress(f"{ROUTES[route]}, seed {seed}: {last['step']} steps; " + ", ".join(
@@ -97,7 +98,8 @@ def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
 def run_route(spec: DFTLossSpec, route: str, seed: int, train_samples: list[Sample],
               held: dict[str, list[Sample]], references: dict[str, list]) -> dict:
     """One route, one seed: labels (label route), then training until the clock passes the
-    largest budget, evaluated on every held-out set as it passes each budget."""
+    largest budget, evaluated on every held-out set as it passes each budget. Returns the
+    trained model and the run's record."""
     m = spec.model
     settings = spec.settings
     route_spec = spec.replace(training={"route": route, "steps": UNLIMITED_STEPS}, model={"seed": seed})
@@ -116,10 +118,10 @@ def run_route(spec: DFTLossSpec, route: str, seed: int, train_samples: list[Samp
     labels, label_s = None, 0.0
     if route == "labels":
         labels, label_s = labels_mod.generate(train_samples, settings)
-    _, log = fit(new_model(route_spec), train_samples, route_loss(route_spec), route_spec.training,
-                 labels=labels, on_eval=on_eval, budget_s=budgets_s[-1], eval_times=budgets_s,
-                 watch=watch, seed=seed)
-    return {"route": route, "seed": seed, "label_s": label_s, "log": log}
+    model, log = fit(new_model(route_spec), train_samples, route_loss(route_spec), route_spec.training,
+                     labels=labels, on_eval=on_eval, budget_s=budgets_s[-1], eval_times=budgets_s,
+                     watch=watch, seed=seed)
+    return model, {"route": route, "seed": seed, "label_s": label_s, "log": log}
 
 
 def at_budget(run_result: dict, budget_s: float) -> dict:
