@@ -83,3 +83,24 @@ def test_a_pipeline_spec_takes_a_guess_relative_to_itself(model_dir, tmp_path):
     assert run_config(spec, tmp_path).guess == spec.dft.guess
     with pytest.raises(FileNotFoundError, match="no DFT-loss model"):
         run_config(spec.replace(dft={"guess": str(tmp_path)}), tmp_path)
+
+
+def test_a_pipeline_task_starts_from_the_network(model_dir, tmp_path):
+    from dftgen.data import shards
+    from dftgen.pipeline.ingest import MoleculeEntry, molecule_id
+    from dftgen.pipeline.plan import Task
+    from dftgen.pipeline.spec import ConformersSection
+    from dftgen.pipeline.tasks import TaskConfig, part_path, run_task
+    from dftgen.presets import resolve
+
+    task = Task("t", "b", (MoleculeEntry(molecule_id("O"), "O", (8, 1, 1)),))
+    blocks = {}
+    for name, guess in (("minao", None), ("network", str(model_dir))):
+        (tmp_path / name).mkdir()
+        config = TaskConfig(seed=0, conformers=ConformersSection(per_molecule=2), forces=False,
+                            settings=resolve("qm1b", **CONVERGE), batch_size=1,
+                            parts_dir=str(tmp_path / name), config_hash="test", guess=guess)
+        assert run_task(task, config).conformers == 2
+        blocks[name] = shards.read(part_path(tmp_path / name, "t"))[0].conformers
+    np.testing.assert_allclose(blocks["network"]["energy_ev"], blocks["minao"]["energy_ev"], rtol=0, atol=1e-6)
+    assert np.all(blocks["network"]["iterations"] < blocks["minao"]["iterations"])
