@@ -98,7 +98,7 @@ def _summary(rows: list[dict]) -> str:
         t1 = statistics.mean(r["network"][0] for r in part)
         lines.append(f"- {label}s ({len(part)}): {it0:.1f} iterations from minao, {it1:.1f} from the "
                      f"network ({100 * (1 - it1 / it0):.0f}% fewer); {t0:.3f} s against {t1:.3f} s a "
-                     f"molecule ({100 * (1 - t1 / t0):.0f}% less wall time, the prediction included).")
+                     f"molecule, the prediction included (wall time {100 * (t1 / t0 - 1):+.0f}%).")
     return "\n".join(lines)
 
 

@@ -80,6 +80,8 @@ def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
             assert log[-1][name]["iterations_from_prediction"] >= 1
         if run["route"] == "labels":  # the label route's clock starts after its labels
             assert log[0]["train_s"] >= run["label_s"] > 0
+        else:  # and nothing else runs on a clock before the first step: compilation is outside
+            assert log[0]["train_s"] < 1.0
     assert {(r["budget_minutes"], r["route"], r["seeds"]) for r in results["table"]} == {
         (b, route, 2) for b in results["budgets_minutes"] for route in compare.ROUTES}
     # a second command finds every run done: it only rewrites the report

@@ -114,11 +114,12 @@ def run_route(spec: DFTLossSpec, route: str, seed: int, train_samples: list[Samp
             out[name] = result
         return out
 
+    untrained = new_model(route_spec)  # initialising compiles too: before the clock
     watch = Stopwatch()
     labels, label_s = None, 0.0
     if route == "labels":
         labels, label_s = labels_mod.generate(train_samples, settings)
-    model, log = fit(new_model(route_spec), train_samples, route_loss(route_spec), route_spec.training,
+    model, log = fit(untrained, train_samples, route_loss(route_spec), route_spec.training,
                      labels=labels, on_eval=on_eval, budget_s=budgets_s[-1], eval_times=budgets_s,
                      watch=watch, seed=seed)
     return model, {"route": route, "seed": seed, "label_s": label_s, "log": log}
