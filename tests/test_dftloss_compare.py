@@ -96,6 +96,8 @@ def test_a_route_still_making_labels_at_a_budget_is_judged_untrained():
     log = [{"step": 0, "train_s": 50.0, "passed_s": []}, {"step": 3, "train_s": 61.0, "passed_s": [30.0, 60.0]}]
     assert compare.at_budget({"label_s": 50.0, "log": log}, 30.0)["step"] == 0
     assert compare.at_budget({"label_s": 50.0, "log": log}, 60.0)["step"] == 3
+    with pytest.raises(ValueError, match="dft-seed2 was not evaluated at 2 min"):
+        compare.at_budget({"route": "dft", "seed": 2, "label_s": 0.0, "log": log}, 120.0)
 
 
 def test_compare_rejects_unknown_routes_and_bad_numbers(spec_file, tmp_path):

@@ -131,7 +131,12 @@ def at_budget(run_result: dict, budget_s: float) -> dict:
     log = run_result["log"]
     if run_result["label_s"] > budget_s:
         return log[0]
-    return next(e for e in log if budget_s in e.get("passed_s", ()))
+    found = next((e for e in log if budget_s in e.get("passed_s", ())), None)
+    if found is None:  # a run kept from a spec with other budgets
+        raise ValueError(f"run {run_result['route']}-seed{run_result['seed']} was not evaluated at "
+                         f"{budget_s / 60:g} min: its spec had other budgets; remove its file from "
+                         f"{RUNS}/ to rerun it")
+    return found
 
 
 def summarise(spec: DFTLossSpec, runs: list[dict], shared: dict) -> dict:
