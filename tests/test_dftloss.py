@@ -175,6 +175,20 @@ def test_refine_densities_are_valid_closed_shell_densities(waters):
     assert abs(float(jnp.trace(pred.dm @ f.scf.s)) - 10.0) < 1e-10
 
 
+def test_residual_pins_the_scale_the_density_cannot_see(waters):
+    """2 F* + 3 S has the converged Fock matrix F*'s density, so no loss of the density can
+    tell them apart; the self-consistency residual is ~0 for F* and large for the other."""
+    (sample, *_), (ref, *_) = waters
+    f = sample.features
+    fock = dscf.fock_and_energy(jnp.asarray(ref.dm), f.scf, "b3lyp5")[0]
+    exact = dscf.refine(fock, f.scf, "b3lyp5", steps=0)
+    scaled = dscf.refine(2.0 * fock + 3.0 * f.scf.s, f.scf, "b3lyp5", steps=0)
+    np.testing.assert_allclose(scaled.dm, exact.dm, atol=1e-10)
+    assert abs(float(exact.energy) - ref.energy) < 1e-9
+    assert float(exact.residual) < 1e-10
+    assert float(scaled.residual) > 100.0
+
+
 def test_dataset_molecules_keep_the_split_and_carry_labels_in_hartree(tmp_path):
     """Molecules read from a generated dataset (synthetic labels here): train and test hold
     different molecules, and stored eV labels arrive in Hartree for the label twin."""

@@ -14,6 +14,14 @@ checked against the bound.
     steps = 1:  D = aufbau(F[D_0])
     steps = n:  D_t = aufbau(F[D_{t-1}]) for t < n, then D_n = aufbau(F[(D_{n-1} + D_{n-2}) / 2])
 
+The density of H depends only on H's occupied subspace, so it is unchanged by H -> a H + b S
+(a > 0) and by any change inside the occupied or virtual space: a loss of the density alone
+leaves the network's output scale free, and an optimiser drifts along that flat direction
+until H's spectrum is hundreds of Hartree wide and a small step reorders its occupations.
+The self-consistency residual |X^T (H - F[D_0]) X|^2 (Frobenius, Hartree^2) pins that
+freedom: it is zero exactly when H is the Fock matrix of its own density, as at a converged
+SCF, where the energy is lowest too, so adding it to a loss does not move the optimum.
+
 Energies in Hartree; matrices (nao, nao) in the AO basis.
 """
 
@@ -31,11 +39,13 @@ MIXING = 0.5
 
 
 class Prediction(NamedTuple):
-    """dm: the final density.  fock: F[dm].  energy: E[dm], total, Hartree."""
+    """dm: the final density.  fock: F[dm].  energy: E[dm], total, Hartree.
+    residual: |X^T (H - F[D_0]) X|^2 of the predicted H, Hartree^2."""
 
     dm: jax.Array
     fock: jax.Array
     energy: jax.Array
+    residual: jax.Array
 
 
 def aufbau(hamiltonian, inputs: SCFInputs, broadening: float):
@@ -46,15 +56,18 @@ def aufbau(hamiltonian, inputs: SCFInputs, broadening: float):
 
 def refine(hamiltonian, inputs: SCFInputs, functional: str, steps: int = 2,
            broadening: float = 1e-10) -> Prediction:
-    """The density after `steps` SCF-like steps from `hamiltonian`, with F and E of it."""
+    """The density after `steps` SCF-like steps from `hamiltonian`, with F and E of it and
+    the self-consistency residual of `hamiltonian`."""
     _, dm = aufbau(hamiltonian, inputs, broadening)
-    previous = dm
-    for t in range(1, steps + 1):
-        source = MIXING * dm + (1.0 - MIXING) * previous if t == steps and steps > 1 else dm
-        fock, _ = fock_and_energy(source, inputs, functional)
-        previous, (_, dm) = dm, aufbau(fock, inputs, broadening)
     fock, energy = fock_and_energy(dm, inputs, functional)
-    return Prediction(dm, fock, energy)
+    difference = inputs.x.T @ (hamiltonian - fock) @ inputs.x
+    for t in range(1, steps + 1):
+        previous, (_, dm) = dm, aufbau(fock, inputs, broadening)
+        if t == steps - 1:  # the last step starts from the mixture, which damps sloshing
+            fock, _ = fock_and_energy(MIXING * dm + (1.0 - MIXING) * previous, inputs, functional)
+        else:
+            fock, energy = fock_and_energy(dm, inputs, functional)
+    return Prediction(dm, fock, energy, jnp.sum(difference * difference))
 
 
 def orbital_energies(fock, inputs: SCFInputs, broadening: float = 1e-10):

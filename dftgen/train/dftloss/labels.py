@@ -5,9 +5,11 @@ energies, and, where available, the converged density D* (datasets store energie
 orbital energies only; labels generated here by `generate` keep the density too). The
 supervised loss of one molecule is
 
-    w_E (E[D] - E*)^2 + w_o ((e_H - e_H*)^2 + (e_L - e_L*)^2) + w_D mean((D - D*)^2),
+    w_E (E[D] - E*)^2 + w_o ((e_H - e_H*)^2 + (e_L - e_L*)^2) + w_D mean((D - D*)^2)
+        + consistency |X^T (H - F[D_0]) X|^2,
 
-Hartree^2 for the first two terms; the density term is skipped where no D* exists.
+Hartree^2 for the first two terms; the density term is skipped where no D* exists. The last
+is the DFT-loss route's self-consistency term (differentiable_scf), the same in both routes.
 """
 
 from __future__ import annotations
@@ -56,11 +58,11 @@ def generate(samples: list[Sample], settings: Settings) -> tuple[list[Label], fl
 
 
 def label_loss(model, features: MoleculeFeatures, label: Label, functional: str, steps: int,
-               broadening: float, weights: LabelsSection):
+               broadening: float, weights: LabelsSection, consistency: float):
     """The supervised loss of one molecule (see the module docstring)."""
     pred = dscf.refine(model.hamiltonian(features), features.scf, functional, steps, broadening)
     homo, lumo = dscf.frontier(pred.fock, features.scf, broadening)
     loss = weights.energy * (pred.energy - label.energy) ** 2
     loss += weights.orbitals * ((homo - label.homo) ** 2 + (lumo - label.lumo) ** 2)
     loss += weights.density * label.has_dm * jnp.mean((pred.dm - label.dm) ** 2)
-    return loss
+    return loss + consistency * pred.residual

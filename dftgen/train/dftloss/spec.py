@@ -5,7 +5,8 @@
     [data]      train = [SMILES...], test = [SMILES...], conformers, held_out_conformers, seed;
                 or dataset = PATH
     [model]     width, n_rbf, cutoff_bohr, scf_steps, broadening, seed
-    [training]  route ("dft" or "labels"), steps, batch_size, lr, warmup_steps, clip, eval_every
+    [training]  route ("dft" or "labels"), steps, batch_size, lr, warmup_steps, clip, eval_every,
+                consistency
     [labels]    weights of the label twin's loss terms: energy, orbitals, density
     [compare]   budget_minutes (one budget or a list), seeds
 
@@ -71,14 +72,17 @@ class TrainingSection:
     warmup_steps: int = 20  # linear learning-rate warm-up: the gates scale Hartree-sized matrices
     clip: float = 1.0  # global gradient norm
     eval_every: int = 50
+    # weight of the predicted Hamiltonian's self-consistency residual in either route's loss
+    # (Hartree^-1 against the DFT energy): without it the network's output scale drifts freely
+    consistency: float = 0.1
 
     def __post_init__(self):
         if self.route not in ("dft", "labels"):
             raise ValueError(f"route must be 'dft' or 'labels', got {self.route!r}")
         if min(self.steps, self.batch_size, self.eval_every) < 1 or self.lr <= 0:
             raise ValueError("steps, batch_size, eval_every and lr must be positive")
-        if self.warmup_steps < 0:
-            raise ValueError("warmup_steps must be >= 0")
+        if self.warmup_steps < 0 or self.consistency < 0:
+            raise ValueError("warmup_steps and consistency must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)

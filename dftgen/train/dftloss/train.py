@@ -33,20 +33,22 @@ from dftgen.train.dftloss.model import HamiltonianCorrection
 MODEL_FILE, SPEC_FILE, METRICS_FILE, CURVE_FILE = "model.eqx", "spec.json", "metrics.json", "curve.png"
 
 
-def energy_loss(model, features, label, functional: str, steps: int, broadening: float):
-    """The DFT-loss route: E[D] of the predicted density, Hartree (`label` is unused)."""
-    hamiltonian = model.hamiltonian(features)
-    return dscf.refine(hamiltonian, features.scf, functional, steps, broadening).energy
+def energy_loss(model, features, label, functional: str, steps: int, broadening: float,
+                consistency: float):
+    """The DFT-loss route: E[D] of the predicted density plus `consistency` times the
+    predicted Hamiltonian's self-consistency residual, Hartree (`label` is unused)."""
+    pred = dscf.refine(model.hamiltonian(features), features.scf, functional, steps, broadening)
+    return pred.energy + consistency * pred.residual
 
 
 def route_loss(spec: DFTLossSpec) -> Callable:
     """loss(model, features, label) of the spec's route, the spec's settings bound."""
-    m = spec.model
-    if spec.training.route == "dft":
-        return functools.partial(energy_loss, functional=spec.settings.xc, steps=m.scf_steps,
-                                 broadening=m.broadening)
-    return functools.partial(labels_mod.label_loss, functional=spec.settings.xc,
-                             steps=m.scf_steps, broadening=m.broadening, weights=spec.labels)
+    m, t = spec.model, spec.training
+    common = dict(functional=spec.settings.xc, steps=m.scf_steps, broadening=m.broadening,
+                  consistency=t.consistency)
+    if t.route == "dft":
+        return functools.partial(energy_loss, **common)
+    return functools.partial(labels_mod.label_loss, weights=spec.labels, **common)
 
 
 def new_model(spec: DFTLossSpec) -> HamiltonianCorrection:
