@@ -64,7 +64,8 @@ def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
     for png, _ in compare.PLOTS.values():
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png})" in report
-    assert "held-out molecules" in report and "held-out conformers" in report and "wins" in report
+    assert "Held out: held-out molecules (F), 2 conformers; held-out conformers" in report
+    assert "standard error" in report
     assert (results["train_conformers"], results["test_conformers"], results["held_out_conformers"]) == (2, 2, 1)
     assert results["label_s"]["mean"] > 0 and results["machine"]["machine"]["cores"] >= 1
     budgets_s = [60 * b for b in results["budgets_minutes"]]
@@ -122,3 +123,25 @@ def test_train_dftloss_command_writes_a_loadable_model(spec_file, tmp_path):
     model, spec = load_model(model_dir)
     assert spec.name == "tiny" and spec.model.width == 8
     assert (model_dir / "curve.png").stat().st_size > 0
+
+
+def _table(budgets, dft, labels, seeds=3):
+    """A results table: per budget, (mean, std) of the energy MAE of each route."""
+    rows = [{"budget_minutes": b, "route": route, "seeds": seeds,
+             "test": {"energy_mae_mev": {"mean": m, "std": sd}}}
+            for b, d, lab in zip(budgets, dft, labels) for route, (m, sd) in (("dft", d), ("labels", lab))]
+    return {"budgets_minutes": budgets, "table": rows}
+
+
+def test_verdict_calls_a_lead_clear_only_beyond_the_seeds_spread():
+    # standard error of the difference: sqrt(2 * 10^2 / 2) = 10; a lead is clear above 20
+    lines = compare.verdict(_table([1, 3, 9], [(100, 10), (100, 10), (150, 10)],
+                                   [(150, 10), (110, 10), (100, 10)]), "test", "energy_mae_mev")
+    assert lines[0].startswith("- 1 min: DFT loss (no labels) lower, 100 against 150 (1.50x): a clear lead")
+    assert "within the seeds' spread (difference 10, standard error 10)" in lines[1]
+    assert lines[2].startswith("- 9 min: labels (converged SCF) lower") and "clear lead" in lines[2]
+    assert lines[3] == "- Crossover between 1 and 9 min: labels (converged SCF) takes the lead."
+    tied = compare.verdict(_table([1], [(100, 50)], [(120, 50)]), "test", "energy_mae_mev")
+    assert tied[-1] == "- No budget separates the routes beyond the seeds' spread."
+    single = compare.verdict(_table([1], [(100, 0)], [(120, 0)], seeds=1), "test", "energy_mae_mev")
+    assert "one seed per route" in single[0]

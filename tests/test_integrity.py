@@ -83,15 +83,19 @@ def test_resume_quarantines_a_damaged_part_so_its_molecules_run_again(run):
 
 def test_the_dataset_card_is_written_from_the_run_metadata(tmp_path):
     from dftgen.data.card import write_card
-    from dftgen.presets import resolve
+    from dftgen.presets import PRESETS, level_of_theory, resolve
 
     (tmp_path / "parts").mkdir()
     shards.write(tmp_path / "parts" / "a.h5", to_block([molecule_result("CO", 2, -115.0)], [],
                                                        forces=False), {})
     settings = {"settings": dataclasses.asdict(resolve("qm1b")), "code_version": "9.9",
-                "spec": {"conformers": {"per_molecule": 2, "optimize": None}}}
+                "spec": {"conformers": {"per_molecule": 2, "optimize": None}},
+                "preset": "qm1b", "preset_provenance": PRESETS["qm1b"].provenance,
+                "level_of_theory": level_of_theory(resolve("qm1b"))}
     compact(tmp_path, [("train", 1.0)], shard_mb=512, attrs={"config_hash": "abc", **settings})
     text = write_card(tmp_path).read_text()
-    assert "Config hash `abc`" in text and "functional `b3lyp5`, basis `sto-3g`" in text
+    assert "Config hash `abc`" in text and text.count("b3lyp5/sto-3g") == 1
+    assert "- b3lyp5/sto-3g (spherical shells, grid level 0, exact ERIs), precision float32" in text
+    assert "- preset `qm1b`: QM1B" in text
     assert "| train | 1 | 2 | 1 |" in text and "dftgen 9.9" in text
     assert "jax" in text and "cores" in text

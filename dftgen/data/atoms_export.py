@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dftgen.atomic_files import atomic_path
 from dftgen.data.dataset import Dataset
 from dftgen.elements import BOHR_ANGSTROM, DEBYE_AU
 
@@ -68,9 +69,8 @@ def to_extxyz(dataset: Dataset, out_dir: str | os.PathLike) -> dict[str, int]:
 
     written = {}
     for split, path in _outputs(dataset, out_dir, ".extxyz"):
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         written[split] = 0
-        with open(tmp, "w") as f:
+        with atomic_path(path) as tmp, open(tmp, "w") as f:
             for atoms, results in conformer_atoms(dataset, split):
                 atoms.info["units"] = UNITS_TEXT
                 for key, ref in MACE_KEYS.items():
@@ -80,7 +80,6 @@ def to_extxyz(dataset: Dataset, out_dir: str | os.PathLike) -> dict[str, int]:
                         atoms.info[ref] = results[key]
                 write(f, atoms, format="extxyz")
                 written[split] += 1
-        os.replace(tmp, path)
     return written
 
 
@@ -91,24 +90,23 @@ def to_ase_db(dataset: Dataset, out_dir: str | os.PathLike) -> dict[str, int]:
 
     written = {}
     for split, path in _outputs(dataset, out_dir, ".db"):
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.unlink(missing_ok=True)
         written[split] = 0
-        with connect(tmp, type="db") as db:
-            units = {}
-            for atoms, results in conformer_atoms(dataset, split):
-                data = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in results.items()}
-                data.update({k: np.array([atoms.info[k]]) for k in ("homo", "lumo", "gap")})
-                units = {k: UNITS[k] for k in data}
-                info = {k: atoms.info[k] for k in ("molecule_id", "conformer", "smiles",
-                                                  "converged")}
-                atoms.calc = None
-                db.write(atoms, data=data, split=split, **info)
-                written[split] += 1
-        with connect(tmp, type="db") as db:
-            db.metadata = {"_property_unit_dict": units, "_distance_unit": "Ang",
-                           "atomrefs": {}, "units": UNITS_TEXT}
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            with connect(tmp, type="db") as db:
+                units = {}
+                for atoms, results in conformer_atoms(dataset, split):
+                    data = {k: np.atleast_1d(np.asarray(v, dtype=np.float64))
+                            for k, v in results.items()}
+                    data.update({k: np.array([atoms.info[k]]) for k in ("homo", "lumo", "gap")})
+                    units = {k: UNITS[k] for k in data}
+                    info = {k: atoms.info[k] for k in ("molecule_id", "conformer", "smiles",
+                                                      "converged")}
+                    atoms.calc = None
+                    db.write(atoms, data=data, split=split, **info)
+                    written[split] += 1
+            with connect(tmp, type="db") as db:
+                db.metadata = {"_property_unit_dict": units, "_distance_unit": "Ang",
+                               "atomrefs": {}, "units": UNITS_TEXT}
     return written
 
 

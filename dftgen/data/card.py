@@ -28,8 +28,10 @@ def card_text(index: dict, attrs: dict, run_name: str) -> str:
                   for name, entries in index["splits"].items()]
     failures = ", ".join(f"{k} {v}" for k, v in sorted(index.get("failures_by_stage", {}).items()))
     conformers = spec.get("conformers", {})
-    preset_lines = [f"- {attrs['level_of_theory']}: preset `{attrs['preset']}`, "
-                    f"{attrs['preset_provenance']}"] if "preset" in attrs else []
+    theory = attrs.get("level_of_theory") or (
+        f"{settings.get('xc')}/{settings.get('basis')} ({settings.get('shells', 'spherical')} "
+        f"shells, grid level {settings.get('grid_level')})")
+    preset_lines = [f"- preset `{attrs['preset']}`: {attrs['preset_provenance']}"] if "preset" in attrs else []
     return "\n".join([
         f"# Dataset card: {run_name}",
         "",
@@ -37,11 +39,9 @@ def card_text(index: dict, attrs: dict, run_name: str) -> str:
         "",
         "## Level of theory",
         "",
+        f"- {theory}, precision {settings.get('precision')}, {settings.get('mode')} mode, at "
+        f"most {settings.get('max_iter')} iterations",
         *preset_lines,
-        f"- functional `{settings.get('xc')}`, basis `{settings.get('basis')}` "
-        f"({settings.get('shells', 'spherical')} shells), grid level "
-        f"{settings.get('grid_level')}, precision {settings.get('precision')}, "
-        f"{settings.get('mode')} mode, at most {settings.get('max_iter')} iterations",
         f"- conformers: {conformers.get('per_molecule')} per molecule (RDKit ETKDGv3), "
         f"optimisation: {conformers.get('optimize') or 'none'}; forces: "
         f"{'yes' if attrs.get('forces') else 'no'}",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dftgen.atomic_files import atomic_path
 from dftgen.data.dataset import Dataset
 from dftgen.elements import SYMBOLS
 
@@ -44,14 +45,12 @@ def to_parquet(dataset: Dataset, out_dir: str | os.PathLike, include_unconverged
     rows = {}
     for name in dataset.split_names:
         path = out_dir / f"{name}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         rows[name] = 0
-        with pq.ParquetWriter(tmp, schema) as writer:
+        with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
             for chunk in dataset.split(name).chunks(chunk_size):
                 table = pa.Table.from_pydict(_qm1b_columns(chunk, include_unconverged), schema=schema)
                 writer.write_table(table)
                 rows[name] += table.num_rows
-        os.replace(tmp, path)
     return rows
 
 

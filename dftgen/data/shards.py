@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dftgen.atomic_files import atomic_path
 from dftgen.data.provenance import provenance
 
 SCHEMA_VERSION = 2
@@ -201,30 +202,23 @@ def write(path: str | os.PathLike, block: Block, attrs: dict) -> None:
     """
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            attrs = {"provenance": provenance(), **attrs}
-            encoded = sorted(k for k, v in attrs.items() if isinstance(v, (dict, list, tuple)))
-            f.attrs[_JSON_ATTRS] = json.dumps(encoded)
-            for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value) if key in encoded else value
-            for group_name in GROUPS:
-                columns = getattr(block, group_name)
-                group = f.create_group(group_name)
-                specs = _columns(group_name, "forces_ev_bohr" in columns)
-                for name, (dt, _, units) in specs.items():
-                    _write_column(group, name, columns[name], dt, units)
-            _write_column(f["molecules"], "conformer_start", block.conformer_starts(), "int64",
-                          "first row of the molecule in conformers/")
-            _write_column(f["conformers"], "atom_start", block.atom_starts(), "int64",
-                          "first row of the conformer in atoms/")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        attrs = {"provenance": provenance(), **attrs}
+        encoded = sorted(k for k, v in attrs.items() if isinstance(v, (dict, list, tuple)))
+        f.attrs[_JSON_ATTRS] = json.dumps(encoded)
+        for key, value in attrs.items():
+            f.attrs[key] = json.dumps(value) if key in encoded else value
+        for group_name in GROUPS:
+            columns = getattr(block, group_name)
+            group = f.create_group(group_name)
+            specs = _columns(group_name, "forces_ev_bohr" in columns)
+            for name, (dt, _, units) in specs.items():
+                _write_column(group, name, columns[name], dt, units)
+        _write_column(f["molecules"], "conformer_start", block.conformer_starts(), "int64",
+                      "first row of the molecule in conformers/")
+        _write_column(f["conformers"], "atom_start", block.atom_starts(), "int64",
+                      "first row of the conformer in atoms/")
 
 
 def _write_column(group, name: str, values: np.ndarray, dt: str, units: str) -> None:

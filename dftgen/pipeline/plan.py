@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dftgen.atomic_files import write_text_atomically
 from dftgen import basis as basis_mod
 from dftgen.molecule import Molecule
 from dftgen.pipeline.ingest import MoleculeEntry
@@ -76,10 +77,7 @@ class Plan:
                        "molecules": [[m.id, m.smiles, list(m.numbers)] for m in t.molecules]}
                       for t in self.tasks],
         }
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
+        write_text_atomically(path, json.dumps(data))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Plan:

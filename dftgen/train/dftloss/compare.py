@@ -11,20 +11,21 @@ molecules and on held-out conformers of the training molecules, with the SCF ite
 converge-mode SCF needs from the predicted density.
 
 Runs are files under OUT/runs/ (`<route>-seed<k>.json`, and the trained model in the folder
-`<route>-seed<k>/`, a `guess=` for run_dft): a command skips the runs already there, so an interrupted comparison resumes, and `--routes` / `--seeds` split one comparison
-over processes. Each command ends by writing the report of every run present.
+`<route>-seed<k>/`, a `guess=` for run_dft): a command skips the runs already there, so an
+interrupted comparison resumes, and `--routes` / `--seeds` split one comparison over
+processes. Each command ends by writing the report of every run present.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from dftgen.atomic_files import write_text_atomically
 from dftgen.data.provenance import provenance
 from dftgen.train.dftloss import evaluate as ev
 from dftgen.train.dftloss import labels as labels_mod
@@ -81,7 +82,7 @@ def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
                 continue
             model, result = run_route(spec, route, seed, train_samples, held, references)
             save(model, spec.replace(training={"route": route}, model={"seed": seed}), path.with_suffix(""))
-            _write_atomically(path, json.dumps(result, indent=1))
+            write_text_atomically(path, json.dumps(result, indent=1))
             last = result["log"][-1]
             progress(f"{ROUTES[route]}, seed {seed}: {last['step']} steps; " + ", ".join(
                 f"{HELD_OUT[n]} energy MAE {last[n]['energy_mae_mev']:.2f} meV" for n in held))
@@ -160,25 +161,46 @@ def summarise(spec: DFTLossSpec, runs: list[dict], shared: dict) -> dict:
 
 
 def verdict(results: dict, name: str, key: str) -> list[str]:
-    """Sentences: which route has the lower `key` on held-out set `name` at each budget, by
-    how much, and where the lead changes hands."""
-    lines, leaders = [], []
+    """Sentences: at each budget, which route has the lower mean `key` on held-out set `name`,
+    by how much, and whether the lead is clear: larger than twice the standard error of the
+    difference of the two means, the seeds taken as samples. Then where a clear lead changes
+    hands, if it does."""
+    lines, clear = [], []
     for budget in results["budgets_minutes"]:
-        rows = {r["route"]: r[name][key] for r in results["table"] if r["budget_minutes"] == budget}
+        rows = {r["route"]: r for r in results["table"] if r["budget_minutes"] == budget}
         if len(rows) < 2:
             continue
-        dft, lab = rows["dft"]["mean"], rows["labels"]["mean"]
+        dft, lab = rows["dft"][name][key]["mean"], rows["labels"][name][key]["mean"]
         leader = "dft" if dft < lab else "labels"
-        leaders.append((budget, leader))
         ratio = max(dft, lab) / max(min(dft, lab), 1e-300)
-        lines.append(f"- {budget:g} min: {ROUTES[leader]} wins, {min(dft, lab):.3g} against "
-                     f"{max(dft, lab):.3g} ({ratio:.2f}x lower).")
-    for (b0, l0), (b1, l1) in zip(leaders, leaders[1:]):
+        head = (f"- {budget:g} min: {ROUTES[leader]} lower, {min(dft, lab):.3g} against "
+                f"{max(dft, lab):.3g} ({ratio:.2f}x)")
+        error = _difference_error(rows["dft"], rows["labels"], name, key)
+        if error is None:
+            lines.append(f"{head}; one seed per route, so no spread to judge the lead by.")
+        elif abs(dft - lab) > 2.0 * error:
+            clear.append((budget, leader))
+            lines.append(f"{head}: a clear lead (difference {abs(dft - lab):.3g}, standard error "
+                         f"{error:.2g}).")
+        else:
+            lines.append(f"{head}, within the seeds' spread (difference {abs(dft - lab):.3g}, "
+                         f"standard error {error:.2g}).")
+    for (b0, l0), (b1, l1) in zip(clear, clear[1:]):
         if l0 != l1:
             lines.append(f"- Crossover between {b0:g} and {b1:g} min: {ROUTES[l1]} takes the lead.")
-    if leaders and len({lead for _, lead in leaders}) == 1:
-        lines.append(f"- No crossover within these budgets: {ROUTES[leaders[0][1]]} leads at every one.")
+    if not clear:
+        lines.append("- No budget separates the routes beyond the seeds' spread.")
+    elif len({lead for _, lead in clear}) == 1:
+        lines.append(f"- No crossover: {ROUTES[clear[0][1]]} leads wherever a lead is clear.")
     return lines
+
+
+def _difference_error(dft: dict, labels: dict, name: str, key: str) -> float | None:
+    """Standard error of the difference of the two routes' means (None with one seed): the
+    rows hold the seeds' population standard deviation, so each mean's error is std/sqrt(n-1)."""
+    if min(dft["seeds"], labels["seeds"]) < 2:
+        return None
+    return float(np.sqrt(sum(row[name][key]["std"] ** 2 / (row["seeds"] - 1) for row in (dft, labels))))
 
 
 def report(results: dict) -> str:
@@ -190,8 +212,10 @@ def report(results: dict) -> str:
         "",
         f"Settings: {', '.join(f'{k} = {v}' for k, v in spec['dft'].items())}. Training molecules: "
         f"{', '.join(data['train']) or data['dataset']} ({results['train_conformers']} conformers). "
-        + "; ".join(f"{HELD_OUT[n]}: {results[f'{n}_conformers']} conformers" for n in results["iterations_from_minao"])
-        + (f" ({', '.join(data['test'])})" if data["test"] else "") + ". "
+        f"Held out: " + "; ".join(
+            f"{HELD_OUT[n]}"
+            + (f" ({', '.join(data['test'])})" if n == "test" and data["test"] else "")
+            + f", {results[f'{n}_conformers']} conformers" for n in results["iterations_from_minao"]) + ". "
         f"Budgets: {', '.join(f'{b:g}' for b in results['budgets_minutes'])} minutes of each route's "
         f"clock; seeds {', '.join(str(r['seed']) for r in results['runs'] if r['route'] == 'dft')}. "
         f"Machine: {machine['cpu']}, {machine['cores']} cores, JAX on CPU, one process per route.",
@@ -202,23 +226,28 @@ def report(results: dict) -> str:
         f"are against converged SCF at the same settings, mean ± standard deviation over seeds.",
         "",
     ]
-    for name, title in HELD_OUT.items():
-        if name not in results["iterations_from_minao"]:
-            continue
-        lines += [f"## {title[0].upper() + title[1:]}", "",
-                  f"Initial guess (first SCF iterate): energy MAE {results['guess_energy_mae_mev'][name]:.4g} "
-                  f"meV; converge-mode SCF from minao: {results['iterations_from_minao'][name]:.1f} iterations.",
-                  "", "| budget (min) | route | steps | " + " | ".join(c for _, c in COLUMNS) + " |",
-                  "|---" * (3 + len(COLUMNS)) + "|"]
-        for row in results["table"]:
-            cells = [f"{row['budget_minutes']:g}", ROUTES[row["route"]], f"{row['steps']:.0f}"]
-            cells += [f"{row[name][k]['mean']:.4g} ± {row[name][k]['std']:.2g}" for k, _ in COLUMNS]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Energy:", *verdict(results, name, "energy_mae_mev"),
-                  "", "Gap:", *verdict(results, name, "gap_mae_mev"), ""]
+    for name in HELD_OUT:
+        if name in results["iterations_from_minao"]:
+            lines += _section(results, name)
     lines += [f"![energy error against budget]({PLOTS['energy_mae_mev'][0]})",
               f"![gap error against budget]({PLOTS['gap_mae_mev'][0]})", ""]
     return "\n".join(lines)
+
+
+def _section(results: dict, name: str) -> list[str]:
+    """The report's lines for held-out set `name`: its table and verdicts."""
+    title = HELD_OUT[name]
+    lines = [f"## {title[0].upper() + title[1:]}", "",
+             f"Initial guess (first SCF iterate): energy MAE {results['guess_energy_mae_mev'][name]:.4g} "
+             f"meV; converge-mode SCF from minao: {results['iterations_from_minao'][name]:.1f} iterations.",
+             "", "| budget (min) | route | steps | " + " | ".join(c for _, c in COLUMNS) + " |",
+             "|---" * (3 + len(COLUMNS)) + "|"]
+    for row in results["table"]:
+        cells = [f"{row['budget_minutes']:g}", ROUTES[row["route"]], f"{row['steps']:.0f}"]
+        cells += [f"{row[name][k]['mean']:.4g} ± {row[name][k]['std']:.2g}" for k, _ in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + ["", "Energy:", *verdict(results, name, "energy_mae_mev"),
+                    "", "Gap:", *verdict(results, name, "gap_mae_mev"), ""]
 
 
 def _mean_std(values) -> dict:
@@ -228,8 +257,3 @@ def _mean_std(values) -> dict:
 def _one_per_bucket(samples: list[Sample]) -> list[Sample]:
     return list({s.key: s for s in samples}.values())
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

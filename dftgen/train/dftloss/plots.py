@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 _ERRORS = (("energy_mae_mev", "energy"), ("gap_mae_mev", "gap"))
+_SETS = {"test": "held-out molecules", "held_out": "held-out conformers"}
 
 
 def training_curve(log: list[dict], path: Path, title: str) -> None:
@@ -37,10 +38,10 @@ def error_vs_budget(results: dict, key: str, ylabel: str, path: Path, title: str
                 continue
             ax.errorbar([r["budget_minutes"] for r in rows], [max(r[name][key]["mean"], 1e-6) for r in rows],
                         yerr=[r[name][key]["std"] for r in rows], marker="o" if route == "dft" else "s",
-                        linestyle="-" if name == "test" else ":", capsize=3, label=f"{route} route, {name}")
+                        linestyle="-" if name == "test" else ":", capsize=3, label=f"{route} route, {_SETS[name]}")
         if key == "energy_mae_mev":
             ax.axhline(results["guess_energy_mae_mev"][name], color="grey",
-                       linestyle="--" if name == "test" else "-.", label=f"initial guess, {name}")
+                       linestyle="--" if name == "test" else "-.", label=f"initial guess, {_SETS[name]}")
     ax.set(xlabel="budget: minutes of the route's clock (labels + training)", ylabel=ylabel,
            xscale="log", yscale="log", title=title)
     ax.legend(fontsize=8)

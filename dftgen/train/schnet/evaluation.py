@@ -17,6 +17,7 @@ import schnetpack.properties as P
 import torch
 from schnetpack.data.loader import AtomsLoader
 
+from dftgen.atomic_files import atomic_path
 from dftgen.train.schnet import spec as spec_mod
 from dftgen.train.schnet.data import ConformerIndex, Offsets, ShardConformers, atoms_input
 from dftgen.train.schnet.model import build_model, preprocessing
@@ -35,13 +36,11 @@ def device() -> torch.device:
 def save_checkpoint(path: str | os.PathLike, spec: SchNetSpec, model, offsets: dict[str, Offsets],
                     info: dict) -> None:
     """Write the checkpoint atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": FORMAT, "spec": spec.to_dict(),
-                "offsets": {k: o.to_dict() for k, o in offsets.items()},
-                "state_dict": state, "info": info}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "spec": spec.to_dict(),
+                    "offsets": {k: o.to_dict() for k, o in offsets.items()},
+                    "state_dict": state, "info": info}, tmp)
 
 
 class Trained:
