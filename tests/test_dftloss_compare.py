@@ -49,7 +49,7 @@ def spec_file(tmp_path):
     return path
 
 
-def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
+def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path, monkeypatch):
     out = tmp_path / "models"
     args = _parser().parse_args(["compare", str(spec_file), "--out", str(out)])
     assert args.func(args) == 0
@@ -57,7 +57,7 @@ def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
     report = (run_dir / compare.REPORT).read_text()
     results = json.loads((run_dir / compare.RESULTS).read_text())
     assert sorted(p.name for p in (run_dir / compare.RUNS).glob("*.json")) == [
-        "dft-seed0.json", "dft-seed1.json", "labels-seed0.json", "labels-seed1.json"]
+        "dft-seed0.json", "dft-seed1.json", "labels-seed0.json", "labels-seed1.json", compare.SHARED]
     assert (run_dir / compare.RUNS / "dft-seed1" / "model.eqx").is_file()  # a guess= for run_dft
     for name in compare.ROUTES.values():
         assert f"| {name} |" in report
@@ -85,12 +85,19 @@ def test_compare_writes_the_report_end_to_end_and_resumes(spec_file, tmp_path):
             assert log[0]["train_s"] < 1.0
     assert {(r["budget_minutes"], r["route"], r["seeds"]) for r in results["table"]} == {
         (b, route, 2) for b in results["budgets_minutes"] for route in compare.ROUTES}
-    # a second command finds every run done: it only rewrites the report
+    # a second command finds every run done: it only rewrites the report, featurising nothing
     before = {p.name: p.stat().st_mtime_ns for p in (run_dir / compare.RUNS).iterdir()}
+    (run_dir / compare.REPORT).unlink()
+    monkeypatch.setattr(compare, "prepare_split", _no_features)
     args = _parser().parse_args(["compare", str(spec_file), "--out", str(out), "--routes", "dft",
                                  "--seeds", "1"])
     assert args.func(args) == 0
     assert before == {p.name: p.stat().st_mtime_ns for p in (run_dir / compare.RUNS).iterdir()}
+    assert (run_dir / compare.REPORT).read_text() == report
+
+
+def _no_features(*args):
+    raise AssertionError("featurised although every run was there")
 
 
 def test_a_route_still_making_labels_at_a_budget_is_judged_untrained():

@@ -37,7 +37,7 @@ from dftgen.train.dftloss.train import Stopwatch, fit, new_model, prepare_split,
 ROUTES = {"dft": "DFT loss (no labels)", "labels": "labels (converged SCF)"}
 HELD_OUT = {"test": "held-out molecules", "held_out": "held-out conformers of the training molecules"}
 UNLIMITED_STEPS = 10**9
-REPORT, RESULTS, RUNS = "report.md", "compare.json", "runs"
+REPORT, RESULTS, RUNS, SHARED = "report.md", "compare.json", "runs", "shared.json"
 PLOTS = {"energy_mae_mev": ("energy_error_vs_budget.png", "energy MAE against converged SCF (meV)"),
          "gap_mae_mev": ("gap_error_vs_budget.png", "HOMO-LUMO gap MAE (meV)")}
 COLUMNS = (("energy_mae_mev", "energy MAE (meV)"), ("homo_mae_mev", "HOMO MAE (meV)"),
@@ -48,7 +48,41 @@ COLUMNS = (("energy_mae_mev", "energy MAE (meV)"), ("homo_mae_mev", "HOMO MAE (m
 def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
         seeds: Sequence[int] | None = None, progress: Callable[[str], None] = print) -> dict:
     """Run each route once per seed (skipping runs already in out_dir/runs/), then write
-    report.md, compare.json and the PNGs of every run present; returns the results."""
+    report.md, compare.json and the PNGs of every run present; returns the results. With
+    every run already there, only the report is rewritten (nothing is featurised)."""
+    runs_dir = out_dir / RUNS
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    pending = [(seed, route) for seed in (seeds if seeds is not None else spec.compare.seeds)
+               for route in routes if not (runs_dir / f"{route}-seed{seed}.json").exists()]
+    shared_path = runs_dir / SHARED
+    shared = json.loads(shared_path.read_text()) if shared_path.exists() else None
+    if pending or shared is None or shared["data"] != json.loads(json.dumps(spec.to_dict()["data"])):
+        train_samples, held, references, shared = _prepare(spec, progress)
+        write_text_atomically(shared_path, json.dumps(shared, indent=1))
+        for seed, route in pending:
+            path = runs_dir / f"{route}-seed{seed}.json"
+            model, result = run_route(spec, route, seed, train_samples, held, references)
+            save(model, spec.replace(training={"route": route}, model={"seed": seed}), path.with_suffix(""))
+            write_text_atomically(path, json.dumps(result, indent=1))
+            last = result["log"][-1]
+            progress(f"{ROUTES[route]}, seed {seed}: {last['step']} steps; " + ", ".join(
+                f"{HELD_OUT[n]} energy MAE {last[n]['energy_mae_mev']:.2f} meV" for n in held))
+    else:
+        progress("every run is already there: rewriting the report")
+    runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*-seed*.json"))]
+    results = summarise(spec, runs, {k: v for k, v in shared.items() if k != "data"})
+    results["machine"] = provenance()
+    (out_dir / RESULTS).write_text(json.dumps(results, indent=1))
+    for key, (name, label) in PLOTS.items():
+        plots.error_vs_budget(results, key, label, out_dir / name, f"{spec.name}: mean and spread over seeds")
+    (out_dir / REPORT).write_text(report(results))
+    return results
+
+
+def _prepare(spec: DFTLossSpec, progress: Callable[[str], None]):
+    """The molecules' features (train and held-out sets), the held-out references, and what
+    both routes share: feature and label-compile seconds, set sizes, the initial guess's
+    error and minao's SCF iterations, and the spec's data section they were made from."""
     settings = spec.settings
     entries = molecules.load(spec.data)
     start = time.perf_counter()
@@ -60,6 +94,7 @@ def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
     for sample in _one_per_bucket(train_samples):  # the labels' SCF programs, before any clock
         ev.reference(sample, settings)
     shared = {
+        "data": spec.to_dict()["data"],
         "feature_s": feature_s, "label_compile_s": time.perf_counter() - start,
         "train_conformers": len(train_samples),
         **{f"{name}_conformers": len(samples) for name, samples in held.items()},
@@ -72,28 +107,7 @@ def run(spec: DFTLossSpec, out_dir: Path, routes: Sequence[str] = tuple(ROUTES),
     progress(f"{len(train_samples)} training conformers, "
              + ", ".join(f"{len(s)} {HELD_OUT[n]}" for n, s in held.items())
              + f"; features {feature_s:.1f} s")
-    runs_dir = out_dir / RUNS
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for seed in seeds if seeds is not None else spec.compare.seeds:
-        for route in routes:
-            path = runs_dir / f"{route}-seed{seed}.json"
-            if path.exists():
-                progress(f"{path.name}: already run")
-                continue
-            model, result = run_route(spec, route, seed, train_samples, held, references)
-            save(model, spec.replace(training={"route": route}, model={"seed": seed}), path.with_suffix(""))
-            write_text_atomically(path, json.dumps(result, indent=1))
-            last = result["log"][-1]
-            progress(f"{ROUTES[route]}, seed {seed}: {last['step']} steps; " + ", ".join(
-                f"{HELD_OUT[n]} energy MAE {last[n]['energy_mae_mev']:.2f} meV" for n in held))
-    runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*-seed*.json"))]
-    results = summarise(spec, runs, shared)
-    results["machine"] = provenance()
-    (out_dir / RESULTS).write_text(json.dumps(results, indent=1))
-    for key, (name, label) in PLOTS.items():
-        plots.error_vs_budget(results, key, label, out_dir / name, f"{spec.name}: mean and spread over seeds")
-    (out_dir / REPORT).write_text(report(results))
-    return results
+    return train_samples, held, references, shared
 
 
 def run_route(spec: DFTLossSpec, route: str, seed: int, train_samples: list[Sample],
