@@ -8,7 +8,8 @@ import pytest
 
 from dftgen import Molecule, integrals
 from dftgen.integrals.eri import skipped_fraction
-from dftgen.integrals.layout import stack
+from dftgen.integrals.eri_stepwise import eri_packed_stepwise
+from dftgen.integrals.layout import layout_and_arrays, stack
 from finite_differences import central_gradient
 
 _REFERENCES = {}
@@ -113,22 +114,37 @@ def co_and_n2():
     return co, n2
 
 
-def test_one_compile_per_bucket(co_and_n2):
+def test_every_molecule_size_runs_the_programs_of_the_first(co_and_n2, test_molecules):
+    """Concrete positions take `eri_packed_stepwise`, whose programs depend on the kinds of
+    shell groups only: after CO, neither N2 nor molecules of other sizes compile anything."""
     co, n2 = co_and_n2
     integrals.eri(co, "sto-3g")
-    before = integrals.trace_counts["eri"]
-    for mol in (n2, co.with_positions(co.positions * 1.05)):
+    before = {k: integrals.trace_counts[k] for k in ("eri_tile_chunk", "eri_class_chunk", "eri")}
+    for mol in (n2, co.with_positions(co.positions * 1.05), test_molecules["methane"],
+                test_molecules["nine_heavy"]):
         got = np.asarray(integrals.eri(mol, "sto-3g"))
         assert np.max(np.abs(got - mol.to_pyscf("sto-3g").intor("int2e", aosym="s8"))) < 1e-10
-    assert integrals.trace_counts["eri"] == before
+    assert {k: integrals.trace_counts[k] for k in before} == before
+
+
+@pytest.mark.parametrize("name, basis", [("methane", "sto-3g"), ("water", "6-31g*")])
+def test_stepwise_equals_one_program(name, basis, test_molecules):
+    """Unscreened, the shared programs and a molecule's own program give the same integrals
+    (to rounding: a tile on the diagonal holds (ij|kl) and (kl|ij), summed in two orders)."""
+    layout, arrays = layout_and_arrays(test_molecules[name], basis)
+    stepwise = eri_packed_stepwise(layout, arrays, threshold=0.0)
+    whole = np.asarray(jax.jit(integrals.eri_packed, static_argnums=0)(layout, arrays))
+    assert np.max(np.abs(stepwise - whole)) < 1e-14
 
 
 def test_vmap_over_a_bucket_equals_one_at_a_time(co_and_n2):
     co, n2 = co_and_n2
     layout, arrays = stack([co, n2], "sto-3g")
     batched = jax.jit(jax.vmap(lambda a: integrals.eri_packed(layout, a, 1e-10)))(arrays)
-    for mol, got in zip((co, n2), batched):
-        np.testing.assert_allclose(got, integrals.eri(mol, "sto-3g"), rtol=0, atol=1e-14)
+    one = jax.jit(lambda a: integrals.eri_packed(layout, a, 1e-10))
+    for k, got in enumerate(batched):
+        np.testing.assert_allclose(got, one(jax.tree.map(lambda a: a[k], arrays)), rtol=0,
+                                   atol=1e-14)
     with pytest.raises(ValueError, match="shape buckets"):
         stack([co, Molecule.from_xyz("3\n\nO 0 0 0\nH 0 0 1.8\nH 1.8 0 0\n")], "sto-3g")
 

@@ -91,3 +91,21 @@ def test_cross_overlap_equals_pyscf_intor_cross(water):
     assert np.max(np.abs(ours - ref)) < 1e-10
     with pytest.raises(ValueError, match=r"<6-31g\*\|6-31g\*>: .*share exponents"):
         integrals.cross_overlap(water, a, a)
+
+
+def test_every_molecule_size_runs_the_programs_of_the_first(test_molecules):
+    """Concrete positions take programs shared by every molecule size (pairs and nuclei in
+    fixed chunks): after water, methane and nine heavy atoms in STO-3G compile nothing, and
+    equal their own one-program matrices (the traced path forces take)."""
+    from dftgen.integrals import one_electron
+    from dftgen.integrals.layout import layout_and_arrays
+
+    integrals.one_electron_integrals(test_molecules["water"], "sto-3g")
+    before = one_electron._one_electron_chunk._cache_size()
+    for name in ("methane", "nine_heavy"):
+        mol = test_molecules[name]
+        got = integrals.one_electron_integrals(mol, "sto-3g")
+        whole = one_electron._jitted["all"](*layout_and_arrays(mol, "sto-3g"))
+        for a, b in zip(got, whole):
+            assert np.max(np.abs(np.asarray(a) - np.asarray(b))) < 1e-13
+    assert one_electron._one_electron_chunk._cache_size() == before

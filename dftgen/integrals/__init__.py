@@ -6,7 +6,8 @@ For batches of molecules of one shape bucket, `layout.stack` gives traced arrays
 `jax.vmap` the `*_matrix` kernels over.
 """
 
-from dftgen.integrals.eri import eri, eri_packed, n_packed, unpack
+from dftgen.integrals.eri import eri_packed, n_packed, unpack
+from dftgen.integrals.eri_stepwise import eri
 from dftgen.integrals.jk import fock_supermatrix, jk, pair_matrices, two_electron
 from dftgen.integrals.layout import BasisArrays, Layout, layout_and_arrays, stack, trace_counts
 from dftgen.integrals.one_electron import (

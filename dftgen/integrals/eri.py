@@ -67,7 +67,7 @@ import numpy as np
 from dftgen.integrals.hermite import coulomb_hermite_terms, hermite_tuples
 from dftgen.integrals.layout import (BasisArrays, Kind, Layout, PairClass, angular,
                                      layout_and_arrays, trace_counts)
-from dftgen.integrals.pairs import max_l, pair_data
+from dftgen.integrals.pairs import PairData, max_l, pair_data
 from dftgen.precision import dtype as precision_dtype
 
 DEFAULT_THRESHOLD = {"float64": 1e-10, "float32": 1e-7}
@@ -133,10 +133,14 @@ def _class_order(layout: Layout) -> tuple[PairClass, ...]:
 
 
 def _class_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> ClassData:
-    pd = pair_data(layout, cls, arrays)
+    return class_data_of(pair_data(layout, cls, arrays), max_l(cls.kind_a) + max_l(cls.kind_b))
+
+
+def class_data_of(pd: PairData, l: int) -> ClassData:
+    """A class's ClassData from its PairData; l = la + lb."""
     npair, pp, nh, f = pd.e.shape
     e = pd.e / pd.p[:, :, None, None]
-    sign = _hermite_sign(max_l(cls.kind_a) + max_l(cls.kind_b)).astype(e.dtype)[:, None]
+    sign = _hermite_sign(l).astype(e.dtype)[:, None]
     return ClassData(
         p=pd.p, centre=pd.centre,
         bra=jnp.transpose(e, (0, 3, 1, 2)).reshape(npair, f, pp * nh),
@@ -239,15 +243,14 @@ def _tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int) -> jnp.ndarray
 
 
 def _band(data: ClassData, band: jnp.ndarray, nband: int) -> ClassData:
-    """Primitive pairs [band * b, (band + 1) * b) of every pair of a tile, b = pp / nband."""
-    b = data.p.shape[1] // nband
-    nh = data.ket.shape[1] // data.p.shape[1]
-
-    def take(a, size):
+    """Primitive pairs [band * b, (band + 1) * b) of every pair of a tile, b = pp / nband
+    (a bra side may come without its ket field, None)."""
+    def take(a):
+        size = a.shape[1] // nband
         return jax.lax.dynamic_slice_in_dim(a, band * size, size, axis=1)
 
-    return ClassData(p=take(data.p, b), centre=take(data.centre, b),
-                     bra=data.bra, ket=take(data.ket, b * nh))
+    return ClassData(p=take(data.p), centre=take(data.centre), bra=data.bra,
+                     ket=None if data.ket is None else take(data.ket))
 
 
 def _banded_tile_block(bra: ClassData, ket: ClassData, lx: int, ly: int, bands: tuple[int, int],
@@ -324,28 +327,40 @@ def _split(data: ClassData, nband: int) -> ClassData:
                      ket=data.ket.reshape(npair * nband, b * nh, fcd))
 
 
-def _sorted_bands(data: ClassData, l: int) -> tuple[ClassData, jnp.ndarray]:
-    """Each pair's primitive pairs sorted by their own Schwarz bound, largest first, and a
-    bound for each band of them, (npair, nband): the sum of its primitive pairs' bounds.
+def primitive_bounds(data: ClassData, l: int) -> jnp.ndarray:
+    """(npair, pp): the Schwarz bound of each primitive pair of each pair on its own."""
+    npair, pp = data.p.shape
+    return _schwarz(_split(data, pp), l).reshape(npair, pp)
+
+
+def _sorted_bands(data: ClassData, q) -> tuple[ClassData, jnp.ndarray]:
+    """Each pair's primitive pairs sorted by their own Schwarz bound q (`primitive_bounds`),
+    largest first, and a bound for each band of them, (npair, nband): the sum of its
+    primitive pairs' bounds. NumPy or JAX arrays, as given.
 
     Sorted, a pair's weak primitive pairs (a tight exponent on one atom with anything on
     another) share its last bands, which the screening then skips: in STO-3G at 10 heavy
     atoms only ~30% of the primitive quartets reach 1e-12.
     """
+    xp = _array_module(q)
     npair, pp = data.p.shape
-    q = _schwarz(_split(data, pp), l).reshape(npair, pp)
-    order = jnp.argsort(-q, axis=1)
+    order = xp.argsort(-q, axis=1, stable=True)
     nh = data.ket.shape[1] // pp
     fab, fcd = data.bra.shape[1], data.ket.shape[2]
-    bra = jnp.take_along_axis(data.bra.reshape(npair, fab, pp, nh), order[:, None, :, None], axis=2)
-    ket = jnp.take_along_axis(data.ket.reshape(npair, pp, nh, fcd), order[:, :, None, None], axis=1)
-    data = ClassData(p=jnp.take_along_axis(data.p, order, axis=1),
-                     centre=jnp.take_along_axis(data.centre, order[:, :, None], axis=1),
+    bra = xp.take_along_axis(data.bra.reshape(npair, fab, pp, nh), order[:, None, :, None], axis=2)
+    ket = xp.take_along_axis(data.ket.reshape(npair, pp, nh, fcd), order[:, :, None, None], axis=1)
+    data = ClassData(p=xp.take_along_axis(data.p, order, axis=1),
+                     centre=xp.take_along_axis(data.centre, order[:, :, None], axis=1),
                      bra=bra.reshape(npair, fab, pp * nh), ket=ket.reshape(npair, pp * nh, fcd))
     # a band's product function is the sum of its primitive pairs', so its norm is at most
     # the sum of theirs (triangle inequality)
-    q = jnp.take_along_axis(q, order, axis=1)
-    return data, jnp.sum(q.reshape(npair, _n_bands(pp), -1), axis=2)
+    q = xp.take_along_axis(q, order, axis=1)
+    return data, q.reshape(npair, _n_bands(pp), -1).sum(axis=2)
+
+
+def _array_module(x):
+    """numpy for a NumPy array, jax.numpy for a JAX one (traced or not)."""
+    return np if isinstance(x, np.ndarray) else jnp
 
 
 class TilePlan(NamedTuple):
@@ -359,20 +374,25 @@ class TilePlan(NamedTuple):
 
 
 def _tile_plan(nx: int, ny: int, pair_bytes: int, chunk_bytes: int, diagonal: bool,
-               bands: tuple[int, int]) -> TilePlan:
+               bands: tuple[int, int], fixed: bool = False) -> TilePlan:
     """Tiles of at most TILE bra pairs x 2 TILE ket pairs (a class with itself: TILE x TILE),
-    fewer where one band pair's intermediates would pass chunk_bytes."""
+    fewer where one band pair's intermediates would pass chunk_bytes; fixed=False also cuts
+    them to the classes' sizes (least padding), fixed=True keeps sizes that do not depend
+    on them (one program for every molecule size, at the price of padding small classes)."""
     budget = max(1, chunk_bytes // pair_bytes)  # pair x pair products per step
     if diagonal:
-        t = max(1, min(TILE, math.isqrt(budget), -(-nx // MIN_TILES)))
+        t = max(1, min(TILE, math.isqrt(budget)))
+        if not fixed:
+            t = min(t, -(-nx // MIN_TILES))
+            t = -(-nx // -(-nx // t))
         n = -(-nx // t)
-        t = -(-nx // n)
         steps = [(i, j) for i in range(n) for j in range(i + 1)]
         return TilePlan(t, t, np.array(steps), bands)
-    ty = min(ny, 2 * TILE, budget)
-    tx = min(nx, TILE, max(1, budget // ty))
+    ty = min(2 * TILE, budget) if fixed else min(ny, 2 * TILE, budget)
+    tx = min(TILE, max(1, budget // ty)) if fixed else min(nx, TILE, max(1, budget // ty))
     nty, ntx = -(-ny // ty), -(-nx // tx)
-    ty, tx = -(-ny // nty), -(-nx // ntx)
+    if not fixed:
+        ty, tx = -(-ny // nty), -(-nx // ntx)
     return TilePlan(tx, ty, np.array([(i, j) for i in range(ntx) for j in range(nty)]), bands)
 
 
@@ -396,11 +416,10 @@ def _pair_ao_index(layout: Layout, cls: PairClass) -> np.ndarray:
     return (hi * (hi + 1) // 2 + lo).reshape(len(cls.pairs), -1)
 
 
-def _padded_tiles(x: jnp.ndarray, size: int, ntile: int) -> jnp.ndarray:
-    """(n, ...) -> (ntile, size, ...), the last entry repeated as padding."""
-    pad = ntile * size - x.shape[0]
-    if pad:
-        x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)])
+def _padded_tiles(x, size: int, ntile: int):
+    """(n, ...) -> (ntile, size, ...), the last entry repeated as padding (NumPy or JAX)."""
+    if ntile * size != x.shape[0]:
+        x = x[np.minimum(np.arange(ntile * size), x.shape[0] - 1)]
     return x.reshape((ntile, size) + x.shape[1:])
 
 
@@ -415,30 +434,40 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
     threshold / (nbx nby) is skipped, so that the skipped part of any integral adds up to
     less than the threshold; a tile pair with nothing left is skipped whole.
     """
-    bands = plan.bands
-    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
-    bra = ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x))
-    ket = ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y))
-    fab, fcd = x.bra.shape[1], y.ket.shape[2]
+    bra, ket = class_tiles(x, y, plan)
     i, j = plan.steps[:, 0], plan.steps[:, 1]
 
     if bounds is None:
         def step(args):
             b = ClassData(*(a[args[0]] for a in bra))
             k = ClassData(*(a[args[1]] for a in ket))
-            return _banded_tile_block(b, k, lx, ly, bands, None, support, omega)
+            return _banded_tile_block(b, k, lx, ly, plan.bands, None, support, omega)
         return jax.lax.map(jax.checkpoint(step), (jnp.asarray(i), jnp.asarray(j)))
 
     def screened_step(args):
         i, j, need = args
-        b = ClassData(*(a[i] for a in bra))
-        k = ClassData(*(a[j] for a in ket))
-        return jax.lax.cond(jnp.any(need),
-                            lambda: _banded_tile_block(b, k, lx, ly, bands, need, support, omega),
-                            lambda: jnp.zeros((plan.tx, fab, plan.ty, fcd), x.p.dtype))
+        return screened_tile(ClassData(*(a[i] for a in bra)), ClassData(*(a[j] for a in ket)),
+                             need, lx, ly, plan.bands, support, omega)
 
     need = _band_pairs_needed(bounds, plan, threshold)
     return jax.lax.map(jax.checkpoint(screened_step), (jnp.asarray(i), jnp.asarray(j), need))
+
+
+def class_tiles(x: ClassData, y: ClassData, plan: TilePlan) -> tuple[ClassData, ClassData]:
+    """Both classes cut into the plan's tiles, (ntile, tx or ty, ...) each (NumPy or JAX)."""
+    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    return (ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x)),
+            ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y)))
+
+
+def screened_tile(bra: ClassData, ket: ClassData, need: jnp.ndarray, lx: int, ly: int,
+                  bands: tuple[int, int], support: tuple | None, omega: float) -> jnp.ndarray:
+    """One tile pair (tx, fab, ty, fcd) over the band pairs of need (nbx, nby); zero
+    without computing anything where no band pair is needed."""
+    tx, fab, ty, fcd = bra.p.shape[0], bra.bra.shape[1], ket.p.shape[0], ket.ket.shape[2]
+    return jax.lax.cond(jnp.any(need),
+                        lambda: _banded_tile_block(bra, ket, lx, ly, bands, need, support, omega),
+                        lambda: jnp.zeros((tx, fab, ty, fcd), bra.p.dtype))
 
 
 def _band_pairs_needed(bounds, plan: TilePlan, threshold) -> jnp.ndarray:
@@ -465,15 +494,16 @@ def _pair_order_block(tiles: jnp.ndarray, plan: TilePlan, diagonal: bool, positi
     gather: nothing of the block's size is written but the block itself.
     """
     nstep, tx, fab, ty, fcd = tiles.shape
-    index_dtype = jnp.int32 if tiles.size < np.iinfo(np.int32).max else jnp.int64
-    if index_dtype == jnp.int64 and not jax.config.jax_enable_x64:
+    xp = _array_module(tiles)
+    index_dtype = np.int32 if tiles.size < np.iinfo(np.int32).max else np.int64
+    if xp is jnp and index_dtype == np.int64 and not jax.config.jax_enable_x64:
         raise ValueError(f"ERI tiles of {tiles.size} elements overflow int32 indices; "
                          "enable JAX x64")
-    u, v = (jnp.asarray(w, index_dtype) for w in (position_x, position_y))
+    u, v = (xp.asarray(w, index_dtype) for w in (position_x, position_y))
     tile = tx * fab * ty * fcd
     iu, wu, jv, wv = u // tx, u % tx, v // ty, v % ty
-    f1 = jnp.arange(fab, dtype=index_dtype)[None, :, None, None]
-    f2 = jnp.arange(fcd, dtype=index_dtype)[None, None, None, :]
+    f1 = xp.arange(fab, dtype=index_dtype)[None, :, None, None]
+    f2 = xp.arange(fcd, dtype=index_dtype)[None, None, None, :]
 
     def row(w):
         return w[:, None, None, None]
@@ -490,7 +520,7 @@ def _pair_order_block(tiles: jnp.ndarray, plan: TilePlan, diagonal: bool, positi
                   + col(jv * tile + wv * fcd) + f2)
         mirror = (col(jv * (jv + 1) // 2 * tile + wv * (fab * ty * fcd)) + f2 * (ty * fcd)
                   + row(iu * tile + wu * fcd) + f1)
-        index = jnp.where(row(iu) >= col(jv), direct, mirror)
+        index = xp.where(row(iu) >= col(jv), direct, mirror)
     return tiles.reshape(-1)[index]
 
 
@@ -512,9 +542,10 @@ def _gather_map(layout: Layout, classes, plans) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
-    """Static plan of a layout: classes (cheapest first), tile plans per class pair (x >= y),
-    and the gather map from the class pairs' blocks to the packed vector."""
+def _plans(layout: Layout, itemsize: int, chunk_bytes: int, fixed: bool = False):
+    """Static plan of a layout: classes (cheapest first), tile plans per class pair (x >= y;
+    `_tile_plan`'s fixed), and the gather map from the class pairs' blocks to the packed
+    vector (None where fixed: `eri_stepwise` scatters its tiles instead)."""
     classes = _class_order(layout)
     shapes = [(max_l(c.kind_a) + max_l(c.kind_b), c.kind_a.nprim * c.kind_b.nprim,
                len(layout.groups[c.pairs[0][0]].aos) * len(layout.groups[c.pairs[0][1]].aos))
@@ -526,8 +557,8 @@ def _plans(layout: Layout, itemsize: int, chunk_bytes: int):
             bands = _class_pair_bands(shapes[x][1], shapes[y][1], len(hermite_tuples(shapes[x][0])), support)
             per = _pair_bytes(shapes[x], shapes[y], itemsize, bands)
             plans[x, y] = _tile_plan(len(classes[x].pairs), len(classes[y].pairs), per, chunk_bytes,
-                                     x == y, bands)
-    return classes, plans, _gather_map(layout, classes, plans)
+                                     x == y, bands, fixed)
+    return classes, plans, None if fixed else _gather_map(layout, classes, plans)
 
 
 def memory_bound(layout: Layout, precision: str = "float64", chunk_bytes: int = 4 << 20) -> int:
@@ -580,18 +611,24 @@ def _screening_order(data, ls, threshold):
     so that those with equally many significant bands share tiles, within those by their
     bounds: (data, band bounds, the permutation back to pair order), one of each per class;
     the blocks are put back in pair order before the gather."""
-    data, bounds = zip(*(_sorted_bands(d, l) for d, l in zip(data, ls)))
-    bounds = [jax.lax.stop_gradient(q) for q in bounds]
-    largest = jnp.max(jnp.stack([jnp.max(q) for q in bounds]))
+    bounds = [jax.lax.stop_gradient(primitive_bounds(d, l)) for d, l in zip(data, ls)]
+    return screening_order(data, bounds, threshold)
+
+
+def screening_order(data, primitive: list, threshold):
+    """`_screening_order` from each class's `primitive_bounds` (NumPy or JAX arrays)."""
+    xp = _array_module(primitive[0])
+    data, bounds = zip(*(_sorted_bands(d, q) for d, q in zip(data, primitive)))
+    largest = xp.max(xp.stack([q.max() for q in bounds]))
     order = []
     for q in bounds:
-        total = jnp.sum(q, axis=1)
-        significant = jnp.sum(q * largest >= threshold / (q.shape[1] * MAX_BANDS), axis=1)
-        scale = jnp.maximum(2 * jnp.max(total), jnp.finfo(total.dtype).tiny)
-        order.append(jnp.argsort(-(significant + total / scale)))
+        total = q.sum(axis=1)
+        significant = (q * largest >= threshold / (q.shape[1] * MAX_BANDS)).sum(axis=1)
+        scale = xp.maximum(2 * total.max(), xp.finfo(total.dtype).tiny)
+        order.append(xp.argsort(-(significant + total / scale), stable=True))
     data = [ClassData(*(a[o] for a in d)) for d, o in zip(data, order)]
     bounds = [q[o] for q, o in zip(bounds, order)]
-    return data, bounds, [jnp.argsort(o) for o in order]
+    return data, bounds, [xp.argsort(o, stable=True) for o in order]
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
@@ -651,29 +688,3 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
 def _eri_jit(layout, arrays, threshold, screen, chunk_bytes, packed, omega):
     out = eri_packed(layout, arrays, threshold if screen else 0.0, chunk_bytes, omega)
     return out if packed else unpack(out, layout.nao)
-
-
-def eri(mol, basis, packed: bool = True, precision: str = "float64",
-        threshold: float | None = None, chunk_bytes: int = 4 << 20,
-        omega: float = 0.0) -> jnp.ndarray:
-    """Electron repulsion integrals (ij|kl) in Hartree, chemists' notation.
-
-    Args:
-        mol: the molecule (positions may be JAX tracers: the result is differentiable).
-        basis: a BasisSet or a basis-set name.
-        packed: True: the s8-packed vector of n_s8 unique integrals, in the order of PySCF's
-            mol.intor("int2e", aosym="s8"); False: the dense (nao, nao, nao, nao) array.
-        precision: "float64" or "float32".
-        threshold: Schwarz screening threshold (None: 1e-10 in float64, 1e-7 in float32;
-            0: no screening). No integral larger than it is dropped.
-        chunk_bytes: bound on the intermediates of one tile (see the module docstring).
-        omega: 0 for the Coulomb operator 1/r; > 0 (Bohr^-1) for its long-range part
-            erf(omega r)/r, as PySCF's mol.with_range_coulomb(omega) (range-separated
-            hybrids).
-    """
-    layout, arrays = layout_and_arrays(mol, basis, precision)
-    if threshold is None:
-        threshold = DEFAULT_THRESHOLD[precision]
-    # the threshold's value is traced: one program serves every positive threshold
-    return _eri_jit(layout, arrays, jnp.asarray(threshold, arrays.exponents.dtype), threshold > 0,
-                    int(chunk_bytes), bool(packed), float(omega))

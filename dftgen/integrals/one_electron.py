@@ -24,7 +24,8 @@ from dftgen.basis import BasisSet
 from dftgen.integrals.hermite import coulomb_hermite
 from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, layout_and_arrays,
                                      trace_counts)
-from dftgen.integrals.pairs import kinetic_pairs, max_l, pair_data
+from dftgen.integrals.pairs import (PairData, by_chunks, kinetic_pairs, kinetic_pairs_of_sides,
+                                    max_l, pair_data, pair_data_of_sides)
 from dftgen.precision import dtype as precision_dtype
 
 
@@ -39,14 +40,30 @@ def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
         cols.append(np.broadcast_to(aos_b[:, None, :], (len(aos_a), aos_a.shape[1], aos_b.shape[1])).ravel())
         values.append(block.reshape(-1))
     shape = (layout.nao, layout.nao) if n_rows is None else (n_rows, layout.nao - n_rows)
+    if isinstance(values[0], np.ndarray):  # blocks computed by `_by_chunks` on the host
+        out = np.zeros(shape, dtype=values[0].dtype)
+        out[np.concatenate(rows), np.concatenate(cols)] = np.concatenate(values)
+        return jnp.asarray(out)
     out = jnp.zeros(shape, dtype=values[0].dtype)
     return out.at[np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(values), unique_indices=True)
 
 
 def _overlap_block(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
     """Overlaps (npair, nfunc_a * nfunc_b) of a pair class."""
-    pd = pair_data(layout, cls, arrays)
+    return _overlap_of(pair_data(layout, cls, arrays))
+
+
+def _overlap_of(pd: PairData) -> jnp.ndarray:
     return jnp.einsum("xq,xqf->xf", (jnp.pi / pd.p) ** 1.5, pd.e[:, :, 0])
+
+
+def _nuclear_of(pd: PairData, positions, charges, l: int) -> jnp.ndarray:
+    """Attraction (npair, nfunc_a * nfunc_b) to the nuclei at positions (natoms, 3) of
+    charges (natoms,), of a pair class of la + lb = l."""
+    r = pd.centre[:, :, None, :] - positions  # (npair, pp, natoms, 3)
+    scale = (-2.0 * jnp.pi) / pd.p[..., None] * charges
+    herm = coulomb_hermite(l, pd.p[..., None], r, scale).sum(axis=2)  # (npair, pp, nh)
+    return jnp.einsum("xqh,xqhf->xf", herm, pd.e)
 
 
 def overlap_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
@@ -63,6 +80,12 @@ def cross_overlap_matrix(layout: Layout, arrays: BasisArrays, n_rows: int) -> jn
     The two bases must not share groups (no shell of one has the exponents of the other's
     on the same atom)."""
     trace_counts["cross_overlap"] += 1
+    return _assemble(layout, [(cls, _overlap_block(layout, cls, arrays))
+                              for cls in _across(layout, n_rows)], n_rows)
+
+
+def _across(layout: Layout, n_rows: int) -> list[PairClass]:
+    """The pair classes from the first n_rows functions' groups to the others'."""
     first = [all(ao < n_rows for ao in g.aos) for g in layout.groups]
     if any(not f and any(ao < n_rows for ao in g.aos) for f, g in zip(first, layout.groups)):
         raise ValueError("a shell group spans both bases: they share exponents on one atom")
@@ -71,8 +94,7 @@ def cross_overlap_matrix(layout: Layout, arrays: BasisArrays, n_rows: int) -> jn
         for b, gb in enumerate(layout.groups):
             if first[a] and not first[b]:
                 classes.setdefault((ga.kind, gb.kind), []).append((a, b))
-    across = [PairClass(ka, kb, tuple(pairs)) for (ka, kb), pairs in classes.items()]
-    return _assemble(layout, [(cls, _overlap_block(layout, cls, arrays)) for cls in across], n_rows)
+    return [PairClass(ka, kb, tuple(pairs)) for (ka, kb), pairs in classes.items()]
 
 
 def kinetic_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
@@ -85,15 +107,10 @@ def kinetic_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
 def nuclear_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
     """V (nao, nao), attraction to all nuclei, from traced arrays (pure; vmappable)."""
     trace_counts["nuclear"] += 1
-    blocks = []
-    for cls in layout.pair_classes(unique=False, pad=True):
-        pd = pair_data(layout, cls, arrays)
-        L = max_l(cls.kind_a) + max_l(cls.kind_b)
-        r = pd.centre[:, :, None, :] - arrays.positions  # (npair, pp, natoms, 3)
-        scale = (-2.0 * jnp.pi) / pd.p[..., None] * arrays.charges
-        herm = coulomb_hermite(L, pd.p[..., None], r, scale).sum(axis=2)  # (npair, pp, nh)
-        blocks.append((cls, jnp.einsum("xqh,xqhf->xf", herm, pd.e)))
-    return _assemble(layout, blocks)
+    return _assemble(layout, [(cls, _nuclear_of(pair_data(layout, cls, arrays), arrays.positions,
+                                                 arrays.charges,
+                                                 max_l(cls.kind_a) + max_l(cls.kind_b)))
+                              for cls in layout.pair_classes(unique=False, pad=True)])
 
 
 def nuclear_repulsion_energy(positions, charges) -> jnp.ndarray:
@@ -117,11 +134,60 @@ _jitted = {
                      ("nuclear", nuclear_matrix), ("all", one_electron_matrices)]
 }
 
+#: pairs and atoms per call of the one-electron programs (`_stepwise`): one program serves
+#: every molecule size, and a QM1B molecule's classes take a call or two each
+PAIR_CHUNK, ATOM_CHUNK = 256, 32
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _overlap_chunk(side_a, side_b, kind_a, kind_b):
+    return _overlap_of(pair_data_of_sides(side_a, side_b, kind_a, kind_b))
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6))
+def _one_electron_chunk(side_a, side_b, positions, charges, parts, kind_a, kind_b):
+    """The `parts` ("overlap", "kinetic", "nuclear") of pairs' blocks; nuclear: the
+    attraction to the nuclei at positions (ATOM_CHUNK, 3) of charges (ATOM_CHUNK,)."""
+    pd = pair_data_of_sides(side_a, side_b, kind_a, kind_b)
+    make = {"overlap": lambda: _overlap_of(pd),
+            "kinetic": lambda: kinetic_pairs_of_sides(side_a, side_b, kind_a, kind_b),
+            "nuclear": lambda: _nuclear_of(pd, positions, charges, max_l(kind_a) + max_l(kind_b))}
+    return {part: make[part]() for part in parts}
+
+
+def _stepwise(name: str, layout: Layout, arrays: BasisArrays):
+    """`_jitted[name]` for concrete arrays, class by class through programs that every
+    molecule size shares (`by_chunks`; ATOM_CHUNK nuclei a call, padding nuclei of charge
+    0), assembled on the host."""
+    arrays = BasisArrays(*(np.asarray(a) for a in arrays))
+    parts = ("overlap", "kinetic", "nuclear") if name == "all" else (name,)
+    natoms = len(arrays.charges)
+    rows = np.minimum(np.arange(-(-natoms // ATOM_CHUNK) * ATOM_CHUNK), natoms - 1)
+    charges = np.where(np.arange(len(rows)) < natoms, arrays.charges[rows], 0)
+    blocks = {part: [] for part in parts}
+    for cls in layout.pair_classes(unique=False, pad=True):
+        for k in range(0, len(rows), ATOM_CHUNK):  # the nuclei beyond the first chunk: V only
+            wanted = parts if k == 0 else tuple(p for p in parts if p == "nuclear")
+            if not wanted:
+                break
+            got = by_chunks(_one_electron_chunk, layout, cls, arrays,
+                            arrays.positions[rows[k:k + ATOM_CHUNK]], charges[k:k + ATOM_CHUNK],
+                            wanted, chunk=PAIR_CHUNK)
+            for part, block in got.items():
+                if k == 0:
+                    blocks[part].append([cls, block])
+                else:
+                    blocks[part][-1][1] = blocks[part][-1][1] + block
+    matrices = [_assemble(layout, blocks[part]) for part in parts]
+    return tuple(matrices) if name == "all" else matrices[0]
+
 
 def _public(name):
     def matrix(mol, basis, precision: str = "float64"):
         layout, arrays = layout_and_arrays(mol, basis, precision)
-        return _jitted[name](layout, arrays)
+        if any(isinstance(a, jax.core.Tracer) for a in arrays):
+            return _jitted[name](layout, arrays)
+        return _stepwise(name, layout, arrays)
 
     return matrix
 
@@ -147,6 +213,11 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
                      numbers=basis.numbers)
     layout, arrays = layout_and_arrays(mol, union, precision)
     try:
+        if not any(isinstance(a, jax.core.Tracer) for a in arrays):
+            concrete = BasisArrays(*(np.asarray(a) for a in arrays))
+            return _assemble(layout, [(cls, by_chunks(_overlap_chunk, layout, cls, concrete,
+                                                      chunk=PAIR_CHUNK))
+                                      for cls in _across(layout, basis.nao)], basis.nao)
         return _cross_overlap(layout, arrays, basis.nao)
     except ValueError as err:
         raise ValueError(f"cross overlap <{basis.name}|{other.name}>: {err}") from None

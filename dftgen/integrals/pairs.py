@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -48,7 +49,7 @@ def gather(layout: Layout, cls: PairClass, arrays: BasisArrays):
         exps = arrays.exponents[shells[:, 0], :nprim]
         coefs = arrays.coefficients[shells[:, shell_of], :nprim]  # (npair, ncart, np)
         centre = arrays.positions[np.array([g.atom for g in groups])]
-        out.append((exps, jnp.swapaxes(coefs, 1, 2), centre))
+        out.append((exps, coefs.swapaxes(1, 2), centre))  # numpy or JAX, as `arrays`
     return out
 
 
@@ -89,34 +90,61 @@ def _contract_sides(cart, ca, cb):
     return sum(left[..., j, None] * cb[:, None, :, None, None, j, :] for j in range(cart.shape[5]))
 
 
+#: pairs per call where a class's pairs go through a program in chunks (`by_chunks`): one
+#: program then serves every class size (the ERIs' pair data and bounds)
+PAIR_CHUNK = 64
+
+
+def by_chunks(fn, layout: Layout, cls: PairClass, arrays: BasisArrays, *extra,
+              chunk: int = PAIR_CHUNK):
+    """fn(side_a, side_b, *extra, kind_a, kind_b) (a jitted program, kinds static) over a
+    class's pairs `chunk` at a time (the last chunk filled with repeats), its outputs (a
+    pytree of arrays with the pairs first) concatenated as NumPy arrays."""
+    sides = gather(layout, cls, arrays)
+    n = len(cls.pairs)
+    rows = np.minimum(np.arange(-(-n // chunk) * chunk), n - 1)
+    parts = [jax.device_get(fn(*(tuple(a[rows[k:k + chunk]] for a in side) for side in sides),
+                               *extra, cls.kind_a, cls.kind_b))
+             for k in range(0, len(rows), chunk)]
+    return jax.tree.map(lambda *chunks: np.concatenate(chunks)[:n], *parts)
+
+
 def pair_data(layout: Layout, cls: PairClass, arrays: BasisArrays) -> PairData:
     """Hermite coefficients of every primitive pair of a class (see module docstring)."""
-    side_a, side_b = gather(layout, cls, arrays)
-    la, lb = max_l(cls.kind_a), max_l(cls.kind_b)
+    return pair_data_of_sides(*gather(layout, cls, arrays), cls.kind_a, cls.kind_b)
+
+
+def pair_data_of_sides(side_a, side_b, kind_a: Kind, kind_b: Kind) -> PairData:
+    """`pair_data` from both sides' `gather`ed exponents, coefficients and centres."""
+    la, lb = max_l(kind_a), max_l(kind_b)
     a, b, xab = _primitive_pairs(side_a, side_b)
     table = expansion_coefficients(la, lb, a[..., None], b[..., None], xab)  # (..., 3, i, j, t)
     per_axis = [table[..., d, :, :, :] for d in range(3)]
     herm = np.array(hermite_tuples(la + lb))
-    cart = _cartesian(per_axis, angular(cls.kind_a.ls, cls.kind_a.cartesian)[0],
-                      angular(cls.kind_b.ls, cls.kind_b.cartesian)[0], herm)
+    cart = _cartesian(per_axis, angular(kind_a.ls, kind_a.cartesian)[0],
+                      angular(kind_b.ls, kind_b.cartesian)[0], herm)
     p = a + b
     centre = (a[..., None] * side_a[2][:, None, None, :] + b[..., None] * side_b[2][:, None, None, :]) / p[..., None]
     npair = p.shape[0]
     return PairData(
         p=p.reshape(npair, -1),
         centre=centre.reshape(npair, -1, 3),
-        e=_to_aos(cart, side_a, side_b, cls.kind_a, cls.kind_b),
+        e=_to_aos(cart, side_a, side_b, kind_a, kind_b),
     )
 
 
 def kinetic_pairs(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
-    """Kinetic-energy integrals -1/2 <a|nabla^2|b> of every pair, (npair, nfunc_a*nfunc_b).
+    """Kinetic-energy integrals -1/2 <a|nabla^2|b> of every pair, (npair, nfunc_a*nfunc_b)."""
+    return kinetic_pairs_of_sides(*gather(layout, cls, arrays), cls.kind_a, cls.kind_b)
+
+
+def kinetic_pairs_of_sides(side_a, side_b, kind_a: Kind, kind_b: Kind) -> jnp.ndarray:
+    """`kinetic_pairs` from both sides' `gather`ed exponents, coefficients and centres.
 
     Along one axis, d^2/dx^2 x_B^j e^{-b x_B^2} = j(j-1) x_B^{j-2} - 2b(2j+1) x_B^j + 4b^2 x_B^{j+2},
     so the kinetic integral is a sum of overlaps with j - 2, j, j + 2.
     """
-    side_a, side_b = gather(layout, cls, arrays)
-    la, lb = max_l(cls.kind_a), max_l(cls.kind_b)
+    la, lb = max_l(kind_a), max_l(kind_b)
     a, b, xab = _primitive_pairs(side_a, side_b)
     s, k = [], []
     overlaps = expansion_coefficients(la, lb + 2, a[..., None], b[..., None], xab)[..., 0]
@@ -131,9 +159,9 @@ def kinetic_pairs(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.nd
         k.append(kin[..., None])
     norm = (jnp.pi / (a + b)) ** 1.5
     herm = np.zeros((1, 3), dtype=np.int64)
-    pa = angular(cls.kind_a.ls, cls.kind_a.cartesian)[0]
-    pb = angular(cls.kind_b.ls, cls.kind_b.cartesian)[0]
+    pa = angular(kind_a.ls, kind_a.cartesian)[0]
+    pb = angular(kind_b.ls, kind_b.cartesian)[0]
     cart = sum(
         _cartesian([k[d] if d == axis else s[d] for d in range(3)], pa, pb, herm) for axis in range(3)
     ) * norm[..., None, None, None]
-    return _to_aos(cart, side_a, side_b, cls.kind_a, cls.kind_b).sum(axis=1)[:, 0]
+    return _to_aos(cart, side_a, side_b, kind_a, kind_b).sum(axis=1)[:, 0]
