@@ -8,33 +8,54 @@ and likewise for y and z. An s-s pair has no E_100 term.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dftgen.integrals.layout import BasisArrays, Layout, layout_and_arrays
-from dftgen.integrals.one_electron import _assemble
-from dftgen.integrals.pairs import pair_data
+from dftgen.integrals.one_electron import PAIR_CHUNK, _assemble
+from dftgen.integrals.pairs import PairData, by_chunks, pair_data, pair_data_of_sides
+
+
+def _dipole_blocks(pd: PairData, origin) -> jnp.ndarray:
+    """(npair, 3, nfunc_a * nfunc_b): a pair class's x, y, z integrals about origin."""
+    norm = ((jnp.pi / pd.p) ** 1.5)[..., None]
+    e000 = pd.e[:, :, 0]
+    out = []
+    for k in range(3):
+        # hermite_tuples orders (1,0,0), (0,1,0), (0,0,1) right after (0,0,0)
+        first = pd.e[:, :, 1 + k] if pd.e.shape[2] > 1 else 0.0
+        shifted = first + (pd.centre[:, :, k] - origin[k])[..., None] * e000
+        out.append((norm * shifted).sum(axis=1))
+    return jnp.stack(out, axis=1)
 
 
 def dipole_matrices(layout: Layout, arrays: BasisArrays, origin) -> jnp.ndarray:
     """(3, nao, nao) position integrals about `origin` (3,), Bohr (pure; vmappable)."""
-    per_axis = [[], [], []]
-    for cls in layout.pair_classes(unique=False, pad=True):
-        pd = pair_data(layout, cls, arrays)
-        norm = ((jnp.pi / pd.p) ** 1.5)[..., None]
-        e000 = pd.e[:, :, 0]
-        for k in range(3):
-            # hermite_tuples orders (1,0,0), (0,1,0), (0,0,1) right after (0,0,0)
-            first = pd.e[:, :, 1 + k] if pd.e.shape[2] > 1 else 0.0
-            shifted = first + (pd.centre[:, :, k] - origin[k])[..., None] * e000
-            per_axis[k].append((cls, (norm * shifted).sum(axis=1)))
-    return jnp.stack([_assemble(layout, blocks) for blocks in per_axis])
+    blocks = [(cls, _dipole_blocks(pair_data(layout, cls, arrays), origin))
+              for cls in layout.pair_classes(unique=False, pad=True)]
+    return jnp.stack([_assemble(layout, [(cls, b[:, k]) for cls, b in blocks]) for k in range(3)])
 
 
 _dipole_jit = jax.jit(dipole_matrices, static_argnums=0)
 
 
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _dipole_chunk(side_a, side_b, origin, kind_a, kind_b):
+    return _dipole_blocks(pair_data_of_sides(side_a, side_b, kind_a, kind_b), origin)
+
+
 def dipole(mol, basis, precision: str = "float64", origin=(0.0, 0.0, 0.0)) -> jnp.ndarray:
-    """<m| r - origin |n> for x, y, z: (3, nao, nao) in Bohr, PySCF's int1e_r order."""
+    """<m| r - origin |n> for x, y, z: (3, nao, nao) in Bohr, PySCF's int1e_r order.
+    Concrete positions go through programs every molecule size shares (`by_chunks`)."""
     layout, arrays = layout_and_arrays(mol, basis, precision)
-    return _dipole_jit(layout, arrays, jnp.asarray(origin, arrays.positions.dtype))
+    origin = jnp.asarray(origin, arrays.positions.dtype)
+    if any(isinstance(a, jax.core.Tracer) for a in arrays):
+        return _dipole_jit(layout, arrays, origin)
+    concrete = BasisArrays(*(np.asarray(a) for a in arrays))
+    blocks = [(cls, by_chunks(_dipole_chunk, layout, cls, concrete, np.asarray(origin),
+                              chunk=PAIR_CHUNK))
+              for cls in layout.pair_classes(unique=False, pad=True)]
+    return jnp.stack([_assemble(layout, [(cls, b[:, k]) for cls, b in blocks]) for k in range(3)])
