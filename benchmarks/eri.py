@@ -4,15 +4,19 @@ QM1B-like molecules of benchmarks/molecules.py, on the same cores (`--threads`),
 Like for like: libcint's intor evaluates every shell quartet (it has no Schwarz screening
 there; it drops only primitive pairs below exp(-60)), while dftgen skips the primitive
 quartets whose Schwarz bound is below its threshold (1e-10 in float64, 1e-7 in float32).
-So dftgen is timed twice per precision: screened (what its SCF runs) and unscreened (the
-same work as libcint), and each row gives the threshold and the fraction of dftgen's
-primitive quartets the screening skips (`dftgen.integrals.eri.skipped_fraction`; of the
-quartets the unscreened program evaluates) beside the ratios.
+So dftgen's one-program path (`eri._eri_jit`, one program per molecule shape, what forces
+differentiate) is timed twice per precision: screened and unscreened (the same work as
+libcint), and each row gives the threshold and the fraction of dftgen's primitive quartets
+the screening skips (`dftgen.integrals.eri.skipped_fraction`; of the quartets the unscreened
+program evaluates) beside the ratios. The first columns time what the SCF runs: the float64
+screened ERIs through the programs every molecule size shares (`eri_packed_stepwise`; its
+first call compiles them on the first molecule, or reads them back).
 
-Per molecule: dftgen's four programs are compiled first (untimed; compile seconds reported
-from a JAX cache whose state the header gives, `--cold-cache` for a fresh one) and each is
-run once, and libcint runs once untimed (its result is the reference); then `--repeats`
-rounds of a dftgen pass (the four programs) and a libcint pass alternate, and each code's
+Per molecule: dftgen's four one-program programs are compiled first (untimed; compile seconds
+reported from a JAX cache whose state the header gives, `--cold-cache` for a fresh one) and
+each is run once, the shared-program path once, and libcint once untimed (its result is the
+reference); then `--repeats` rounds of a dftgen pass (the five) and a libcint pass
+alternate, and each code's
 best pass is reported with the spread ("+x%": its slowest pass against the best). Wall-clock
 seconds. Also: the error against libcint (max abs in float64, relative to max |ERI| in
 float32); XLA's temporary buffers of the larger program against `eri.memory_bound` ("ok"
@@ -45,11 +49,13 @@ from molecules import molecules  # noqa: E402
 from dftgen import compilation_cache  # noqa: E402
 from dftgen.integrals import jk, unpack  # noqa: E402
 from dftgen.integrals.eri import DEFAULT_THRESHOLD, _eri_jit, memory_bound, skipped_fraction  # noqa: E402
+from dftgen.integrals.eri_stepwise import eri_packed_stepwise  # noqa: E402
 from dftgen.integrals.layout import layout_and_arrays  # noqa: E402
 
 CHUNK_BYTES = 4 << 20
 PRECISIONS = ("float64", "float32")
 PROGRAMS = tuple((precision, screened) for precision in PRECISIONS for screened in (True, False))
+SHARED = ("float64", "shared")  # the SCF's path: `eri_packed_stepwise`
 
 
 class Program(NamedTuple):
@@ -70,6 +76,13 @@ def compiled_program(mol, basis: str, precision: str, screened: bool) -> Program
     return Program(lambda: compiled(arrays, threshold).block_until_ready(), compile_s,
                    compiled.memory_analysis().temp_size_in_bytes,
                    memory_bound(layout, precision, CHUNK_BYTES))
+
+
+def shared_programs(mol, basis: str) -> Callable[[], np.ndarray]:
+    """The float64 screened ERIs as the SCF computes them: `eri_packed_stepwise`, whose
+    programs every molecule size shares (compiled by the first molecule, or read back)."""
+    layout, arrays = layout_and_arrays(mol, basis, "float64")
+    return lambda: eri_packed_stepwise(layout, arrays, DEFAULT_THRESHOLD["float64"], CHUNK_BYTES)
 
 
 def timed(fn) -> float:
@@ -99,19 +112,24 @@ def measure(mol, basis: str, repeats: int) -> dict:
     ref = pm.intor("int2e", aosym="s8")
     programs = {key: compiled_program(mol, basis, *key) for key in PROGRAMS}
     first = {key: program.call() for key, program in programs.items()}
+    shared = shared_programs(mol, basis)
+    shared_first_s = timed(shared)
 
     def one_pass(code):
         if code == "libcint":
             return timed(lambda: pm.intor("int2e", aosym="s8"))
-        return {key: timed(program.call) for key, program in programs.items()}
+        return {**{key: timed(program.call) for key, program in programs.items()},
+                SHARED: timed(shared)}
 
     passes = harness.alternate(("dftgen", "libcint"), repeats, one_pass)
     libcint = harness.best_and_spread(passes["libcint"])
-    dftgen = {key: harness.best_and_spread([p[key] for p in passes["dftgen"]]) for key in PROGRAMS}
+    dftgen = {key: harness.best_and_spread([p[key] for p in passes["dftgen"]])
+              for key in PROGRAMS + (SHARED,)}
     scale = {"float64": 1.0, "float32": float(np.abs(ref).max())}  # float32: relative error
     errors = {precision: float(np.max(np.abs(np.asarray(first[precision, True], np.float64) - ref)))
               / scale[precision] for precision in PRECISIONS}
     return {"nao": pm.nao, "libcint": libcint, "dftgen": dftgen, "programs": programs,
+            "shared_first_s": shared_first_s,
             "errors": errors, "f32": first["float32", True],
             "skipped": {p: skipped_fraction(mol, basis, p) for p in PRECISIONS}}
 
@@ -156,7 +174,8 @@ def main():
             "out; libcint screens nothing here, so 'unscreened' is the like-for-like ratio"])
     print(head, flush=True)
     cpu = harness.CpuShare()
-    columns = ["molecule", "nao", "libcint s"]
+    columns = ["molecule", "nao", "libcint s", "f64 screened, shared programs s",
+               "libcint / shared", "shared first call s"]
     for precision in PRECISIONS:
         p = precision[-2:]
         columns += [f"f{p} screened s", f"f{p} unscreened s",
@@ -166,12 +185,14 @@ def main():
     columns += ["temp MB / bound MB", "peak RSS MB", "J/K f32 ms dense / packed"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     print("\n".join(lines), flush=True)
-    ratios = {key: [] for key in PROGRAMS}
+    ratios = {key: [] for key in PROGRAMS + (SHARED,)}
     skipped = {p: [] for p in PRECISIONS}
     for mol in molecules(opts.n):
         r = measure(mol, opts.basis, opts.repeats)
         jk_dense, jk_packed = jk_ms(r["f32"], r["nao"], opts.repeats)
-        cells = [mol.name, str(r["nao"]), fmt(r["libcint"])]
+        ratios[SHARED].append(r["libcint"][0] / r["dftgen"][SHARED][0])
+        cells = [mol.name, str(r["nao"]), fmt(r["libcint"]), fmt(r["dftgen"][SHARED]),
+                 f"{ratios[SHARED][-1]:.2f}x", f"{r['shared_first_s']:.1f}"]
         for precision in PRECISIONS:
             screened, unscreened = (precision, True), (precision, False)
             for key in (screened, unscreened):
@@ -192,12 +213,14 @@ def main():
         print(lines[-1], flush=True)
     summary = [""]
     for (precision, screened), r in ratios.items():
+        kind = {True: "screened", False: "unscreened", "shared": "screened, shared programs "
+                "(what the SCF runs)"}[screened]
         summary.append(
-            f"- {precision} {'screened' if screened else 'unscreened'}: libcint / dftgen geometric "
+            f"- {precision} {kind}: libcint / dftgen geometric "
             f"mean **{np.exp(np.mean(np.log(r))):.2f}x** (min {min(r):.2f}x, max {max(r):.2f}x) "
             f"over {len(r)} molecules" + (f"; screening skipped {100 * min(skipped[precision]):.0f}-"
                                           f"{100 * max(skipped[precision]):.0f}% of the quartets"
-                                          if screened else ""))
+                                          if screened is True else ""))
     summary += ["", cpu.report()]
     print("\n".join(summary))
     if opts.out:
