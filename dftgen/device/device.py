@@ -121,10 +121,10 @@ class Device:
                               f"fit one {self.name}: {assessment.reason}")
         return assessment
 
-    def eri_precision(self, settings: Settings) -> str:
-        """The precision the ERIs are computed in: an IPU's own (float32 only), else float64
-        (rounded once to the iteration precision)."""
-        return settings.precision if self.is_ipu else "float64"
+    def eri_precision(self, settings: Settings) -> str | None:
+        """The precision the ERIs are computed in: an IPU's own (float32 only), else None
+        (`scf.assemble`'s choice: float64, or mixed for float32 iterations)."""
+        return settings.precision if self.is_ipu else None
 
     def build(self, setup: scf.Setup, settings: Settings) -> scf.Problem:
         """One molecule's SCF arrays as this device computes them, admitted (`admit`): the

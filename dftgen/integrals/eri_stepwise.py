@@ -120,6 +120,8 @@ def _class_pair_into(packed: np.ndarray, x: ClassData, y: ClassData, ls: tuple[i
     bra = _tile_blocks(x, rows, plan.tx, "bra")
     ket = _tile_blocks(y, cols, plan.ty, "ket")
     live = np.flatnonzero(need.any(axis=(1, 2)))
+    if len(live) == 0:
+        return
     block = plan.steps[live] // BLOCK
     live = live[np.lexsort((block[:, 1], block[:, 0]))]  # block pair by block pair
     steps = plan.steps[live]
@@ -138,11 +140,16 @@ def _class_pair_into(packed: np.ndarray, x: ClassData, y: ClassData, ls: tuple[i
 
 
 def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
-                        chunk_bytes: int = 4 << 20, omega: float = 0.0) -> np.ndarray:
+                        chunk_bytes: int = 4 << 20, omega: float = 0.0,
+                        float32_below: float = 0.0) -> np.ndarray:
     """`eri.eri_packed` for concrete arrays (NumPy or JAX; not traced): the same s8-packed
     vector, as a NumPy array, from programs shared by every molecule size (module docstring).
-    threshold: 0 for no screening, else Schwarz screening at that threshold."""
+    threshold: 0 for no screening, else Schwarz screening at that threshold.
+    float32_below > 0 (float64 arrays, screened): mixed precision, the tile pairs whose
+    integrals are all bounded below it (Schwarz) computed in float32, the rest in float64."""
     arrays = type(arrays)(*(np.asarray(a) for a in arrays))
+    if float32_below > 0 and not (threshold > 0 and arrays.exponents.dtype == np.float64):
+        raise ValueError("mixed-precision ERIs need float64 arrays and a screening threshold")
     classes, plans, _ = _plans(layout, arrays.exponents.dtype.itemsize, chunk_bytes, True)
     ls = [max_l(c.kind_a) + max_l(c.kind_b) for c in classes]
     data, primitive = zip(*(_class_data(layout, c, arrays) for c in classes))
@@ -161,9 +168,29 @@ def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
         ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
         rows = _tile_pair_index(layout, classes[x], orders[x], plan.tx, ntx, index_dtype)
         cols = _tile_pair_index(layout, classes[y], orders[y], plan.ty, nty, index_dtype)
+        support = hermite_support(classes[y].kind_a, classes[y].kind_b)
+        if float32_below > 0:
+            small = _tile_pair_bounds((bounds[x], bounds[y]), plan) < float32_below
+            _class_pair_into(packed, _as32(data[x]), _as32(data[y]), (ls[x], ls[y]), plan,
+                             need & small[:, None, None], rows, cols, support, omega)
+            need = need & ~small[:, None, None]
         _class_pair_into(packed, data[x], data[y], (ls[x], ls[y]), plan, need, rows, cols,
-                         hermite_support(classes[y].kind_a, classes[y].kind_b), omega)
+                         support, omega)
     return packed[:-1]
+
+
+def _tile_pair_bounds(bounds, plan: TilePlan) -> np.ndarray:
+    """(nstep,): a bound on every integral of each planned tile pair, the product of the
+    largest Schwarz bound of a pair in each tile (a pair's: the sum of its bands')."""
+    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    qx, qy = (q.sum(axis=1) for q in bounds)
+    qx = _padded_tiles(qx, plan.tx, ntx).max(axis=1)
+    qy = _padded_tiles(qy, plan.ty, nty).max(axis=1)
+    return qx[plan.steps[:, 0]] * qy[plan.steps[:, 1]]
+
+
+def _as32(data: ClassData) -> ClassData:
+    return ClassData(*(a.astype(np.float32) for a in data))
 
 
 def _index_dtype(nao: int):
@@ -183,7 +210,7 @@ def _is_traced(x) -> bool:
 
 def eri(mol, basis, packed: bool = True, precision: str = "float64",
         threshold: float | None = None, chunk_bytes: int = 4 << 20,
-        omega: float = 0.0) -> jnp.ndarray:
+        omega: float = 0.0, float32_below: float = 0.0) -> jnp.ndarray:
     """Electron repulsion integrals (ij|kl) in Hartree, chemists' notation.
 
     Positions that are JAX tracers (forces, a vmapped batch) go through `eri.eri_packed`,
@@ -203,14 +230,18 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
         omega: 0 for the Coulomb operator 1/r; > 0 (Bohr^-1) for its long-range part
             erf(omega r)/r, as PySCF's mol.with_range_coulomb(omega) (range-separated
             hybrids).
+        float32_below: > 0 (float64, concrete positions): mixed precision, tile pairs whose
+            integrals are all bounded below it computed in float32 (`eri_packed_stepwise`).
     """
     layout, arrays = layout_and_arrays(mol, basis, precision)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD[precision]
     if not any(_is_traced(a) for a in arrays):
         out = jnp.asarray(eri_packed_stepwise(layout, arrays, float(threshold), int(chunk_bytes),
-                                              float(omega)))
+                                              float(omega), float(float32_below)))
         return out if packed else unpack(out, layout.nao)
+    if float32_below > 0:
+        raise ValueError("mixed-precision ERIs need concrete positions (not traced ones)")
     # the threshold's value is traced: one program serves every positive threshold
     return _eri_jit(layout, arrays, jnp.asarray(threshold, arrays.exponents.dtype), threshold > 0,
                     int(chunk_bytes), bool(packed), float(omega))

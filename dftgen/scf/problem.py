@@ -149,15 +149,21 @@ def _check_memory(mol: Molecule, needed: int, size: str, what: str, remedy: str)
                             f"{have / 2**30:.1f} GiB; {remedy}")
 
 
-def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -> Problem:
+def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None) -> Problem:
     """One molecule's arrays for the SCF: integrals, AO values on the grid, initial guess.
 
-    With float32 iterations the ERIs are best computed in float64 and rounded once (the
-    default): the float32 ERI kernel's errors, although within 3e-7 of the largest integral,
-    are slightly biased, and the Coulomb energy (hundreds of Hartree) sums them coherently
-    into ~1e-4 Ha, while correctly rounded ERIs leave ~1e-6 Ha. `eri_precision="float32"`
-    computes them in float32, as a float32-only device must.
+    eri_precision: "float64", "mixed" or "float32"; None (the default): "mixed" where the
+    iterations run in float32, else "float64". The large integrals are best computed in
+    float64 and rounded once: the float32 ERI kernel's errors, although within 3e-7 of the
+    largest integral, are slightly biased, and the Coulomb energy (hundreds of Hartree) sums
+    them coherently into ~1e-4 Ha, while correctly rounded ERIs leave ~1e-6 Ha. "mixed"
+    computes in float32 only the tile pairs whose integrals are all below
+    MIXED_FLOAT32_BELOW (their errors are ~1e-9 Ha each, and sum to ~1e-8 Ha in the energy),
+    at nearly float32 speed. "float32" computes all of them in float32, as a float32-only
+    device must.
     """
+    if eri_precision is None:
+        eri_precision = "mixed" if settings.precision != "float64" else "float64"
     mol, bas = setup.mol, setup.basis
     timings = dict(setup.timings)
     functional = xc.functional(settings.xc)
@@ -209,6 +215,11 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str = "float64") -
     return Problem(setup, work, exact, timings)
 
 
+#: "mixed" ERIs: tile pairs whose Schwarz bound is below this (Hartree) run in float32
+#: (benchmarks/results/tuning.md: the energy moves by ~1e-8 Ha at QM1B sizes)
+MIXED_FLOAT32_BELOW = 1e-2
+
+
 def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_needed: bool):
     """(ERIs in the iteration precision, ERIs for the float64 final evaluation).
 
@@ -217,11 +228,13 @@ def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_need
     takes it whole, from one Float32Pair (hi is the rounded P). A range-separated hybrid's
     long-range exchange is built into P too, from the ERIs of erf(omega r)/r.
     """
-    computed = integrals.eri(mol, bas, precision=eri_precision)
+    precision, below = (("float64", MIXED_FLOAT32_BELOW) if eri_precision == "mixed"
+                        else (eri_precision, 0.0))
+    computed = integrals.eri(mol, bas, precision=precision, float32_below=below)
     long_range = None
     if functional.is_range_separated:
-        long_range = (integrals.eri(mol, bas, precision=eri_precision, omega=functional.omega),
-                      functional.long_range)
+        long_range = (integrals.eri(mol, bas, precision=precision, omega=functional.omega,
+                                    float32_below=below), functional.long_range)
     if _pair_eri_fits(bas.nao, computed.dtype.itemsize):
         split = exact_needed and computed.dtype == jnp.float64
         computed = integrals.fock_supermatrix(computed, bas.nao, functional.hybrid, split,
@@ -239,7 +252,7 @@ def _fitted_arrays(mol, bas, functional, auxbasis, eri_precision: str, work_dtyp
     made in float64 (the metric's Cholesky factor needs it) and rounded once for float32
     iterations. A range-separated functional's long-range exchange is fitted beside it, as
     PySCF's `DF.range_coulomb`: B_lr from (P|ij) and (P|Q) of erf(omega r)/r."""
-    if eri_precision != "float64":
+    if eri_precision == "float32":
         raise ValueError(f"molecule {mol.name!r}: density fitting needs float64 integrals "
                          f"(the Cholesky factor of the auxiliary metric), not {eri_precision}")
     fitted = df.fitted_eri(mol, bas, auxbasis)
