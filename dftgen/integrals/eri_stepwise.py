@@ -22,6 +22,10 @@ Every molecule whose basis has the same kinds of groups (every H, C, N, O, F mol
 STO-3G, or in 6-31G*) runs the programs the first one compiled, and JAX's persistent
 cache keeps them for later processes. The price: a small molecule pays for tiles padded
 to full size, and calls cost what one program would not (benchmarks/results/tuning.md).
+
+Mixed precision (`float32_below`): each tile pair's Schwarz bound is known before it is
+computed, so the tile pairs whose integrals are all small go to the float32 programs and
+the rest to the float64 ones; both write into one float64 packed vector.
 """
 
 from __future__ import annotations
