@@ -41,6 +41,32 @@ def test_integrals_match_pyscf(request, molecule, basis, auxbasis, shells):
     np.testing.assert_allclose(metric(mol, aux), auxmol.intor("int2c2e"), rtol=0, atol=1e-10)
 
 
+def test_every_molecule_size_runs_the_programs_of_the_first(water):
+    """Concrete positions take programs shared by every molecule size: after water,
+    hydrogen peroxide (the same kinds of shells, other sizes) compiles nothing and equals
+    PySCF, and its own one-program (ij|P) (the traced path forces take) to 1e-13."""
+    from dftgen import Molecule
+    from dftgen.integrals import auxiliary
+    from dftgen.integrals.layout import layout_and_arrays
+
+    def fitted(mol):
+        aux = df.auxiliary_basis(mol, "6-31g*", "cc-pvdz-jkfit", "spherical")
+        return aux, build(mol, "6-31g*", "spherical")
+
+    aux, bas = fitted(water)
+    three_centre(water, bas, aux), metric(water, aux)
+    before = (auxiliary._tile_values._cache_size(), auxiliary._function_chunk._cache_size())
+    peroxide = Molecule.from_smiles("OO", seed=0)
+    aux, bas = fitted(peroxide)
+    got = np.asarray(three_centre(peroxide, bas, aux))
+    assert (auxiliary._tile_values._cache_size(), auxiliary._function_chunk._cache_size()) == before
+    whole = auxiliary._three_centre(*layout_and_arrays(peroxide, bas), *layout_and_arrays(peroxide, aux), 0.0)
+    assert np.max(np.abs(got - np.asarray(whole))) < 1e-13
+    pmol = peroxide.to_pyscf("6-31g*")
+    auxmol = addons.make_auxmol(pmol, "cc-pvdz-jkfit")
+    assert np.max(np.abs(metric(peroxide, aux) - auxmol.intor("int2c2e"))) < 1e-10
+
+
 def test_default_auxiliary_basis_is_pyscfs(water):
     assert df.auxiliary_basis(water, "6-31g*").name == "cc-pvdz-jkfit"
     assert df.default_auxbasis(water, "def2-svp") == "def2-svp-jkfit"

@@ -30,8 +30,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals.eri import (ClassData, _class_data, _class_order, _class_pair_tiles,
-                                  _hermite_sign, _pair_bytes, _tile_plan)
+from dftgen.integrals.eri import (ClassData, _banded_tile_block, _class_data, _class_order,
+                                  _class_pair_tiles, _hermite_sign, _pair_bytes, _tile_plan)
+from dftgen.integrals.eri_stepwise import BLOCK, CALL_STEPS
+from dftgen.integrals.eri_stepwise import _class_data as _stepwise_class_data
 from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
 from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, layout_and_arrays,
                                      trace_counts)
@@ -52,11 +54,22 @@ def function_data(layout: Layout, kind: Kind, groups: list[int], arrays: BasisAr
     ClassData with one entry per primitive: p (n, np) exponents q, centre (n, np, 3),
     bra (n, f, np nh) E / q and ket (n, np nh, f) E (-1)^(t+u+v) / q, over
     hermite_tuples(l) for the group's highest l."""
-    powers, shell_of, to_ao = angular(kind.ls, kind.cartesian)
+    return function_data_of(*_gather_functions(layout, kind, groups, arrays), kind)
+
+
+def _gather_functions(layout: Layout, kind: Kind, groups: list[int], arrays: BasisArrays):
+    """Exponents (n, np), contraction coefficients (n, ncart, np) and centres (n, 3) of the
+    groups (NumPy or JAX, as `arrays`)."""
+    _, shell_of, _ = angular(kind.ls, kind.cartesian)
     shells = np.array([layout.groups[g].shells for g in groups])
-    q = arrays.exponents[shells[:, 0], :kind.nprim]  # (n, np)
-    coefs = arrays.coefficients[shells[:, shell_of], :kind.nprim]  # (n, ncart, np)
-    centre = arrays.positions[np.array([layout.groups[g].atom for g in groups])]
+    return (arrays.exponents[shells[:, 0], :kind.nprim],
+            arrays.coefficients[shells[:, shell_of], :kind.nprim],
+            arrays.positions[np.array([layout.groups[g].atom for g in groups])])
+
+
+def function_data_of(q, coefs, centre, kind: Kind) -> ClassData:
+    """`function_data` from the groups' `_gather_functions`."""
+    powers, _, to_ao = angular(kind.ls, kind.cartesian)
     l = max(kind.ls)
     # E^{i0}_t along each axis: (n, np, 3, i, t); the partner's exponent and offset are zero
     table = expansion_coefficients(l, 0, q[..., None], 0.0, jnp.zeros(3, q.dtype))[..., 0, :]
@@ -132,6 +145,114 @@ def metric_matrix(aux_layout: Layout, aux_arrays: BasisArrays, chunk_bytes: int 
     return out
 
 
+#: auxiliary functions per call of `_function_chunk`: one program serves every molecule size
+FUNCTION_CHUNK = 64
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _function_chunk(q, coefs, centre, kind):
+    return function_data_of(q, coefs, centre, kind)
+
+
+def _function_data_stepwise(layout: Layout, kind: Kind, groups: list[int], arrays) -> ClassData:
+    """`function_data` as NumPy arrays, FUNCTION_CHUNK functions a call (last one repeated)."""
+    gathered = _gather_functions(layout, kind, groups, arrays)
+    rows = np.minimum(np.arange(-(-len(groups) // FUNCTION_CHUNK) * FUNCTION_CHUNK),
+                      len(groups) - 1)
+    parts = [jax.device_get(_function_chunk(*(a[rows[k:k + FUNCTION_CHUNK]] for a in gathered), kind))
+             for k in range(0, len(rows), FUNCTION_CHUNK)]
+    return ClassData(*(np.concatenate([p[f] for p in parts])[:len(groups)] for f in range(4)))
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def _tile_values(bra: ClassData, ket: ClassData, steps, lx: int, ly: int, omega: float):
+    """(CALL_STEPS, tx, fx, ty, fy): the tile pairs steps (CALL_STEPS, 2) of a block of
+    BLOCK bra tiles and one of BLOCK ket tiles, unscreened."""
+    def step(ij):
+        return _banded_tile_block(jax.tree.map(lambda a: a[ij[0]], bra),
+                                  jax.tree.map(lambda a: a[ij[1]], ket), lx, ly, (1, 1), None,
+                                  None, omega)
+    return jax.lax.map(step, steps)
+
+
+def _blocks_of(data: ClassData, size: int, keep: str) -> list:
+    """A NumPy ClassData cut into tiles of `size` and blocks of BLOCK tiles, each block's
+    JAX arrays sent once; `keep` ("bra" or "ket") names the contraction field read."""
+    ntile = -(-data.p.shape[0] // size)
+    nblock = -(-ntile // BLOCK)
+    rows = np.minimum(np.arange(nblock * BLOCK * size), data.p.shape[0] - 1)
+    return jax.device_put([ClassData(*(None if name not in ("p", "centre", keep) else
+                                       a[rows].reshape((nblock, BLOCK, size) + a.shape[1:])[k]
+                                       for name, a in zip(ClassData._fields, data)))
+                           for k in range(nblock)])
+
+
+def _block_stepwise(x: ClassData, y: ClassData, lx: int, ly: int, omega: float) -> np.ndarray:
+    """`_block` of NumPy ClassData through programs shared by every molecule size: tiles of
+    fixed sizes, CALL_STEPS tile pairs a call."""
+    (nx, ppx), (ny, ppy) = x.p.shape, y.p.shape
+    fx, fy = x.bra.shape[1], y.ket.shape[2]
+    plan = _tile_plan(nx, ny, _pair_bytes((lx, ppx, fx), (ly, ppy, fy), x.p.dtype.itemsize,
+                                          (1, 1)), 4 << 20, False, (1, 1), True)
+    bra, ket = _blocks_of(x, plan.tx, "bra"), _blocks_of(y, plan.ty, "ket")
+    ntx, nty = -(-nx // plan.tx), -(-ny // plan.ty)
+    tiles = np.zeros((ntx, nty, plan.tx, fx, plan.ty, fy), x.p.dtype)
+    for bi in range(len(bra)):
+        for bj in range(len(ket)):
+            steps = np.array([(i, j) for i in range(BLOCK) for j in range(BLOCK)
+                              if bi * BLOCK + i < ntx and bj * BLOCK + j < nty])
+            for start in range(0, len(steps), CALL_STEPS):
+                part = steps[start:start + CALL_STEPS]
+                out = _tile_values(bra[bi], ket[bj], np.resize(part, (CALL_STEPS, 2)).astype(np.int32),
+                                   lx, ly, omega)
+                tiles[bi * BLOCK + part[:, 0], bj * BLOCK + part[:, 1]] = np.asarray(out)[:len(part)]
+    tiles = tiles.transpose(0, 2, 3, 1, 4, 5).reshape(ntx * plan.tx, fx, nty * plan.ty, fy)
+    return tiles[:nx, :, :ny]
+
+
+def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays,
+                          omega: float = 0.0) -> np.ndarray:
+    """`three_centre_matrix` for concrete arrays, as a NumPy array, through programs every
+    molecule size shares (orbital pairs and auxiliary functions in chunks, tile pairs in
+    calls of CALL_STEPS)."""
+    arrays, aux_arrays = (BasisArrays(*(np.asarray(a) for a in arr)) for arr in (arrays, aux_arrays))
+    kinds = _kinds(aux_layout)
+    aux = {kind: _function_data_stepwise(aux_layout, kind, groups, aux_arrays)
+           for kind, groups in kinds.items()}
+    out = np.zeros((aux_layout.nao, layout.nao, layout.nao), arrays.exponents.dtype)
+    for cls in _class_order(layout):
+        pairs, _ = _stepwise_class_data(layout, cls, arrays)
+        lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
+        rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
+        cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
+        for (kind, groups), functions in zip(kinds.items(), aux.values()):
+            block = _block_stepwise(pairs, functions, lx, max(kind.ls), omega)
+            block = block.reshape(rows.shape[0], rows.shape[1], cols.shape[2], *block.shape[2:])
+            p = _aux_indices(aux_layout, groups)[None, None, None]
+            out[p, rows, cols] = block
+            out[p, cols, rows] = block
+    return out
+
+
+def metric_stepwise(aux_layout: Layout, aux_arrays, omega: float = 0.0) -> np.ndarray:
+    """`metric_matrix` for concrete arrays, as a NumPy array (as `three_centre_stepwise`)."""
+    aux_arrays = BasisArrays(*(np.asarray(a) for a in aux_arrays))
+    kinds = _kinds(aux_layout)
+    data = [_function_data_stepwise(aux_layout, kind, groups, aux_arrays)
+            for kind, groups in kinds.items()]
+    out = np.zeros((aux_layout.nao,) * 2, aux_arrays.exponents.dtype)
+    for (kx, gx), x in zip(kinds.items(), data):
+        for (ky, gy), y in zip(kinds.items(), data):
+            block = _block_stepwise(x, y, max(kx.ls), max(ky.ls), omega)
+            out[_aux_indices(aux_layout, gx)[:, :, None, None],
+                _aux_indices(aux_layout, gy)[None, None]] = block
+    return out
+
+
+def _is_traced(*arrays) -> bool:
+    return any(isinstance(a, jax.core.Tracer) for arr in arrays for a in arr)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 2, 4))
 def _three_centre(layout, arrays, aux_layout, aux_arrays, omega):
     return three_centre_matrix(layout, arrays, aux_layout, aux_arrays, omega=omega)
@@ -143,6 +264,9 @@ def three_centre(mol, basis, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     1/r, > 0 (Bohr^-1) for erf(omega r)/r."""
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
+    if not _is_traced(arrays, aux_arrays):
+        return jnp.asarray(three_centre_stepwise(layout, arrays, aux_layout, aux_arrays,
+                                                 float(omega)))
     return _three_centre(layout, arrays, aux_layout, aux_arrays, float(omega))
 
 
@@ -155,4 +279,7 @@ def metric(mol, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     """The Coulomb metric (P|Q) (naux, naux) in Hartree of the auxiliary basis `auxbasis` on
     `mol`, float64; positions may be JAX tracers. omega: 0 for 1/r, > 0 (Bohr^-1) for
     erf(omega r)/r."""
-    return _metric(*layout_and_arrays(mol, auxbasis, "float64"), float(omega))
+    aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
+    if not _is_traced(aux_arrays):
+        return jnp.asarray(metric_stepwise(aux_layout, aux_arrays, float(omega)))
+    return _metric(aux_layout, aux_arrays, float(omega))
