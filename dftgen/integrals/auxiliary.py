@@ -32,11 +32,11 @@ import numpy as np
 
 from dftgen.integrals.eri import (ClassData, _banded_tile_block, _class_data, _class_order,
                                   _class_pair_tiles, _hermite_sign, _pair_bytes, _tile_plan)
-from dftgen.integrals.eri_stepwise import BLOCK, CALL_STEPS
-from dftgen.integrals.eri_stepwise import _class_data as _stepwise_class_data
+from dftgen.integrals.eri_stepwise import BLOCK, CALL_STEPS, class_data_and_bounds, tile_blocks
 from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
-from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, layout_and_arrays,
-                                     trace_counts)
+from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, is_traced,
+                                     layout_and_arrays, trace_counts)
+from dftgen.integrals.pairs import in_chunks
 
 
 def _kinds(layout: Layout) -> dict[Kind, list[int]]:
@@ -155,13 +155,9 @@ def _function_chunk(q, coefs, centre, kind):
 
 
 def _function_data_stepwise(layout: Layout, kind: Kind, groups: list[int], arrays) -> ClassData:
-    """`function_data` as NumPy arrays, FUNCTION_CHUNK functions a call (last one repeated)."""
-    gathered = _gather_functions(layout, kind, groups, arrays)
-    rows = np.minimum(np.arange(-(-len(groups) // FUNCTION_CHUNK) * FUNCTION_CHUNK),
-                      len(groups) - 1)
-    parts = [jax.device_get(_function_chunk(*(a[rows[k:k + FUNCTION_CHUNK]] for a in gathered), kind))
-             for k in range(0, len(rows), FUNCTION_CHUNK)]
-    return ClassData(*(np.concatenate([p[f] for p in parts])[:len(groups)] for f in range(4)))
+    """`function_data` as NumPy arrays, FUNCTION_CHUNK functions a call (`in_chunks`)."""
+    return in_chunks(_function_chunk, _gather_functions(layout, kind, groups, arrays),
+                     len(groups), FUNCTION_CHUNK, kind)
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4, 5))
@@ -175,18 +171,6 @@ def _tile_values(bra: ClassData, ket: ClassData, steps, lx: int, ly: int, omega:
     return jax.lax.map(step, steps)
 
 
-def _blocks_of(data: ClassData, size: int, keep: str) -> list:
-    """A NumPy ClassData cut into tiles of `size` and blocks of BLOCK tiles, each block's
-    JAX arrays sent once; `keep` ("bra" or "ket") names the contraction field read."""
-    ntile = -(-data.p.shape[0] // size)
-    nblock = -(-ntile // BLOCK)
-    rows = np.minimum(np.arange(nblock * BLOCK * size), data.p.shape[0] - 1)
-    return jax.device_put([ClassData(*(None if name not in ("p", "centre", keep) else
-                                       a[rows].reshape((nblock, BLOCK, size) + a.shape[1:])[k]
-                                       for name, a in zip(ClassData._fields, data)))
-                           for k in range(nblock)])
-
-
 def _block_stepwise(x: ClassData, y: ClassData, lx: int, ly: int, omega: float) -> np.ndarray:
     """`_block` of NumPy ClassData through programs shared by every molecule size: tiles of
     fixed sizes, CALL_STEPS tile pairs a call."""
@@ -194,7 +178,7 @@ def _block_stepwise(x: ClassData, y: ClassData, lx: int, ly: int, omega: float) 
     fx, fy = x.bra.shape[1], y.ket.shape[2]
     plan = _tile_plan(nx, ny, _pair_bytes((lx, ppx, fx), (ly, ppy, fy), x.p.dtype.itemsize,
                                           (1, 1)), 4 << 20, False, (1, 1), True)
-    bra, ket = _blocks_of(x, plan.tx, "bra"), _blocks_of(y, plan.ty, "ket")
+    bra, ket = tile_blocks(x, plan.tx, "bra"), tile_blocks(y, plan.ty, "ket")
     ntx, nty = -(-nx // plan.tx), -(-ny // plan.ty)
     tiles = np.zeros((ntx, nty, plan.tx, fx, plan.ty, fy), x.p.dtype)
     for bi in range(len(bra)):
@@ -221,7 +205,7 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
            for kind, groups in kinds.items()}
     out = np.zeros((aux_layout.nao, layout.nao, layout.nao), arrays.exponents.dtype)
     for cls in _class_order(layout):
-        pairs, _ = _stepwise_class_data(layout, cls, arrays)
+        pairs, _ = class_data_and_bounds(layout, cls, arrays)
         lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
         rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
         cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
@@ -249,10 +233,6 @@ def metric_stepwise(aux_layout: Layout, aux_arrays, omega: float = 0.0) -> np.nd
     return out
 
 
-def _is_traced(*arrays) -> bool:
-    return any(isinstance(a, jax.core.Tracer) for arr in arrays for a in arr)
-
-
 @functools.partial(jax.jit, static_argnums=(0, 2, 4))
 def _three_centre(layout, arrays, aux_layout, aux_arrays, omega):
     return three_centre_matrix(layout, arrays, aux_layout, aux_arrays, omega=omega)
@@ -264,7 +244,7 @@ def three_centre(mol, basis, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     1/r, > 0 (Bohr^-1) for erf(omega r)/r."""
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
-    if not _is_traced(arrays, aux_arrays):
+    if not is_traced(arrays, aux_arrays):
         return jnp.asarray(three_centre_stepwise(layout, arrays, aux_layout, aux_arrays,
                                                  float(omega)))
     return _three_centre(layout, arrays, aux_layout, aux_arrays, float(omega))
@@ -280,6 +260,6 @@ def metric(mol, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     `mol`, float64; positions may be JAX tracers. omega: 0 for 1/r, > 0 (Bohr^-1) for
     erf(omega r)/r."""
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
-    if not _is_traced(aux_arrays):
+    if not is_traced(aux_arrays):
         return jnp.asarray(metric_stepwise(aux_layout, aux_arrays, float(omega)))
     return _metric(aux_layout, aux_arrays, float(omega))

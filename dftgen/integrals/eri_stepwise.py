@@ -40,7 +40,7 @@ from dftgen.integrals.eri import (DEFAULT_THRESHOLD, ClassData, TilePlan, _band_
                                   _eri_jit, _padded_tiles, _pair_ao_index, _plans, class_data_of,
                                   hermite_support, n_packed, primitive_bounds, screened_tile,
                                   screening_order, unpack)
-from dftgen.integrals.layout import Layout, PairClass, layout_and_arrays, trace_counts
+from dftgen.integrals.layout import Layout, PairClass, is_traced, layout_and_arrays, trace_counts
 from dftgen.integrals.pairs import by_chunks, max_l, pair_data_of_sides
 
 #: a class pair's program reads a block of BLOCK tiles of each class, sent to it once
@@ -82,26 +82,30 @@ def _tile_chunk(bra: ClassData, ket: ClassData, rows, cols, steps, need, dump, l
     return values, jnp.where(lo >= 0, hi * (hi + 1) // 2 + lo, dump)
 
 
-def _class_data(layout: Layout, cls: PairClass, arrays) -> tuple[ClassData, np.ndarray]:
+def class_data_and_bounds(layout: Layout, cls: PairClass, arrays) -> tuple[ClassData, np.ndarray]:
     """NumPy ClassData of a class and its `primitive_bounds`."""
     return by_chunks(_class_chunk, layout, cls, arrays)
 
 
-def _tile_blocks(data: ClassData, index: np.ndarray, size: int, keep: str) -> list:
-    """A class's tiles in blocks of BLOCK, each sent once: a list of (ClassData (BLOCK, size,
-    ...), its `_tile_pair_index` (BLOCK, size, nfunc)) of JAX arrays; `keep` ("bra" or
-    "ket") names the contraction field that side reads (the other is None)."""
-    ntile = index.shape[0]
-    nblock = -(-ntile // BLOCK)
-    rows = np.minimum(np.arange(nblock * BLOCK), ntile - 1)
-    tiles = ClassData(*(None if name not in ("p", "centre", keep) else
-                        _padded_tiles(a, size, ntile)[rows].reshape((nblock, BLOCK, size)
-                                                                    + a.shape[1:])
-                        for name, a in zip(ClassData._fields, data)))
-    index = np.concatenate([index, np.full((nblock * BLOCK - ntile,) + index.shape[1:], -1,
-                                           index.dtype)]).reshape((nblock, BLOCK) + index.shape[1:])
-    return jax.device_put([(jax.tree.map(lambda a: a[k], tiles), index[k])
+def tile_blocks(data: ClassData, size: int, keep: str) -> list[ClassData]:
+    """A class's entries (NumPy) cut into tiles of `size` and blocks of BLOCK tiles (the
+    last entry repeated as padding), each block's JAX arrays (BLOCK, size, ...) sent once;
+    `keep` ("bra" or "ket") names the contraction field that side reads (the other is
+    None)."""
+    nblock = -(-data.p.shape[0] // (size * BLOCK))
+    rows = np.minimum(np.arange(nblock * BLOCK * size), data.p.shape[0] - 1)
+    return jax.device_put([ClassData(*(None if name not in ("p", "centre", keep) else
+                                       a[rows].reshape((nblock, BLOCK, size) + a.shape[1:])[k]
+                                       for name, a in zip(ClassData._fields, data)))
                            for k in range(nblock)])
+
+
+def _index_blocks(index: np.ndarray) -> list:
+    """`_tile_pair_index` (ntile, size, nfunc) in blocks of BLOCK tiles (-1 as padding), each
+    sent once."""
+    pad = -index.shape[0] % BLOCK
+    index = np.concatenate([index, np.full((pad,) + index.shape[1:], -1, index.dtype)])
+    return jax.device_put(list(index.reshape((-1, BLOCK) + index.shape[1:])))
 
 
 def _tile_pair_index(layout: Layout, cls: PairClass, order: np.ndarray, size: int,
@@ -121,8 +125,8 @@ def _class_pair_into(packed: np.ndarray, x: ClassData, y: ClassData, ls: tuple[i
     pair (BLOCK bra tiles x BLOCK ket tiles), CALL_STEPS per call; rows, cols:
     `_tile_pair_index` of both classes. Tile pairs screened out whole are computed by no
     program (packed starts at zero)."""
-    bra = _tile_blocks(x, rows, plan.tx, "bra")
-    ket = _tile_blocks(y, cols, plan.ty, "ket")
+    bra, ket = tile_blocks(x, plan.tx, "bra"), tile_blocks(y, plan.ty, "ket")
+    bra_index, ket_index = _index_blocks(rows), _index_blocks(cols)
     live = np.flatnonzero(need.any(axis=(1, 2)))
     if len(live) == 0:
         return
@@ -137,7 +141,7 @@ def _class_pair_into(packed: np.ndarray, x: ClassData, y: ClassData, ls: tuple[i
             take = np.resize(members, CALL_STEPS)
             wanted = need[live[take]]
             wanted[n:] = False  # the repeats that fill the call compute nothing
-            values, dest = _tile_chunk(bra[bi][0], ket[bj][0], bra[bi][1], ket[bj][1],
+            values, dest = _tile_chunk(bra[bi], ket[bj], bra_index[bi], ket_index[bj],
                                        (steps[take] % BLOCK).astype(np.int32), wanted, dump,
                                        ls[0], ls[1], plan.bands, support, omega)
             packed[np.asarray(dest)[:n].ravel()] = np.asarray(values)[:n].ravel()
@@ -153,10 +157,12 @@ def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
     integrals are all bounded below it (Schwarz) computed in float32, the rest in float64."""
     arrays = type(arrays)(*(np.asarray(a) for a in arrays))
     if float32_below > 0 and not (threshold > 0 and arrays.exponents.dtype == np.float64):
-        raise ValueError("mixed-precision ERIs need float64 arrays and a screening threshold")
+        raise ValueError(f"mixed-precision ERIs (float32_below={float32_below:g}) need float64 "
+                         f"arrays and a screening threshold > 0, not {arrays.exponents.dtype} "
+                         f"and threshold={threshold:g}")
     classes, plans, _ = _plans(layout, arrays.exponents.dtype.itemsize, chunk_bytes, True)
     ls = [max_l(c.kind_a) + max_l(c.kind_b) for c in classes]
-    data, primitive = zip(*(_class_data(layout, c, arrays) for c in classes))
+    data, primitive = zip(*(class_data_and_bounds(layout, c, arrays) for c in classes))
     if threshold > 0:
         data, bounds, back = screening_order(list(data), list(primitive), threshold)
         orders = [np.argsort(b) for b in back]
@@ -208,10 +214,6 @@ def _index_dtype(nao: int):
     return np.int64
 
 
-def _is_traced(x) -> bool:
-    return isinstance(x, jax.core.Tracer)
-
-
 def eri(mol, basis, packed: bool = True, precision: str = "float64",
         threshold: float | None = None, chunk_bytes: int = 4 << 20,
         omega: float = 0.0, float32_below: float = 0.0) -> jnp.ndarray:
@@ -240,7 +242,7 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
     layout, arrays = layout_and_arrays(mol, basis, precision)
     if threshold is None:
         threshold = DEFAULT_THRESHOLD[precision]
-    if not any(_is_traced(a) for a in arrays):
+    if not is_traced(arrays):
         out = jnp.asarray(eri_packed_stepwise(layout, arrays, float(threshold), int(chunk_bytes),
                                               float(omega), float(float32_below)))
         return out if packed else unpack(out, layout.nao)

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.linalg import block_diag
@@ -172,6 +173,12 @@ def basis_arrays(mol, basis: BasisSet, precision: str = "float64") -> BasisArray
         exponents=jnp.asarray(basis.exponents, dtype=dt),
         coefficients=jnp.asarray(basis.coefficients, dtype=dt),
     )
+
+
+def is_traced(*arrays: BasisArrays) -> bool:
+    """Whether any of the arrays is a JAX tracer (forces, vmap): such inputs take the
+    one-program kernels, concrete ones the programs shared by every molecule size."""
+    return any(isinstance(a, jax.core.Tracer) for arr in arrays for a in arr)
 
 
 def layout_and_arrays(mol, basis, precision: str = "float64") -> tuple[Layout, BasisArrays]:

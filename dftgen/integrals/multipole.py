@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals.layout import BasisArrays, Layout, layout_and_arrays
+from dftgen.integrals.layout import BasisArrays, Layout, is_traced, layout_and_arrays
 from dftgen.integrals.one_electron import PAIR_CHUNK, _assemble
 from dftgen.integrals.pairs import PairData, by_chunks, pair_data, pair_data_of_sides
 
@@ -52,7 +52,7 @@ def dipole(mol, basis, precision: str = "float64", origin=(0.0, 0.0, 0.0)) -> jn
     Concrete positions go through programs every molecule size shares (`by_chunks`)."""
     layout, arrays = layout_and_arrays(mol, basis, precision)
     origin = jnp.asarray(origin, arrays.positions.dtype)
-    if any(isinstance(a, jax.core.Tracer) for a in arrays):
+    if is_traced(arrays):
         return _dipole_jit(layout, arrays, origin)
     concrete = BasisArrays(*(np.asarray(a) for a in arrays))
     blocks = [(cls, by_chunks(_dipole_chunk, layout, cls, concrete, np.asarray(origin),

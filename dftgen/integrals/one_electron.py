@@ -22,8 +22,8 @@ import numpy as np
 
 from dftgen.basis import BasisSet
 from dftgen.integrals.hermite import coulomb_hermite
-from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, layout_and_arrays,
-                                     trace_counts)
+from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, is_traced,
+                                     layout_and_arrays, trace_counts)
 from dftgen.integrals.pairs import (PairData, by_chunks, kinetic_pairs, kinetic_pairs_of_sides,
                                     max_l, pair_data, pair_data_of_sides)
 from dftgen.precision import dtype as precision_dtype
@@ -185,7 +185,7 @@ def _stepwise(name: str, layout: Layout, arrays: BasisArrays):
 def _public(name):
     def matrix(mol, basis, precision: str = "float64"):
         layout, arrays = layout_and_arrays(mol, basis, precision)
-        if any(isinstance(a, jax.core.Tracer) for a in arrays):
+        if is_traced(arrays):
             return _jitted[name](layout, arrays)
         return _stepwise(name, layout, arrays)
 
@@ -213,7 +213,7 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
                      numbers=basis.numbers)
     layout, arrays = layout_and_arrays(mol, union, precision)
     try:
-        if not any(isinstance(a, jax.core.Tracer) for a in arrays):
+        if not is_traced(arrays):
             concrete = BasisArrays(*(np.asarray(a) for a in arrays))
             return _assemble(layout, [(cls, by_chunks(_overlap_chunk, layout, cls, concrete,
                                                       chunk=PAIR_CHUNK))

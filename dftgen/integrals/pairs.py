@@ -98,13 +98,19 @@ PAIR_CHUNK = 64
 def by_chunks(fn, layout: Layout, cls: PairClass, arrays: BasisArrays, *extra,
               chunk: int = PAIR_CHUNK):
     """fn(side_a, side_b, *extra, kind_a, kind_b) (a jitted program, kinds static) over a
-    class's pairs `chunk` at a time (the last chunk filled with repeats), its outputs (a
-    pytree of arrays with the pairs first) concatenated as NumPy arrays."""
-    sides = gather(layout, cls, arrays)
-    n = len(cls.pairs)
+    class's pairs `chunk` at a time (`in_chunks`)."""
+    return in_chunks(fn, gather(layout, cls, arrays), len(cls.pairs), chunk, *extra,
+                     cls.kind_a, cls.kind_b)
+
+
+def in_chunks(fn, batched, n: int, chunk: int, *extra):
+    """fn(*batched, *extra) over `chunk` entries of batched (a sequence of pytrees of arrays
+    with n entries first) at a time, the last chunk filled with repeats, so that one
+    compiled program serves every n; its outputs (arrays with the entries first)
+    concatenated as NumPy arrays."""
     rows = np.minimum(np.arange(-(-n // chunk) * chunk), n - 1)
-    parts = [jax.device_get(fn(*(tuple(a[rows[k:k + chunk]] for a in side) for side in sides),
-                               *extra, cls.kind_a, cls.kind_b))
+    parts = [jax.device_get(fn(*jax.tree.map(lambda a: a[rows[k:k + chunk]], tuple(batched)),
+                               *extra))
              for k in range(0, len(rows), chunk)]
     return jax.tree.map(lambda *chunks: np.concatenate(chunks)[:n], *parts)
 
