@@ -97,7 +97,7 @@ def _block(x: ClassData, y: ClassData, lx: int, ly: int, chunk_bytes: int,
                       chunk_bytes, False, bands)
     # steps in row order over (ntx, nty)
     tiles = _class_pair_tiles(x, y, lx, ly, plan, omega=omega)
-    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    ntx, nty = plan.ntiles
     tiles = tiles.reshape(ntx, nty, plan.tx, fx, plan.ty, fy).transpose(0, 2, 3, 1, 4, 5)
     return tiles.reshape(ntx * plan.tx, fx, nty * plan.ty, fy)[:nx, :, :ny]  # padding dropped
 

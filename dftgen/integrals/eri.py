@@ -372,6 +372,11 @@ class TilePlan(NamedTuple):
     steps: np.ndarray  # (nstep, 2) bra tile, ket tile
     bands: tuple[int, int]
 
+    @property
+    def ntiles(self) -> tuple[int, int]:
+        """Tiles of the bra class and of the ket class."""
+        return int(self.steps[:, 0].max()) + 1, int(self.steps[:, 1].max()) + 1
+
 
 def _tile_plan(nx: int, ny: int, pair_bytes: int, chunk_bytes: int, diagonal: bool,
                bands: tuple[int, int], fixed: bool = False) -> TilePlan:
@@ -455,7 +460,7 @@ def _class_pair_tiles(x: ClassData, y: ClassData, lx: int, ly: int, plan: TilePl
 
 def class_tiles(x: ClassData, y: ClassData, plan: TilePlan) -> tuple[ClassData, ClassData]:
     """Both classes cut into the plan's tiles, (ntile, tx or ty, ...) each (NumPy or JAX)."""
-    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    ntx, nty = plan.ntiles
     return (ClassData(*(_padded_tiles(a, plan.tx, ntx) for a in x)),
             ClassData(*(_padded_tiles(a, plan.ty, nty) for a in y)))
 
@@ -474,7 +479,7 @@ def _band_pairs_needed(bounds, plan: TilePlan, threshold) -> jnp.ndarray:
     """(nstep, nbx, nby): whether each band pair of each planned tile pair is computed, i.e.
     its largest product of bounds reaches threshold / (nbx nby). bounds: the band bounds of
     both classes, (npair_x, nb) and (npair_y, nb), summed here into plan.bands."""
-    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    ntx, nty = plan.ntiles
     i, j = plan.steps[:, 0], plan.steps[:, 1]
     # a coarser band's bound: the sum of its finer bands' (consecutive primitive pairs)
     qx, qy = (q.reshape(q.shape[0], nb, -1).sum(axis=2) for q, nb in zip(bounds, plan.bands))
@@ -512,7 +517,7 @@ def _pair_order_block(tiles: jnp.ndarray, plan: TilePlan, diagonal: bool, positi
         return w[None, None, :, None]
 
     if not diagonal:
-        nty = int(plan.steps[:, 1].max()) + 1
+        nty = plan.ntiles[1]
         index = (row(iu * (nty * tile) + wu * (fab * ty * fcd)) + f1 * (ty * fcd)
                  + col(jv * tile + wv * fcd) + f2)
     else:  # steps (i, j), j <= i, in row order: step i(i+1)/2 + j

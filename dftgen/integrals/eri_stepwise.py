@@ -175,7 +175,7 @@ def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
             need = _band_pairs_needed((bounds[x], bounds[y]), plan, threshold)
         else:
             need = np.ones((len(plan.steps),) + plan.bands, bool)
-        ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+        ntx, nty = plan.ntiles
         rows = _tile_pair_index(layout, classes[x], orders[x], plan.tx, ntx, index_dtype)
         cols = _tile_pair_index(layout, classes[y], orders[y], plan.ty, nty, index_dtype)
         support = hermite_support(classes[y].kind_a, classes[y].kind_b)
@@ -192,7 +192,7 @@ def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
 def _tile_pair_bounds(bounds, plan: TilePlan) -> np.ndarray:
     """(nstep,): a bound on every integral of each planned tile pair, the product of the
     largest Schwarz bound of a pair in each tile (a pair's: the sum of its bands')."""
-    ntx, nty = int(plan.steps[:, 0].max()) + 1, int(plan.steps[:, 1].max()) + 1
+    ntx, nty = plan.ntiles
     qx, qy = (q.sum(axis=1) for q in bounds)
     qx = _padded_tiles(qx, plan.tx, ntx).max(axis=1)
     qy = _padded_tiles(qy, plan.ty, nty).max(axis=1)
