@@ -88,6 +88,26 @@ def test_jk_match_pyscf(water):
     np.testing.assert_allclose(two_electron(fitted, dms[1], 0.2), j[1] - 0.1 * k[1], atol=1e-12)
 
 
+def test_exchange_from_occupied_orbitals_matches_pyscf(water):
+    """K from D = C_occ 2 C_occ^T's orbitals (what the SCF passes) equals PySCF's DF K of D,
+    and K from D itself for the 1/r and the erf(omega r)/r tensors (the latter is checked
+    against PySCF in test_df_range_separated.py)."""
+    aux = df.auxiliary_basis(water, "6-31g*")
+    pmol = water.to_pyscf("6-31g*")
+    mf = scf.RHF(pmol).density_fit(auxbasis="cc-pvdz-jkfit")
+    mo_coeff = scf.hf.eig(mf.get_fock(dm=mf.get_init_guess()), mf.get_ovlp())[1]
+    n_occ = water.n_electrons // 2
+    orbitals = mo_coeff[:, :n_occ] * np.sqrt(2.0)
+    dm = orbitals @ orbitals.T
+    fitted = df.fitted_eri(water, "6-31g*", aux)
+    _, k_ref = mf.get_jk(pmol, dm)
+    np.testing.assert_allclose(df.exchange(fitted, dm, orbitals), k_ref, rtol=0, atol=1e-10)
+    for omega in (0.0, 0.3):
+        fitted = df.fitted_eri(water, "6-31g*", aux, omega)
+        np.testing.assert_allclose(df.exchange(fitted, dm, orbitals), df.exchange(fitted, dm),
+                                   rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("xc, molecule, level", [
     ("b3lyp", "water", 3),
     ("hf", "water", 0),

@@ -10,7 +10,9 @@ fitted tensor B = L^-1 (P|ij),
 
 for any density D (nao, nao). B holds naux nao^2 values (naux about 3-5 nao for the jkfit
 sets) instead of the exact ERIs' nao^4 / 8, and a Fock build costs 4 naux nao^3 flops
-(K; J is 4 naux nao^2). B is stored as B[i, P, j] (nao, naux, nao), the auxiliary index in
+(K; J is 4 naux nao^2). Where the SCF knows D's orbitals, D = C C^T with C (nao, n),
+K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead: n is the occupied count, a
+quarter to a fifth of nao in polarised bases, as PySCF's DF exchange does with mo_coeff. B is stored as B[i, P, j] (nao, naux, nao), the auxiliary index in
 the middle: K is then two plain matrix products, (B D) over (i P, j) and its product with
 B over (P k), with no transposed copy of B.
 
@@ -152,14 +154,21 @@ def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
     return jnp.einsum("iPj,iP->ij", fitted.b, jnp.broadcast_to(rho, fitted.b.shape[:2]))
 
 
-def exchange(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
-    """K (nao, nao) of a density (nao, nao) from fitted.b."""
-    return _exchange(fitted.b, dm)
+def exchange(fitted: FittedERI, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None
+             ) -> jnp.ndarray:
+    """K (nao, nao) of a density (nao, nao) from fitted.b; orbitals (nao, n), if given, with
+    dm = orbitals orbitals^T (occupation weights folded in), make it cheaper."""
+    return _exchange(fitted.b, dm, orbitals)
 
 
-def _exchange(b: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
-    """K (nao, nao) from B (nao, naux, nao): sum_(P k) (B_P D)_ik B_P,kl as two products."""
+def _exchange(b: jnp.ndarray, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None
+              ) -> jnp.ndarray:
+    """K (nao, nao) from B (nao, naux, nao): sum_(P k) (B_P D)_ik B_P,kl as two products, or
+    with D = C C^T, sum_(P a) (B_P C)_ia (B_P C)_la."""
     nao, naux, _ = b.shape
+    if orbitals is not None:
+        b_c = (b.reshape(nao * naux, nao) @ orbitals).reshape(nao, -1)
+        return b_c @ b_c.T
     b_dm = (b.reshape(nao * naux, nao) @ dm).reshape(nao, naux * nao)
     return b_dm @ b.reshape(nao, naux * nao).T
 
@@ -172,16 +181,16 @@ def jk(fitted: FittedERI, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 def two_electron(fitted: FittedERI, dm: jnp.ndarray, hybrid: float,
-                 long_range: float = 0.0) -> jnp.ndarray:
+                 long_range: float = 0.0, orbitals: jnp.ndarray | None = None) -> jnp.ndarray:
     """G = J - (hybrid/2) K - (long_range/2) K_lr (nao, nao), K_lr from fitted.b_lr (as
     PySCF's RKS with RSH: vk = hyb K + (alpha - hyb) K_lr); a K is not built where its
-    fraction is 0."""
+    fraction is 0. orbitals: as `exchange` takes them (None: K from dm)."""
     g = coulomb(fitted, dm)
     if hybrid != 0:
-        g = g - (0.5 * hybrid) * exchange(fitted, dm)
+        g = g - (0.5 * hybrid) * exchange(fitted, dm, orbitals)
     if long_range != 0:
         if fitted.b_lr is None:
             raise ValueError("long-range exchange needs the fitted ERIs of erf(omega r)/r "
                              "(FittedERI.b_lr)")
-        g = g - (0.5 * long_range) * _exchange(fitted.b_lr, dm)
+        g = g - (0.5 * long_range) * _exchange(fitted.b_lr, dm, orbitals)
     return g

@@ -172,7 +172,8 @@ def fock_supermatrix(packed: jnp.ndarray, nao: int, hybrid: float, as_pair: bool
     return build(packed, packed_lr, nao, hybrid, float(fraction))
 
 
-def two_electron(eri, dm: jnp.ndarray, hybrid: float, long_range: float = 0.0) -> jnp.ndarray:
+def two_electron(eri, dm: jnp.ndarray, hybrid: float, long_range: float = 0.0,
+                 orbitals: jnp.ndarray | None = None) -> jnp.ndarray:
     """G = J - (hybrid/2) K - (long_range/2) K_lr (nao, nao), the two-electron part of a
     closed-shell Fock matrix, for one symmetric density matrix; K_lr is the exchange of
     erf(omega r)/r of a range-separated functional.
@@ -181,12 +182,14 @@ def two_electron(eri, dm: jnp.ndarray, hybrid: float, long_range: float = 0.0) -
     exchange fractions built in (hybrid and long_range must be the ones it was built with);
     from P as a `Float32Pair`, G is in float64. With P, G is one product, and every Fock
     build reads nao^4/8 values. long_range != 0 needs P or a `df.FittedERI` with b_lr.
+    orbitals (nao, n) with dm = orbitals orbitals^T, if given, let fitted ERIs build K in
+    4 naux nao^2 n flops (`df.exchange`); the other layouts do not need them.
     """
     if isinstance(eri, SymmetricBlocks):
         _, _, _, index = _pairs(dm.shape[-1])
         return eri.product(_weighted_pairs(dm))[index]
     if isinstance(eri, df.FittedERI):
-        return df.two_electron(eri, dm, hybrid, long_range)
+        return df.two_electron(eri, dm, hybrid, long_range, orbitals)
     if long_range != 0:
         raise ValueError("these ERIs hold no long-range exchange: give two_electron the P "
                          "supermatrix of fock_supermatrix(long_range=...) or fitted ERIs")

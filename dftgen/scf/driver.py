@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dftgen import grids, xc
+from dftgen.integrals import df
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings
 from dftgen.scf.iterations import SCFInputs, iterate
@@ -74,26 +76,36 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
 def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: BatchMap | None = None):
     """The SCF states of one bucket, stacked on a leading axis: a single molecule directly,
     several through one vmapped program or `map_batch`."""
+    n_orbitals = _orbitals_needed(inputs)
     if len(inputs) == 1 and map_batch is None:
-        return jax.tree.map(lambda a: a[None], iterate(inputs[0], settings))
+        return jax.tree.map(lambda a: a[None], iterate(inputs[0], settings, n_orbitals))
     npts = max(i.weights.shape[0] for i in inputs)
     npts = -(-npts // GRID_PAD_MULTIPLE) * GRID_PAD_MULTIPLE
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[_pad_grid(i, npts) for i in inputs])
     if map_batch is not None:
-        return map_batch(iterate_one(settings), stacked)
-    return _batched_iterate(settings)(stacked)
+        return map_batch(iterate_one(settings, n_orbitals), stacked)
+    return _batched_iterate(settings, n_orbitals)(stacked)
+
+
+def _orbitals_needed(inputs: list[SCFInputs]) -> int | None:
+    """The most occupied orbitals of the bucket where its ERIs are fitted (exchange from
+    orbitals: `df.exchange`), else None (exact ERIs gain nothing from them, and one
+    program serves buckets of several electron counts)."""
+    if not isinstance(inputs[0].eri, df.FittedERI):
+        return None
+    return max(int(np.count_nonzero(np.asarray(i.occ))) for i in inputs)
 
 
 @functools.lru_cache(maxsize=None)
-def iterate_one(settings: Settings):
+def iterate_one(settings: Settings, n_orbitals: int | None = None):
     """The SCF of one molecule with its settings bound (one object per setting, so compiled
-    programs are reused)."""
-    return functools.partial(iterate, settings=settings)
+    programs are reused); n_orbitals as `iterate` takes it."""
+    return functools.partial(iterate, settings=settings, n_orbitals=n_orbitals)
 
 
 @functools.lru_cache(maxsize=None)
-def _batched_iterate(settings: Settings):
-    return jax.jit(jax.vmap(iterate_one(settings)))
+def _batched_iterate(settings: Settings, n_orbitals: int | None):
+    return jax.jit(jax.vmap(iterate_one(settings, n_orbitals)))
 
 
 def grid_points(numbers, settings: Settings) -> int:

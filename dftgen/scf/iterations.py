@@ -71,15 +71,17 @@ class SCFState(NamedTuple):
     grad_norm: jax.Array
 
 
-def fock_and_energy(dm, inputs: SCFInputs, xc_name: str):
-    """F[D] and E[D] (total, Hartree) for a closed-shell density.
+def fock_and_energy(dm, inputs: SCFInputs, xc_name: str, orbitals=None):
+    """F[D] and E[D] (total, Hartree) for a closed-shell density; orbitals (nao, n), where
+    known, with D = orbitals orbitals^T (`occupied`), make fitted exchange cheaper.
 
     E = tr(D h) + 1/2 tr(D J) - a/4 tr(D K) - b/4 tr(D K_lr) + E_xc + E_nuc with a the
     exact-exchange fraction and b a range-separated functional's extra fraction of the
     exchange K_lr of erf(omega r)/r; F = h + J - a/2 K - b/2 K_lr + V_xc.
     """
     functional = xc.functional(xc_name)
-    veff = integrals.two_electron(inputs.eri, dm, functional.hybrid, functional.long_range)
+    veff = integrals.two_electron(inputs.eri, dm, functional.hybrid, functional.long_range,
+                                   orbitals)
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, veff)
     if functional.terms:  # a density functional part, beyond exact exchange
         _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
@@ -108,6 +110,12 @@ def solve_fock(fock, x):
 
 def density(c, occ):
     return (c * occ) @ c.T
+
+
+def occupied(c, occ, n: int):
+    """The first n orbitals weighted by sqrt(occ), (nao, n): density(c, occ) is their product
+    with their transpose when no orbital past the n-th is occupied."""
+    return c[:, :n] * jnp.sqrt(occ[:n])
 
 
 def commutator(fock, dm, s, x):
@@ -157,10 +165,12 @@ def _symmetric_pinv_solve(a, b):
     return v @ (w_inv * (v.T @ b))
 
 
-@functools.partial(jax.jit, static_argnames=("settings",))
-def iterate(inputs: SCFInputs, settings: Settings) -> SCFState:
+@functools.partial(jax.jit, static_argnames=("settings", "n_orbitals"))
+def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None) -> SCFState:
     """Run the SCF of functional `settings.xc` from inputs.dm0: `settings.max_iter` cycles in
-    fixed mode, or until |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode."""
+    fixed mode, or until |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode.
+    n_orbitals: at least the number of occupied orbitals, if given: the Fock builds take
+    the densities' orbitals (`occupied`) beside them (fitted exchange is cheaper so)."""
     nao = inputs.h.shape[-1]
     dtype = inputs.h.dtype
     fock0, energy0 = fock_and_energy(inputs.dm0, inputs, settings.xc)
@@ -180,7 +190,8 @@ def iterate(inputs: SCFInputs, settings: Settings) -> SCFState:
             fock = fock + settings.level_shift * (inputs.s - 0.5 * inputs.s @ dm @ inputs.s)
         _, c = solve_fock(fock, inputs.x)
         new_dm = density(c, inputs.occ)
-        new_fock, new_energy = fock_and_energy(new_dm, inputs, settings.xc)
+        orbitals = None if n_orbitals is None else occupied(c, inputs.occ, n_orbitals)
+        new_fock, new_energy = fock_and_energy(new_dm, inputs, settings.xc, orbitals)
         grad_norm = jnp.linalg.norm(commutator(new_fock, new_dm, inputs.s, inputs.x))
         done = (jnp.abs(new_energy - energy) < settings.conv_tol) & (
             grad_norm < settings.gradient_tolerance
