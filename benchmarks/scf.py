@@ -87,13 +87,19 @@ def component_split(mol, settings, builds):
 
     from dftgen import integrals, xc
     from dftgen import scf
-    from dftgen.scf.iterations import solve_fock
+    from dftgen.scf.iterations import density, occupied, solve_fock
 
     p = scf.assemble(scf.setup(mol, settings), settings)
     w = p.work
     dm = w.dm0
-    hybrid = xc.functional(settings.xc).hybrid
-    jk = jax.jit(integrals.two_electron, static_argnums=2)  # G = J - a/2 K, as the SCF forms it
+    functional = xc.functional(settings.xc)
+    # G = J - a/2 K as the SCF's iterations form it: fitted exchange from the orbitals
+    orbitals = None
+    if p.setup.two_electron_method == "df":
+        _, c = solve_fock(w.h, w.x)
+        dm, orbitals = density(c, w.occ), occupied(c, w.occ, p.setup.n_occ)
+    jk = jax.jit(lambda eri, d, o: integrals.two_electron(eri, d, functional.hybrid,
+                                                          functional.long_range, o))
     vxc = jax.jit(lambda ao, wt, d: xc.vxc(settings.xc, ao, wt, d, precision=settings.precision,
                                            ao_major=True))
     eig = jax.jit(solve_fock)
@@ -107,9 +113,9 @@ def component_split(mol, settings, builds):
             best = min(best, time.perf_counter() - start)
         return best
 
-    split = {"eri": p.timings["eri_s"], "jk": seconds(jk, w.eri, dm, hybrid) * builds,
+    split = {"eri": p.timings["eri_s"], "jk": seconds(jk, w.eri, dm, orbitals) * builds,
              "eig": seconds(eig, w.h, w.x) * builds}
-    split["xc"] = seconds(vxc, w.ao, w.weights, dm) * builds if xc.functional(settings.xc).terms else 0.0
+    split["xc"] = seconds(vxc, w.ao, w.weights, dm) * builds if functional.terms else 0.0
     return split
 
 
