@@ -10,11 +10,12 @@ fitted tensor B = L^-1 (P|ij),
 
 for any density D (nao, nao). B holds naux nao^2 values (naux about 3-5 nao for the jkfit
 sets) instead of the exact ERIs' nao^4 / 8, and a Fock build costs 4 naux nao^3 flops
-(K; J is 4 naux nao^2). Where the SCF knows D's orbitals, D = C C^T with C (nao, n),
-K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead: n is the occupied count, a
-quarter to a fifth of nao in polarised bases, as PySCF's DF exchange does with mo_coeff. B is stored as B[i, P, j] (nao, naux, nao), the auxiliary index in
+(K; J is 4 naux nao^2). B is stored as B[i, P, j] (nao, naux, nao), the auxiliary index in
 the middle: K is then two plain matrix products, (B D) over (i P, j) and its product with
-B over (P k), with no transposed copy of B.
+B over (P k), with no transposed copy of B. Where the SCF knows D's orbitals, D = C C^T
+with C (nao, n), K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead (n, the
+occupied count, is a quarter to a fifth of nao in polarised bases), as PySCF's DF exchange
+does with mo_coeff.
 
 Where the metric is not positive definite beyond rounding, B = W^-1/2 V^T (P|ij) over the
 eigenpairs (W, V) of the metric with eigenvalues above LINEAR_DEPENDENCE, the pseudo-inverse
