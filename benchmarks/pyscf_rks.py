@@ -25,7 +25,7 @@ def pyscf_run(mol, settings, auxbasis: str | None = None):
     suffix adds PySCF's D3(BJ) through pyscf-dispersion), basis, shells, grid level and
     conv_tol, integrating the full grid (small_rho_cutoff 0, as dftgen does), density-fitted
     with `auxbasis` when one is given; its defaults otherwise (DIIS, minao guess)."""
-    from pyscf import dft, scf
+    from pyscf import dft, lib, scf
 
     pmol = mol.to_pyscf(settings.basis, cart=settings.shells != "spherical")
     base = settings.xc.lower().removesuffix(DISPERSION)
@@ -40,6 +40,11 @@ def pyscf_run(mol, settings, auxbasis: str | None = None):
         mf.small_rho_cutoff = 0.0
     if auxbasis is not None:
         mf = mf.density_fit(auxbasis=auxbasis)
+    # PySCF keeps its ERIs in memory while nao^4 / 1e6 MB + this process's resident memory
+    # fit in max_memory; dftgen's arrays share the process, so count them out of it
+    mf.max_memory += lib.current_memory()[0]
+    if auxbasis is not None:
+        mf.with_df.max_memory = mf.max_memory
     mf.conv_tol = settings.conv_tol
     mf.verbose = 0
     start = time.perf_counter()
