@@ -75,6 +75,15 @@ def load() -> str:
     return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
 
 
+def publish(lines: list[str], out: str | None) -> None:
+    """Print a report's lines, with the CPU load at its end, and write them to `out` if given."""
+    report = "\n".join([*lines, "", f"CPU while it ran: {load()}", ""])
+    print(report)
+    if out:
+        with open(out, "w") as f:
+            f.write(report)
+
+
 def header(title: str, argv: list[str] | None = None, extra: list[str] = ()) -> str:
     """Markdown lines naming what produced a table: title, date, command, machine, software."""
     import jax

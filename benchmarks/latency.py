@@ -86,12 +86,7 @@ def main():
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r} | {name} | {nao} | {d:.1f} | {p:.1f} | {d / p:.2f} | {de:.1e} |"
               for r, name, nao, d, p, de in rows]
-    lines += ["", f"CPU while it ran: {harness.load()}", ""]
-    report = "\n".join(lines)
-    print(report)
-    if opts.out:
-        with open(opts.out, "w") as f:
-            f.write(report)
+    harness.publish(lines, opts.out)
 
 
 if __name__ == "__main__":

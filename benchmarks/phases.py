@@ -116,12 +116,8 @@ def main(argv=None):
                      + " | ".join(f"{p[key] * 1e3:.0f}" for key, _ in columns) + " |")
     lines += ["", "ERIs + P: the ERIs and the P supermatrix built from them, as the SCF takes "
                   "them (the ERIs alone are timed apart); XC, G and eigensolver: one of each "
-                  "timed alone, times the Fock builds.", "", f"CPU while it ran: {harness.load()}", ""]
-    report = "\n".join(lines)
-    print(report)
-    if opts.out:
-        with open(opts.out, "w") as f:
-            f.write(report)
+                  "timed alone, times the Fock builds."]
+    harness.publish(lines, opts.out)
 
 
 if __name__ == "__main__":
