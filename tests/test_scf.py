@@ -98,6 +98,23 @@ def test_batched_equals_one_at_a_time():
         np.testing.assert_allclose(single.mo_energy, b.mo_energy, atol=1e-10)
 
 
+@pytest.mark.parametrize("preset", ["qm1b", "accurate"])
+def test_ao_values_evaluated_per_chunk_change_nothing(preset, monkeypatch):
+    """Where the AO values would not fit in memory the XC kernel evaluates them chunk by
+    chunk at each build: a batch of two conformers in float32 (qm1b) or float64 gives the
+    stored values' energies to 1e-10 Ha (float64 final evaluations of equal inputs)."""
+    from dftgen.scf import problem
+
+    conformers = Molecule.conformers("CCO", 2, seed=3)
+    settings = dict(mode="fixed", max_iter=12, grid_level=0)  # the preset's precision
+    stored = run_dft_batch(conformers, preset, **settings)
+    monkeypatch.setattr(problem, "AO_VALUE_BYTES", 0)
+    evaluated = run_dft_batch(conformers, preset, **settings)
+    for a, b in zip(stored, evaluated):
+        assert abs(a.energy_ha - b.energy_ha) <= 1e-10
+        np.testing.assert_allclose(a.mo_energy, b.mo_energy, atol=1e-10)
+
+
 def test_dipole_and_mulliken_match_pyscf(water):
     result = run_dft(water, "qm1b", keep_orbitals=True, **CONVERGED)
     mf, *_ = pyscf_reference(water, "sto-3g", "b3lyp5", 0)

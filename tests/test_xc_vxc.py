@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from pyscf import dft
 
+from dftgen import basis
+from dftgen.grids import AOSource
 from dftgen.xc import functional, vxc
 from pyscf_cases import water_on_pyscf_grid
 
@@ -64,6 +66,26 @@ def test_chunking_changes_nothing(water_case):
     whole = vxc("b3lyp", ao, grids.weights, dm, chunk_size=len(grids.weights))
     for a, b in zip(chunked, whole):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["b3lyp", "svwn"])
+def test_ao_source_matches_nr_rks(name, water, water_case):
+    """AO values evaluated chunk by chunk from an AOSource of PySCF's grid points equal
+    PySCF's nr_rks to 1e-9 and the stored values' result to 1e-12; zero-weight padding
+    points (the last point repeated) change nothing."""
+    mol, grids, ao, dm = water_case
+    source = AOSource.of(water, basis.build(water, "6-31g*", "spherical"), grids.coords, 1)
+    n_ref, e_ref, v_ref = dft.numint.NumInt().nr_rks(mol, grids, name, dm)
+    stored = vxc(name, ao, grids.weights, dm)
+    evaluated = vxc(name, source, grids.weights, dm, chunk_size=1000)
+    assert abs(float(evaluated[0]) - n_ref) <= 1e-9
+    assert abs(float(evaluated[1]) - e_ref) <= 1e-9
+    assert np.max(np.abs(np.asarray(evaluated[2]) - v_ref)) <= 1e-9
+    padded = vxc(name, source.padded(source.npts + 700), np.pad(grids.weights, (0, 700)), dm,
+                 chunk_size=1000)
+    for a, b, c in zip(stored, evaluated, padded):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(c), np.asarray(a), rtol=0, atol=1e-12)
 
 
 def test_potential_is_the_derivative_of_the_energy(water_case):

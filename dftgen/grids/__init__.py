@@ -6,10 +6,11 @@
     npts = dftgen.grids.size(mol.numbers, level=3)  # grid.size, from the elements alone
 
 `ao_values_arrays` is `ao_values` on plain arrays (shape key, positions, exponents,
-coefficients, points), for jax.vmap over molecules of one shape bucket.
+coefficients, points), for jax.vmap over molecules of one shape bucket. `AOSource` holds what
+the values are made from, for a kernel that evaluates them block by block (large molecules).
 """
 
 from dftgen.grids.molecular import Grid, build, pad, size
-from dftgen.grids.orbitals import ao_values, ao_values_arrays
+from dftgen.grids.orbitals import AOSource, ao_values, ao_values_arrays
 
-__all__ = ["Grid", "build", "pad", "size", "ao_values", "ao_values_arrays"]
+__all__ = ["AOSource", "Grid", "build", "pad", "size", "ao_values", "ao_values_arrays"]

@@ -20,6 +20,7 @@ while positions, exponents, coefficients and points are traced (differentiable, 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -82,6 +83,58 @@ def ao_values_arrays(shape_key, positions, exponents, coefficients, points, deri
     if deriv == 0:
         out = out[0]
     return out if ao_major else jnp.swapaxes(out, -1, -2)
+
+
+@jax.tree_util.register_pytree_node_class
+@dataclasses.dataclass(frozen=True)
+class AOSource:
+    """What the AO values of a molecule on a grid are made from, for a kernel that evaluates
+    them block by block instead of holding all of them (k nao npts values: tens of GB for a
+    40-heavy-atom molecule in a polarised basis).
+
+    A pytree: positions (natm, 3), exponents and coefficients (nshell, max_nprim) and
+    points (npts, 3), Bohr, are its leaves (traced, vmappable); the basis layout
+    (`BasisSet.shape_key`) and deriv are static.
+    """
+
+    positions: jax.Array
+    exponents: jax.Array
+    coefficients: jax.Array
+    points: jax.Array
+    shape_key: tuple
+    deriv: int
+
+    @classmethod
+    def of(cls, mol, basis, points, deriv: int) -> AOSource:
+        """The source of `ao_values(mol, basis, points, deriv)`, in float64."""
+        f64 = functools.partial(jnp.asarray, dtype=jnp.float64)
+        return cls(f64(mol.positions), f64(basis.exponents), f64(basis.coefficients),
+                   f64(points), basis.shape_key, deriv)
+
+    @property
+    def npts(self) -> int:
+        return self.points.shape[0]
+
+    def block(self, start, size: int):
+        """AO-major values of points start..start+size, (1 + 3 deriv, nao, size); start may
+        be traced, size is static."""
+        points = jax.lax.dynamic_slice_in_dim(self.points, start, size)
+        return _evaluate(_Layout.of(self.shape_key), self.positions, self.exponents,
+                         self.coefficients, points, self.deriv, min(BLOCK_SIZE, size))
+
+    def padded(self, npts: int) -> AOSource:
+        """The source with its last point repeated up to npts points (for zero weights)."""
+        extra = npts - self.npts
+        return dataclasses.replace(self, points=jnp.pad(self.points, [(0, extra), (0, 0)],
+                                                        mode="edge"))
+
+    def tree_flatten(self):
+        return ((self.positions, self.exponents, self.coefficients, self.points),
+                (self.shape_key, self.deriv))
+
+    @classmethod
+    def tree_unflatten(cls, static, leaves):
+        return cls(*leaves, *static)
 
 
 class _Layout:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from dftgen import integrals, xc
+from dftgen import grids, integrals, xc
 from dftgen.presets import Settings
 
 
@@ -35,7 +35,8 @@ class SCFInputs(NamedTuple):
         values), pair matrices (2, npair, npair), dense (nao,)*4, s8-packed, or
         density-fitted (`dftgen.integrals.df.FittedERI`, naux nao^2 values).
     ao: AO values (and gradients for GGAs) on the grid, AO-major: (k, nao, npts), as
-        `dftgen.xc.vxc(..., ao_major=True)` takes them.
+        `dftgen.xc.vxc(..., ao_major=True)` takes them; or, for a grid too large to hold
+        them, the `dftgen.grids.AOSource` they are evaluated from at each XC build.
     weights: grid weights, (npts,); zero for padding points.
     dm0: initial density, (nao, nao).   occ: occupation numbers in aufbau order, (nao,).
     e_nuc: nuclear repulsion energy, scalar.
@@ -45,7 +46,7 @@ class SCFInputs(NamedTuple):
     s: jax.Array
     x: jax.Array
     eri: jax.Array
-    ao: jax.Array
+    ao: jax.Array | grids.AOSource
     weights: jax.Array
     dm0: jax.Array
     occ: jax.Array

@@ -41,6 +41,9 @@ def physical_memory() -> int:
 # bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K then
 # unpack them every build, far slower): an eighth of the machine's memory, at least 1 GiB
 PAIR_ERI_BYTES = max(physical_memory() // 8, 1 << 30)
+# bytes up to which the SCF holds the AO values on the grid, else it evaluates them again at
+# every XC build (twice its time, but O(nao) memory a point instead of O(nao npts) in all)
+AO_VALUE_BYTES = max(physical_memory() // 8, 1 << 30)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,16 +188,20 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
         jax.block_until_ready(eri)
-    ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
+    ao64 = ao_work = jnp.zeros((1, bas.nao, 1), jnp.float64)
     weights = np.zeros(1)
     if setup.grid is not None:
+        deriv = 1 if functional.is_gga else 0
+        stored = ao_values_fit(setup, deriv, work_dtype)
         with timed(timings, "ao_s"):
-            # float32 iterations take the float64 values rounded once, as S and h
-            ao64 = grids.ao_values(mol, bas, setup.grid.points,
-                                   deriv=1 if functional.is_gga else 0, precision="float64",
-                                   ao_major=True)
-            ao64 = ao64 if functional.is_gga else ao64[None]
-            ao64.block_until_ready()
+            if stored:
+                # float32 iterations take the float64 values rounded once, as S and h
+                ao64 = grids.ao_values(mol, bas, setup.grid.points, deriv=deriv,
+                                       precision="float64", ao_major=True)
+                ao64 = ao64 if functional.is_gga else ao64[None]
+                ao_work = ao64.astype(work_dtype).block_until_ready()
+            else:
+                ao64 = ao_work = grids.AOSource.of(mol, bas, setup.grid.points, deriv)
         weights = setup.grid.weights
     with timed(timings, "guess_s"):
         dm0 = (guess.minao(mol, bas, s64) if settings.init_guess == "minao"
@@ -210,7 +217,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
             occ=jnp.asarray(occ, dt), e_nuc=jnp.asarray(e_nuc, dt),
         )
 
-    work = inputs(work_dtype, eri, ao64.astype(work_dtype))
+    work = inputs(work_dtype, eri, ao_work)
     exact = inputs(jnp.float64, exact_eri, ao64) if exact_needed else None
     return Problem(setup, work, exact, timings)
 
@@ -218,6 +225,15 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
 #: "mixed" ERIs: tile pairs whose Schwarz bound is below this (Hartree) run in float32
 #: (benchmarks/results/tuning.md: the energy moves by ~1e-8 Ha at QM1B sizes)
 MIXED_FLOAT32_BELOW = 1e-2
+
+
+def ao_values_fit(setup: Setup, deriv: int, work_dtype) -> bool:
+    """Whether the SCF holds the AO values of `setup`'s grid (float64, and a copy in the
+    iteration precision where that is float32) within AO_VALUE_BYTES; if not, it holds a
+    `grids.AOSource` and the XC kernel evaluates them chunk by chunk."""
+    values = (1 + 3 * deriv) * setup.basis.nao * setup.npts
+    itemsize = 8 + (jnp.dtype(work_dtype).itemsize if jnp.dtype(work_dtype) != jnp.float64 else 0)
+    return values * itemsize <= AO_VALUE_BYTES
 
 
 def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_needed: bool):

@@ -10,6 +10,9 @@ matrix, rho(r) = sum_ij D_ij phi_i(r) phi_j(r) and sigma = |grad rho|^2. Then
 which is what PySCF's `NumInt.nr_rks` returns as (nelec, excsum, vmat). The grid is walked in
 chunks of `chunk_size` points so that the working arrays stay (chunk_size, nao) however large
 the grid; everything is a pure jnp function, jit-traceable and differentiable in D and ao.
+The AO values are either given whole, or as a `dftgen.grids.AOSource` from which each chunk's
+values are evaluated when it is reached (memory O(chunk_size nao) for any grid, at the cost
+of evaluating them at every call), as PySCF's block loop does.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from dftgen.grids.orbitals import AOSource
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
 ROW_GROUP = 32  # rows of AO values summed in one fused pass (`_dot_rows`)
 DEFAULT_CHUNK = 32768  # points per chunk: a QM1B molecule's level-0 grid in one pass
+SOURCE_CHUNK_BYTES = 64 << 20  # one chunk's AO values evaluated from an AOSource, float64
 
 
 def _block(f: Functional, ao, weights, dm):
@@ -68,24 +73,35 @@ def _dot_rows(a, b):
     return sum(jax.lax.optimization_barrier(g) for g in groups)
 
 
+def source_chunk(source: AOSource, nao: int) -> int:
+    """Points per chunk for AO values evaluated from `source`: SOURCE_CHUNK_BYTES of them, a
+    multiple of 256 points, at most DEFAULT_CHUNK."""
+    per_point = (1 + 3 * source.deriv) * nao * 8
+    return int(min(DEFAULT_CHUNK, max(256, SOURCE_CHUNK_BYTES // per_point // 256 * 256)))
+
+
 @partial(jax.jit, static_argnums=(0, 4))
 def _vxc(f: Functional, ao, weights, dm, chunk_size: int):
     npts = weights.shape[0]
     n_full = npts // chunk_size
 
+    def values(start, size):
+        """(k, nao, size) AO values of points start..start+size, in dm's precision."""
+        if isinstance(ao, AOSource):
+            return ao.block(start, size)[: 4 if f.is_gga else 1].astype(dm.dtype)
+        return lax.dynamic_slice_in_dim(ao, start, size, axis=2)
+
     def add_chunk(total, start):
-        block = (
-            lax.dynamic_slice_in_dim(ao, start, chunk_size, axis=2),
-            lax.dynamic_slice_in_dim(weights, start, chunk_size),
-        )
+        block = (values(start, chunk_size), lax.dynamic_slice_in_dim(weights, start, chunk_size))
         return jax.tree.map(jnp.add, total, _block(f, *block, dm)), None
 
     nao = dm.shape[0]
     total = (jnp.zeros((), dm.dtype), jnp.zeros((), dm.dtype), jnp.zeros((nao, nao), dm.dtype))
     total, _ = lax.scan(add_chunk, total, jnp.arange(n_full) * chunk_size)
     rest = n_full * chunk_size
-    if rest < npts:  # the last, shorter chunk: a static slice
-        total = jax.tree.map(jnp.add, total, _block(f, ao[:, :, rest:], weights[rest:], dm))
+    if rest < npts:  # the last, shorter chunk
+        total = jax.tree.map(jnp.add, total,
+                             _block(f, values(rest, npts - rest), weights[rest:], dm))
     return total
 
 
@@ -105,6 +121,9 @@ def vxc(
     (k, npts, nao) with k >= 1: [value, d/dx, d/dy, d/dz] (k = 4) is required for GGAs;
     with ao_major=True the same arrays transposed, (nao, npts) or (k, nao, npts): the
     layout the kernel computes in, which an SCF keeps so as not to transpose every cycle.
+    Or a `dftgen.grids.AOSource` of the grid's points (deriv=1 for GGAs): the values are
+    evaluated chunk by chunk (in float64, rounded to `precision`), in chunks of
+    `source_chunk` points unless chunk_size is smaller.
     weights: (npts,) quadrature weights (Bohr^3). dm: (nao, nao) symmetric density matrix
     (total, both spins). precision: "float64", "float32" or a dtype (`dftgen.precision.dtype`).
     Returns (n_electrons, E_xc in Hartree, V_xc (nao, nao) in Hartree).
@@ -112,6 +131,13 @@ def vxc(
     """
     f = functional(xc)
     dt = precision_dtype(precision)
+    weights = jnp.asarray(weights, dt)
+    dm = jnp.asarray(dm, dt)
+    if isinstance(ao, AOSource):
+        if f.is_gga and ao.deriv < 1:
+            raise ValueError(f"{f.name} is a GGA: its AOSource must have deriv=1")
+        chunk_size = min(chunk_size, source_chunk(ao, dm.shape[0]))
+        return _vxc(f, ao, weights, dm, min(chunk_size, weights.shape[0]))
     ao = jnp.asarray(ao, dt)
     if ao.ndim == 2:
         ao = ao[None]
@@ -121,6 +147,4 @@ def vxc(
         layout = "(4, nao, npts)" if ao_major else "(4, npts, nao)"
         raise ValueError(f"{f.name} is a GGA: ao must hold values and gradients, {layout}")
     ao = ao[:4] if f.is_gga else ao[:1]
-    weights = jnp.asarray(weights, dt)
-    dm = jnp.asarray(dm, dt)
     return _vxc(f, ao, weights, dm, min(chunk_size, weights.shape[0]))
