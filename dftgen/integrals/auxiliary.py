@@ -195,15 +195,17 @@ def _block_stepwise(x: ClassData, y: ClassData, lx: int, ly: int, omega: float) 
 
 
 def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays,
-                          omega: float = 0.0) -> np.ndarray:
-    """`three_centre_matrix` for concrete arrays, as a NumPy array, through programs every
-    molecule size shares (orbital pairs and auxiliary functions in chunks, tile pairs in
-    calls of CALL_STEPS)."""
+                          omega: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """`three_centre_matrix` for concrete arrays through programs every molecule size shares
+    (orbital pairs and auxiliary functions in chunks, tile pairs in calls of CALL_STEPS),
+    written into `out` (NumPy, (nao, naux, nao), [i, P, j] = (P|ij): the layout of the
+    fitted tensor, which is then made in place), a new array if None; returns out."""
     arrays, aux_arrays = (BasisArrays(*(np.asarray(a) for a in arr)) for arr in (arrays, aux_arrays))
     kinds = _kinds(aux_layout)
     aux = {kind: _function_data_stepwise(aux_layout, kind, groups, aux_arrays)
            for kind, groups in kinds.items()}
-    out = np.zeros((aux_layout.nao, layout.nao, layout.nao), arrays.exponents.dtype)
+    if out is None:
+        out = np.zeros((layout.nao, aux_layout.nao, layout.nao), arrays.exponents.dtype)
     for cls in _class_order(layout):
         pairs, _ = class_data_and_bounds(layout, cls, arrays)
         lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
@@ -213,8 +215,8 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
             block = _block_stepwise(pairs, functions, lx, max(kind.ls), omega)
             block = block.reshape(rows.shape[0], rows.shape[1], cols.shape[2], *block.shape[2:])
             p = _aux_indices(aux_layout, groups)[None, None, None]
-            out[p, rows, cols] = block
-            out[p, cols, rows] = block
+            out[rows, p, cols] = block
+            out[cols, p, rows] = block
     return out
 
 
@@ -246,7 +248,7 @@ def three_centre(mol, basis, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
     if not is_traced(arrays, aux_arrays):
         return jnp.asarray(three_centre_stepwise(layout, arrays, aux_layout, aux_arrays,
-                                                 float(omega)))
+                                                 float(omega)).transpose(1, 0, 2))
     return _three_centre(layout, arrays, aux_layout, aux_arrays, float(omega))
 
 

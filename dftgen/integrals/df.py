@@ -43,13 +43,16 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dftgen import basis as basis_mod
-from dftgen.integrals.auxiliary import metric, three_centre
+from dftgen.integrals.auxiliary import metric, three_centre, three_centre_stepwise
+from dftgen.integrals.layout import is_traced, layout_and_arrays
 
 
 # PySCF's df.incore.LINEAR_DEP_THR: metric eigenvalues at or below it are dropped (Hartree)
 LINEAR_DEPENDENCE = 1e-7
+FIT_SLAB_BYTES = 64 << 20  # rows of B fitted in one call where B is made in place
 
 
 class FittedERI(NamedTuple):
@@ -96,6 +99,7 @@ def _eigen_factor(w: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
     return (v * jnp.where(kept, jax.lax.rsqrt(jnp.where(kept, w, 1.0)), 0.0)).T
 
 
+@jax.jit
 def _factor(metric_pq: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """(factor (naux, naux), whether it is the Cholesky factor L of the metric): L where the
     metric is positive definite beyond rounding (smallest eigenvalue above naux eps times
@@ -143,8 +147,39 @@ def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0) -> 
     """The fitted ERIs of `mol` in `basis` (a BasisSet or a name) with the auxiliary BasisSet
     `auxbasis` (`auxiliary_basis`), in float64, of 1/r (omega 0) or of erf(omega r)/r
     (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`); positions may be JAX
-    tracers (the result is differentiable)."""
-    return FittedERI(_fit(metric(mol, auxbasis, omega), three_centre(mol, basis, auxbasis, omega)))
+    tracers (the result is differentiable). Made in place for concrete positions: memory B
+    and a slab, where the differentiable route holds (P|ij) and B's transposition beside B."""
+    metric_pq = metric(mol, auxbasis, omega)
+    layout, arrays = layout_and_arrays(mol, basis, "float64")
+    aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
+    if is_traced(arrays, aux_arrays):
+        return FittedERI(_fit(metric_pq, three_centre(mol, basis, auxbasis, omega)))
+    b = _aligned_zeros((layout.nao, aux_layout.nao, layout.nao))
+    three_centre_stepwise(layout, arrays, aux_layout, aux_arrays, float(omega), out=b)
+    factor, is_cholesky = _factor(metric_pq)
+    rows = max(1, min(layout.nao, FIT_SLAB_BYTES // (b[0].nbytes)))
+    for start in range(0, layout.nao, rows):
+        slab = b[start:start + rows]
+        padded = np.pad(slab, [(0, rows - len(slab)), (0, 0), (0, 0)])  # one program
+        slab[...] = np.asarray(_fit_slab(factor, is_cholesky, padded))[:len(slab)]
+    return FittedERI(jnp.from_dlpack(b))  # no copy: b is aligned as XLA's buffers are
+
+
+@jax.jit
+def _fit_slab(factor: jnp.ndarray, is_cholesky: jnp.ndarray, slab: jnp.ndarray) -> jnp.ndarray:
+    """B[i] = X (P|i.) for the rows i of slab (r, naux, nao), [i, P, j] = (P|ij)."""
+    r, naux, nao = slab.shape
+    fitted = _apply(factor, is_cholesky, jnp.transpose(slab, (1, 0, 2)).reshape(naux, r * nao))
+    return jnp.transpose(fitted.reshape(naux, r, nao), (1, 0, 2))
+
+
+def _aligned_zeros(shape: tuple[int, ...], alignment: int = 64) -> np.ndarray:
+    """A float64 NumPy array of zeros whose data starts on an `alignment`-byte boundary, so
+    that JAX can take it over without a copy (`jnp.from_dlpack`)."""
+    size = int(np.prod(shape)) * 8
+    raw = np.zeros(size + alignment, np.uint8)
+    offset = -raw.ctypes.data % alignment
+    return raw[offset:offset + size].view(np.float64).reshape(shape)
 
 
 def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
