@@ -212,12 +212,27 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
         rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
         cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
         for (kind, groups), functions in zip(kinds.items(), aux.values()):
-            block = _block_stepwise(pairs, functions, lx, max(kind.ls), omega)
-            block = block.reshape(rows.shape[0], rows.shape[1], cols.shape[2], *block.shape[2:])
-            p = _aux_indices(aux_layout, groups)[None, None, None]
-            out[rows, p, cols] = block
-            out[cols, p, rows] = block
+            size = _groups_per_block(pairs.bra.shape[1] * len(cls.pairs), functions.ket.shape[2])
+            for start in range(0, len(groups), size):
+                part = jax.tree.map(lambda a: a[start:start + size], functions)
+                block = _block_stepwise(pairs, part, lx, max(kind.ls), omega)
+                block = block.reshape(*rows.shape[:2], cols.shape[2], *block.shape[2:])
+                p = _aux_indices(aux_layout, groups[start:start + size])[None, None, None]
+                out[rows, p, cols] = block
+                out[cols, p, rows] = block
     return out
+
+
+#: bytes of (ij|P) a block of `three_centre_stepwise` holds: its temporaries stay small
+#: beside the (nao, naux, nao) result
+THREE_CENTRE_BLOCK_BYTES = 64 << 20
+
+
+def _groups_per_block(pair_functions: int, functions_per_group: int) -> int:
+    """Auxiliary groups per block against pair_functions orbital-pair functions: a multiple
+    of 64 that keeps the block within THREE_CENTRE_BLOCK_BYTES (at least 64)."""
+    fit = THREE_CENTRE_BLOCK_BYTES // (8 * pair_functions * functions_per_group)
+    return max(64, fit // 64 * 64)
 
 
 def metric_stepwise(aux_layout: Layout, aux_arrays, omega: float = 0.0) -> np.ndarray:

@@ -94,9 +94,11 @@ def tile_blocks(data: ClassData, size: int, keep: str) -> list[ClassData]:
     None)."""
     nblock = -(-data.p.shape[0] // (size * BLOCK))
     rows = np.minimum(np.arange(nblock * BLOCK * size), data.p.shape[0] - 1)
-    return jax.device_put([ClassData(*(None if name not in ("p", "centre", keep) else
-                                       a[rows].reshape((nblock, BLOCK, size) + a.shape[1:])[k]
-                                       for name, a in zip(ClassData._fields, data)))
+    # one padded copy of each field, cut into blocks (views)
+    fields = [None if name not in ("p", "centre", keep) else
+              a[rows].reshape((nblock, BLOCK, size) + a.shape[1:])
+              for name, a in zip(ClassData._fields, data)]
+    return jax.device_put([ClassData(*(None if f is None else f[k] for f in fields))
                            for k in range(nblock)])
 
 
