@@ -4,6 +4,7 @@ names the memory it needs, the memory there is, and `--eri df`."""
 
 import json
 
+from dftgen import xc
 from dftgen.cli import main
 from dftgen.scf import problem
 
@@ -28,3 +29,22 @@ def test_exact_eris_too_large_for_memory_name_what_they_need_and_eri_df(monkeypa
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "nao=96 needs 0.1 GiB for its exact ERIs" in err
     assert "this machine's 0.1 GiB" in err and "--eri df" in err
+
+
+def test_fitted_eris_too_large_for_memory_name_what_they_need(monkeypatch, capsys):
+    """Benzene at 6-31G* with cc-pvdz-jkfit: B (naux nao^2 float64 values, made in place) is
+    all the memory counted for B3LYP in float64, one and a half B in float32, and the
+    error names it."""
+    from dftgen import Molecule, basis
+    from dftgen.integrals import df
+
+    mol = Molecule.from_smiles("c1ccccc1")
+    naux = df.auxiliary_basis(mol, "6-31g*").nao
+    one_b = naux * basis.build(mol, "6-31g*", "spherical").nao ** 2 * 8
+    monkeypatch.setattr(problem, "physical_memory", lambda: one_b * 2 - 8)  # half is below B
+    argv = ["run", "--smiles", "c1ccccc1", "--preset", "accurate", "--eri", "df"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"nao=96, naux={naux} needs {one_b / 2**30:.1f} GiB for its density-fitted ERIs" in err
+    assert problem._fitted_tensors(xc.functional("b3lyp"), "float32") == 1.5

@@ -111,7 +111,8 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     auxbasis = None
     if settings.eri == "df" or (settings.eri == "auto" and not _pair_eri_fits(bas.nao)):
         auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
-        _check_memory(mol, _fitted_tensors(functional) * auxbasis.nao * bas.nao**2 * 8,
+        _check_memory(mol, int(_fitted_tensors(functional, settings.precision)
+                               * auxbasis.nao * bas.nao**2 * 8),
                       f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs",
                       "use a smaller molecule or basis")
     else:
@@ -128,11 +129,12 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     return Setup(mol, bas, grid, timings, auxbasis)
 
 
-def _fitted_tensors(functional: xc.Functional) -> int:
-    """Tensors of naux nao^2 values held at the peak of density fitting: (P|ij), B and B
-    transposed while a B is formed, beside the finished B of 1/r while a range-separated
-    functional's B of erf(omega r)/r is."""
-    return 4 if functional.is_range_separated else 3
+def _fitted_tensors(functional: xc.Functional, precision: str) -> float:
+    """Tensors of naux nao^2 float64 values the SCF holds with fitted ERIs (B is made in
+    place): B, beside it a range-separated functional's B of erf(omega r)/r, and each
+    rounded to float32 (half a tensor) for float32 iterations."""
+    tensors = 2 if functional.is_range_separated else 1
+    return tensors * (1.5 if precision_dtype(precision) == jnp.float32 else 1.0)
 
 
 def _pair_eri_fits(nao: int, itemsize: int = 8) -> bool:
