@@ -108,6 +108,19 @@ def test_exchange_from_occupied_orbitals_matches_pyscf(water):
                                    rtol=0, atol=1e-12)
 
 
+def test_exchange_from_a_density_in_row_blocks_matches_pyscf(water, monkeypatch):
+    """K from a density formed 5 rows of B D at a time (nao 19: four blocks, the last
+    overlapping the one before) equals PySCF's DF K of a non-idempotent density to 1e-10."""
+    pmol = water.to_pyscf("6-31g*")
+    mf = scf.RHF(pmol).density_fit(auxbasis="cc-pvdz-jkfit")
+    dm = mf.get_init_guess()
+    fitted = df.fitted_eri(water, "6-31g*", df.auxiliary_basis(water, "6-31g*"))
+    naux = fitted.b.shape[1]
+    monkeypatch.setattr(df, "EXCHANGE_BLOCK_BYTES", 5 * naux * pmol.nao * 8)
+    _, k_ref = mf.get_jk(pmol, dm)
+    np.testing.assert_allclose(df.exchange(fitted, dm), k_ref, rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("xc, molecule, level", [
     ("b3lyp", "water", 3),
     ("hf", "water", 0),

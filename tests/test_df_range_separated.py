@@ -89,16 +89,18 @@ def test_long_range_exchange_matches_pyscf(water):
 
 
 def test_memory_check_counts_the_long_range_tensor(water, monkeypatch):
-    """A range-separated functional's B of erf(omega r)/r is formed beside the finished B of
-    1/r: four tensors of naux nao^2 at the peak instead of three."""
+    """A range-separated functional holds B of erf(omega r)/r beside B of 1/r: two tensors
+    of naux nao^2 in float64 instead of one."""
     rsh = Functional("rsh-0.3-test", (), hybrid=0.5, omega=OMEGA, long_range=0.5)
     monkeypatch.setitem(functionals.FUNCTIONALS, rsh.name, rsh)
     tensor = df.auxiliary_basis(water, "6-31g*").nao * build(water, "6-31g*").nao ** 2 * 8
-    monkeypatch.setattr(problem, "physical_memory", lambda: 7 * tensor)  # half: 3.5 tensors
-    fits = dftgen_scf.setup(water, Settings(xc="hf", basis="6-31g*", eri="df"))
+    monkeypatch.setattr(problem, "physical_memory", lambda: 3 * tensor)  # half: 1.5 tensors
+    fits = dftgen_scf.setup(water, Settings(xc="hf", basis="6-31g*", eri="df",
+                                            precision="float64"))
     assert fits.two_electron_method == "df"
     with pytest.raises(MoleculeError, match="density-fitted ERIs"):
-        dftgen_scf.setup(water, Settings(xc=rsh.name, basis="6-31g*", eri="df"))
+        dftgen_scf.setup(water, Settings(xc=rsh.name, basis="6-31g*", eri="df",
+                                         precision="float64"))
 
 
 @pytest.mark.parametrize("xc, molecule", [

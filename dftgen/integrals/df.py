@@ -12,7 +12,8 @@ for any density D (nao, nao). B holds naux nao^2 values (naux about 3-5 nao for 
 sets) instead of the exact ERIs' nao^4 / 8, and a Fock build costs 4 naux nao^3 flops
 (K; J is 4 naux nao^2). B is stored as B[i, P, j] (nao, naux, nao), the auxiliary index in
 the middle: K is then two plain matrix products, (B D) over (i P, j) and its product with
-B over (P k), with no transposed copy of B. Where the SCF knows D's orbitals, D = C C^T
+B over (P k), with no transposed copy of B (B D a block of rows at a time, so that it never
+takes a second tensor of B's size). Where the SCF knows D's orbitals, D = C C^T
 with C (nao, n), K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead (n, the
 occupied count, is a quarter to a fifth of nao in polarised bases), as PySCF's DF exchange
 does with mo_coeff.
@@ -53,6 +54,7 @@ from dftgen.integrals.layout import is_traced, layout_and_arrays
 # PySCF's df.incore.LINEAR_DEP_THR: metric eigenvalues at or below it are dropped (Hartree)
 LINEAR_DEPENDENCE = 1e-7
 FIT_SLAB_BYTES = 64 << 20  # rows of B fitted in one call where B is made in place
+EXCHANGE_BLOCK_BYTES = 256 << 20  # rows of B D formed at a time for K from a density
 
 
 class FittedERI(NamedTuple):
@@ -205,8 +207,17 @@ def _exchange(b: jnp.ndarray, dm: jnp.ndarray, orbitals: jnp.ndarray | None = No
     if orbitals is not None:
         b_c = (b.reshape(nao * naux, nao) @ orbitals).reshape(nao, -1)
         return b_c @ b_c.T
-    b_dm = (b.reshape(nao * naux, nao) @ dm).reshape(nao, naux * nao)
-    return b_dm @ b.reshape(nao, naux * nao).T
+    # B D for a block of rows at a time: whole, it would be a second tensor of B's size
+    rows = max(1, min(nao, EXCHANGE_BLOCK_BYTES // (naux * nao * b.dtype.itemsize)))
+    flat = b.reshape(nao, naux * nao)
+
+    def block(k, out):
+        start = jnp.minimum(k * rows, nao - rows)  # the last block overlaps the one before
+        b_dm = jax.lax.dynamic_slice_in_dim(b, start, rows).reshape(rows * naux, nao) @ dm
+        return jax.lax.dynamic_update_slice_in_dim(out, b_dm.reshape(rows, -1) @ flat.T,
+                                                   start, axis=0)
+
+    return jax.lax.fori_loop(0, -(-nao // rows), block, jnp.zeros((nao, nao), b.dtype))
 
 
 def jk(fitted: FittedERI, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
