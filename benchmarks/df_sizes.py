@@ -118,9 +118,11 @@ def main(argv: list[str] | None = None) -> None:
                            str(args.repeats)])
         theirs = _collect(_launch(1, ["--worker", "pyscf", "--smiles", smiles]))
         ours = _collect(ours)
-        if "error" in ours or "error" in theirs:
-            lines.append(f"| {size} | | {ours.get('error', '')} | | {theirs.get('error', '')} "
-                         f"| | | | |")
+        if "error" in ours or "error" in theirs:  # exit -9: killed, out of memory
+            pyscf = theirs.get("error") or f"{theirs['seconds'][0]:.1f}"
+            pyscf_peak = "" if "error" in theirs else f"{theirs['peak_gib']:.2f}"
+            lines.append(f"| {size} | | {ours.get('error', '')} | | {pyscf} | | {pyscf_peak} | | |")
+            print(lines[-1], flush=True)
             continue
         steady = min(ours["seconds"][1:]) if len(ours["seconds"]) > 1 else float("nan")
         phases = ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in ours["timings"].items())
