@@ -86,6 +86,9 @@ def test_ao_source_matches_nr_rks(name, water, water_case):
     for a, b, c in zip(stored, evaluated, padded):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=1e-12)
         np.testing.assert_allclose(np.asarray(c), np.asarray(a), rtol=0, atol=1e-12)
+    values_only = AOSource.of(water, basis.build(water, "6-31g*", "spherical"), grids.coords, 0)
+    with pytest.raises(ValueError, match="GGA: its AOSource must have deriv=1"):
+        vxc("b3lyp", values_only, grids.weights, dm)
 
 
 def test_potential_is_the_derivative_of_the_energy(water_case):

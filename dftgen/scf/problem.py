@@ -190,11 +190,12 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
         jax.block_until_ready(eri)
-    ao64 = ao_work = jnp.zeros((1, bas.nao, 1), jnp.float64)
+    ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
+    ao_work = ao64.astype(work_dtype)
     weights = np.zeros(1)
     if setup.grid is not None:
         deriv = 1 if functional.is_gga else 0
-        stored = ao_values_fit(setup, deriv, work_dtype)
+        stored = _ao_values_fit(setup, deriv, work_dtype)
         with timed(timings, "ao_s"):
             if stored:
                 # float32 iterations take the float64 values rounded once, as S and h
@@ -229,7 +230,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
 MIXED_FLOAT32_BELOW = 1e-2
 
 
-def ao_values_fit(setup: Setup, deriv: int, work_dtype) -> bool:
+def _ao_values_fit(setup: Setup, deriv: int, work_dtype) -> bool:
     """Whether the SCF holds the AO values of `setup`'s grid (float64, and a copy in the
     iteration precision where that is float32) within AO_VALUE_BYTES; if not, it holds a
     `grids.AOSource` and the XC kernel evaluates them chunk by chunk."""
