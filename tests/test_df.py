@@ -67,6 +67,34 @@ def test_every_molecule_size_runs_the_programs_of_the_first(water):
     assert np.max(np.abs(metric(peroxide, aux) - auxmol.intor("int2c2e"))) < 1e-10
 
 
+def test_three_centre_primitive_by_primitive_in_runs_matches_pyscf(monkeypatch):
+    """Concrete positions compute (ij|P) primitive by primitive, without the padding of
+    6-31G*'s shells to six primitives and without primitives below the screening threshold
+    (butane's distant pairs have some), summed into contracted integrals: equal to PySCF to
+    1e-10, and cut into runs of a few pairs (a 64 kB block) to 1e-14 of the whole."""
+    from dftgen import Molecule
+    from dftgen.integrals import auxiliary
+    from dftgen.integrals.eri import _class_order
+    from dftgen.integrals.eri_stepwise import class_data_and_bounds
+    from dftgen.integrals.layout import layout_and_arrays
+
+    mol = Molecule.from_smiles("CCCC", seed=0)
+    bas = build(mol, "6-31g*", "spherical")
+    aux = df.auxiliary_basis(mol, "6-31g*", "cc-pvdz-jkfit", "spherical")
+    (layout, arrays), (aux_layout, aux_arrays) = layout_and_arrays(mol, bas), layout_and_arrays(mol, aux)
+    bounds = [class_data_and_bounds(layout, c, arrays)[1] for c in _class_order(layout)]
+    padded = sum(b.size for b in bounds)
+    nonzero = sum(np.count_nonzero(b) for b in bounds)
+    assert nonzero < 0.5 * padded  # what padding to the longest contraction would compute
+    whole = auxiliary.three_centre_stepwise(layout, arrays, aux_layout, aux_arrays)
+    pmol = mol.to_pyscf("6-31g*")
+    expected = incore.aux_e2(pmol, addons.make_auxmol(pmol, "cc-pvdz-jkfit"), "int3c2e")
+    assert np.max(np.abs(whole.transpose(0, 2, 1) - expected)) < 1e-10
+    monkeypatch.setattr(auxiliary, "THREE_CENTRE_BLOCK_BYTES", 64 << 10)
+    runs = auxiliary.three_centre_stepwise(layout, arrays, aux_layout, aux_arrays)
+    assert np.max(np.abs(runs - whole)) < 1e-14
+
+
 def test_default_auxiliary_basis_is_pyscfs(water):
     assert df.auxiliary_basis(water, "6-31g*").name == "cc-pvdz-jkfit"
     assert df.default_auxbasis(water, "def2-svp") == "def2-svp-jkfit"

@@ -25,13 +25,15 @@ positions.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dftgen.integrals.eri import (ClassData, _banded_tile_block, _class_data, _class_order,
-                                  _class_pair_tiles, _hermite_sign, _pair_bytes, _tile_plan)
+                                  _class_pair_tiles, _hermite_sign, _pair_bytes, _split,
+                                  _tile_plan, primitive_bounds)
 from dftgen.integrals.eri_stepwise import BLOCK, CALL_STEPS, class_data_and_bounds, tile_blocks
 from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
 from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, is_traced,
@@ -147,15 +149,24 @@ def metric_matrix(aux_layout: Layout, aux_arrays: BasisArrays, chunk_bytes: int 
 
 #: auxiliary functions per call of `_function_chunk`: one program serves every molecule size
 FUNCTION_CHUNK = 64
+#: (ij|P) smaller than this (Hartree) by their Schwarz bound may be left out: a primitive
+#: (an orbital pair's primitive pair, or an auxiliary function's primitive) is skipped where
+#: its bound times the largest of the other side's stays below it
+THREE_CENTRE_THRESHOLD = 1e-14
+#: bytes of (ij|P) primitive blocks `three_centre_stepwise` holds at once, beside its result
+THREE_CENTRE_BLOCK_BYTES = 64 << 20
 
 
 @functools.partial(jax.jit, static_argnums=3)
 def _function_chunk(q, coefs, centre, kind):
-    return function_data_of(q, coefs, centre, kind)
+    data = function_data_of(q, coefs, centre, kind)
+    return data, primitive_bounds(data, max(kind.ls))
 
 
-def _function_data_stepwise(layout: Layout, kind: Kind, groups: list[int], arrays) -> ClassData:
-    """`function_data` as NumPy arrays, FUNCTION_CHUNK functions a call (`in_chunks`)."""
+def _function_data_stepwise(layout: Layout, kind: Kind, groups: list[int],
+                            arrays) -> tuple[ClassData, np.ndarray]:
+    """`function_data` as NumPy arrays and the Schwarz bound of each function's primitives on
+    their own (n, np), FUNCTION_CHUNK functions a call (`in_chunks`)."""
     return in_chunks(_function_chunk, _gather_functions(layout, kind, groups, arrays),
                      len(groups), FUNCTION_CHUNK, kind)
 
@@ -194,52 +205,95 @@ def _block_stepwise(x: ClassData, y: ClassData, lx: int, ly: int, omega: float) 
     return tiles[:nx, :, :ny]
 
 
+class Primitives(NamedTuple):
+    """The kept primitives of a class's entries (orbital pairs or auxiliary functions), each
+    an entry of one primitive (m, 1) in entry order, with the entries they belong to:
+    owner (k,) the k entries with any kept, starts (k,) where each one's primitives begin."""
+
+    data: ClassData
+    owner: np.ndarray
+    starts: np.ndarray
+
+
+def _primitives(data: ClassData, keep: np.ndarray) -> Primitives:
+    """The primitives of data (n, np) where keep (n, np), as entries of their own."""
+    nprim = data.p.shape[1]
+    rows = np.flatnonzero(keep)
+    owner = rows // nprim
+    starts = np.flatnonzero(np.diff(owner, prepend=-1))
+    return Primitives(ClassData(*(a[rows] for a in _split(data, nprim))), owner[starts], starts)
+
+
+def _runs(starts: np.ndarray, total: int, most: int) -> list[tuple[int, int]]:
+    """Consecutive entries [a, b) whose primitives (entry k's from starts[k] to the next
+    start, the last to total) number at most `most` together, or one entry alone."""
+    ends = np.append(starts[1:], total)
+    runs, first = [], 0
+    for k in range(1, len(starts)):
+        if ends[k] - starts[first] > most:
+            runs.append((first, k))
+            first = k
+    return runs + [(first, len(starts))] if len(starts) else []
+
+
+def _contracted_block(x: Primitives, y: Primitives, run: tuple[int, int], lx: int, ly: int,
+                      omega: float) -> np.ndarray:
+    """(ij|P) of x's entries [a, b) = run with every entry of y, (b - a, fx, ny, fy): the
+    integrals of their primitives (`_block_stepwise`) summed over each entry's."""
+    a, b = run
+    end = x.starts[b] if b < len(x.starts) else len(x.data.p)
+    part = _block_stepwise(jax.tree.map(lambda v: v[x.starts[a]:end], x.data), y.data, lx, ly,
+                           omega)
+    return np.add.reduceat(np.add.reduceat(part, x.starts[a:b] - x.starts[a], axis=0),
+                           y.starts, axis=2)
+
+
 def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays,
                           omega: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
-    """`three_centre_matrix` for concrete arrays through programs every molecule size shares
-    (orbital pairs and auxiliary functions in chunks, tile pairs in calls of CALL_STEPS),
+    """`three_centre_matrix` for concrete arrays through programs every molecule size shares,
     written into `out` (NumPy, (nao, naux, nao), [i, P, j] = (P|ij): the layout of the
-    fitted tensor, which is then made in place), a new array if None; returns out."""
+    fitted tensor, which is then made in place), a new array if None; returns out.
+
+    Integrals are computed primitive by primitive and summed into contracted ones, so that
+    neither the padding of the shells to their kind's longest contraction (zero
+    coefficients) nor primitives below THREE_CENTRE_THRESHOLD cost anything; orbital pairs
+    go in runs of at most THREE_CENTRE_BLOCK_BYTES of primitive integrals (against all of an
+    auxiliary kind), tile pairs in calls of CALL_STEPS."""
     arrays, aux_arrays = (BasisArrays(*(np.asarray(a) for a in arr)) for arr in (arrays, aux_arrays))
-    kinds = _kinds(aux_layout)
-    aux = {kind: _function_data_stepwise(aux_layout, kind, groups, aux_arrays)
-           for kind, groups in kinds.items()}
+    aux = {kind: (groups, *_function_data_stepwise(aux_layout, kind, groups, aux_arrays))
+           for kind, groups in _kinds(aux_layout).items()}
+    classes = _class_order(layout)
+    pairs = [class_data_and_bounds(layout, cls, arrays) for cls in classes]
+    largest_aux = max(bounds.max() for _, _, bounds in aux.values())
+    largest_pair = max(bounds.max() for _, bounds in pairs)
     if out is None:
         out = np.zeros((layout.nao, aux_layout.nao, layout.nao), arrays.exponents.dtype)
-    for cls in _class_order(layout):
-        pairs, _ = class_data_and_bounds(layout, cls, arrays)
+    functions = {kind: (groups, _primitives(data, bounds * largest_pair >= THREE_CENTRE_THRESHOLD))
+                 for kind, (groups, data, bounds) in aux.items()}
+    for cls, (data, bounds) in zip(classes, pairs):
+        x = _primitives(data, bounds * largest_aux >= THREE_CENTRE_THRESHOLD)
         lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
-        rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
-        cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
-        for (kind, groups), functions in zip(kinds.items(), aux.values()):
-            size = _groups_per_block(pairs.bra.shape[1] * len(cls.pairs), functions.ket.shape[2])
-            for start in range(0, len(groups), size):
-                part = jax.tree.map(lambda a: a[start:start + size], functions)
-                block = _block_stepwise(pairs, part, lx, max(kind.ls), omega)
-                block = block.reshape(*rows.shape[:2], cols.shape[2], *block.shape[2:])
-                p = _aux_indices(aux_layout, groups[start:start + size])[None, None, None]
-                out[rows, p, cols] = block
-                out[cols, p, rows] = block
+        rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[x.owner]
+        cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[x.owner]
+        for kind, (groups, y) in functions.items():
+            if len(y.owner) == 0:
+                continue
+            per_row = x.data.p.itemsize * x.data.bra.shape[1] * y.data.ket.shape[2] * len(y.data.p)
+            p = _aux_indices(aux_layout, [groups[g] for g in y.owner])[None, None, None]
+            for run in _runs(x.starts, len(x.data.p), max(1, THREE_CENTRE_BLOCK_BYTES // per_row)):
+                block = _contracted_block(x, y, run, lx, max(kind.ls), omega)
+                i, j = rows[run[0]:run[1], :, None, None, None], cols[run[0]:run[1], None, :, None, None]
+                block = block.reshape(*i.shape[:2], j.shape[2], *block.shape[2:])
+                out[i, p, j] = block
+                out[j, p, i] = block
     return out
-
-
-#: bytes of (ij|P) a block of `three_centre_stepwise` holds: its temporaries stay small
-#: beside the (nao, naux, nao) result
-THREE_CENTRE_BLOCK_BYTES = 64 << 20
-
-
-def _groups_per_block(pair_functions: int, functions_per_group: int) -> int:
-    """Auxiliary groups per block against pair_functions orbital-pair functions: a multiple
-    of 64 that keeps the block within THREE_CENTRE_BLOCK_BYTES (at least 64)."""
-    fit = THREE_CENTRE_BLOCK_BYTES // (8 * pair_functions * functions_per_group)
-    return max(64, fit // 64 * 64)
 
 
 def metric_stepwise(aux_layout: Layout, aux_arrays, omega: float = 0.0) -> np.ndarray:
     """`metric_matrix` for concrete arrays, as a NumPy array (as `three_centre_stepwise`)."""
     aux_arrays = BasisArrays(*(np.asarray(a) for a in aux_arrays))
     kinds = _kinds(aux_layout)
-    data = [_function_data_stepwise(aux_layout, kind, groups, aux_arrays)
+    data = [_function_data_stepwise(aux_layout, kind, groups, aux_arrays)[0]
             for kind, groups in kinds.items()]
     out = np.zeros((aux_layout.nao,) * 2, aux_arrays.exponents.dtype)
     for (kx, gx), x in zip(kinds.items(), data):
