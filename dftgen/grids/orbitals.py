@@ -107,7 +107,7 @@ class AOSource:
     @classmethod
     def of(cls, mol, basis, points, deriv: int) -> AOSource:
         """The source of `ao_values(mol, basis, points, deriv)`, in float64."""
-        f64 = functools.partial(jnp.asarray, dtype=jnp.float64)
+        f64 = functools.partial(jnp.asarray, dtype=_precision.dtype("float64"))  # x64 on
         return cls(f64(mol.positions), f64(basis.exponents), f64(basis.coefficients),
                    f64(points), basis.shape_key, deriv)
 
