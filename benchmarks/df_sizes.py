@@ -4,9 +4,10 @@ auxiliary basis, at about 10, 20 and 30 heavy atoms; wall time and peak resident
 each code.
 
 Each code runs in a process of its own, pinned to a core of its own, single-threaded, both
-at once on the same molecule (peak memory is the process's own, imports included). dftgen
-runs the molecule `--repeats` times: the first run compiles the molecule's new shapes (its
-time is reported as is), the best later one is steady state. PySCF runs once after a warm-up
+at once on the same molecule (peak memory is the process's own, imports included), both
+with the glibc tunables `dftgen` sets for itself (`dftgen/hugepages.py`). dftgen runs the
+molecule `--repeats` times: the first run compiles the molecule's new shapes (its time is
+reported as is), the best later one is steady state. PySCF runs once after a warm-up
 on water, with its default max_memory (4,000 MB) plus its resident memory at the start:
 where its fitted tensor is larger, PySCF keeps it on disk (as its users get it).
 
@@ -27,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+
+from dftgen import hugepages  # noqa: E402
 
 MOLECULES = {  # heavy atoms -> SMILES
     10: "c1ccc2ccccc2c1",  # naphthalene
@@ -82,6 +85,8 @@ def _peak_gib() -> float:
 def _launch(core: int, args: list[str]) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    if hugepages.wanted():  # glibc's settings `dftgen` runs with, for both codes
+        env["GLIBC_TUNABLES"] = hugepages.tunables()
     return subprocess.Popen(["taskset", "-c", str(core), sys.executable, __file__, *args],
                             stdout=subprocess.PIPE, text=True, env=env)
 

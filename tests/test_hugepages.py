@@ -1,4 +1,4 @@
-"""Huge pages for XLA's buffers: the glibc tunable is composed, applied on re-exec, optional."""
+"""glibc's allocator for XLA's buffers: the tunables are composed, applied on re-exec, optional."""
 
 import os
 import subprocess
@@ -16,11 +16,19 @@ print(os.environ.get("GLIBC_TUNABLES", ""))
 """
 
 
+OURS = ":".join(hugepages.TUNABLES)
+
+
 def test_tunables_are_added_once_to_existing_ones():
-    assert hugepages.tunables("") == hugepages.TUNABLE
+    assert hugepages.tunables("") == OURS
     combined = hugepages.tunables("glibc.malloc.trim_threshold=1")
-    assert combined == f"glibc.malloc.trim_threshold=1:{hugepages.TUNABLE}"
+    assert combined == f"glibc.malloc.trim_threshold=1:{OURS}"
     assert hugepages.tunables(combined) == combined
+
+
+def test_a_tunable_the_user_set_is_kept():
+    assert hugepages.tunables("glibc.malloc.arena_max=8") == (
+        "glibc.malloc.arena_max=8:glibc.malloc.hugetlb=1")
 
 
 def _run(tmp_path, **env):
@@ -33,10 +41,10 @@ def _run(tmp_path, **env):
 
 
 @pytest.mark.skipif(not hugepages.wanted(), reason="huge pages need glibc on Linux")
-def test_reexec_starts_the_process_again_with_huge_pages(tmp_path):
-    assert _run(tmp_path) == hugepages.TUNABLE
+def test_reexec_starts_the_process_again_with_the_tunables(tmp_path):
+    assert _run(tmp_path) == OURS
     assert _run(tmp_path, GLIBC_TUNABLES="glibc.malloc.trim_threshold=1") == (
-        f"glibc.malloc.trim_threshold=1:{hugepages.TUNABLE}")
+        f"glibc.malloc.trim_threshold=1:{OURS}")
     assert hugepages.dask_config() == {
         "distributed.nanny.pre-spawn-environ.GLIBC_TUNABLES": hugepages.tunables()}
 
