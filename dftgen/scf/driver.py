@@ -118,10 +118,11 @@ def grid_points(numbers, settings: Settings) -> int:
 
 def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
     """Zero-weight grid points up to npts (zero-valued, or a copy of the last point where
-    the AO values are evaluated from an `AOSource`): they add nothing to any integral."""
+    the AO values are evaluated from an `AOSource`; a screened one loses its screen, which
+    the batch's other molecules do not share): they add nothing to any integral."""
     extra = npts - inputs.weights.shape[0]
     if extra == 0:
         return inputs
-    ao = (inputs.ao.padded(npts) if isinstance(inputs.ao, grids.AOSource)
+    ao = (inputs.ao.padded(npts) if isinstance(inputs.ao, (grids.AOSource, grids.ScreenedSource))
           else jnp.pad(inputs.ao, [(0, 0), (0, 0), (0, extra)]))
     return inputs._replace(ao=ao, weights=jnp.pad(inputs.weights, (0, extra)))

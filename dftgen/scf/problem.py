@@ -204,7 +204,8 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
                 ao64 = ao64 if functional.is_gga else ao64[None]
                 ao_work = ao64.astype(work_dtype).block_until_ready()
             else:
-                ao64 = ao_work = grids.AOSource.of(mol, bas, setup.grid.points, deriv)
+                source = grids.AOSource.of(mol, bas, setup.grid.points, deriv)
+                ao64 = ao_work = grids.screen(source)
         weights = setup.grid.weights
     with timed(timings, "guess_s"):
         dm0 = (guess.minao(mol, bas, s64) if settings.init_guess == "minao"
@@ -233,7 +234,8 @@ MIXED_FLOAT32_BELOW = 1e-2
 def _ao_values_fit(setup: Setup, deriv: int, work_dtype) -> bool:
     """Whether the SCF holds the AO values of `setup`'s grid (float64, and a copy in the
     iteration precision where that is float32) within AO_VALUE_BYTES; if not, it holds a
-    `grids.AOSource` and the XC kernel evaluates them chunk by chunk."""
+    `grids.ScreenedSource` and the XC kernel evaluates them chunk by chunk, the shells that
+    matter on each chunk only."""
     values = (1 + 3 * deriv) * setup.basis.nao * setup.npts
     itemsize = 8 + (jnp.dtype(work_dtype).itemsize if jnp.dtype(work_dtype) != jnp.float64 else 0)
     return values * itemsize <= AO_VALUE_BYTES

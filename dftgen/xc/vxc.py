@@ -12,7 +12,9 @@ chunks of `chunk_size` points so that the working arrays stay (chunk_size, nao) 
 the grid; everything is a pure jnp function, jit-traceable and differentiable in D and ao.
 The AO values are either given whole, or as a `dftgen.grids.AOSource` from which each chunk's
 values are evaluated when it is reached (memory O(chunk_size nao) for any grid, at the cost
-of evaluating them at every call), as PySCF's block loop does.
+of evaluating them at every call), as PySCF's block loop does; screened
+(`dftgen.grids.ScreenedSource`), a chunk evaluates and multiplies only the shells that are
+not negligible on it, as PySCF's non0tab does.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from dftgen.grids.orbitals import AOSource
+from dftgen.grids.screened import ScreenedSource
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
@@ -105,6 +108,28 @@ def _vxc(f: Functional, ao, weights, dm, chunk_size: int):
     return total
 
 
+@partial(jax.jit, static_argnums=0)
+def _vxc_screened(f: Functional, ao: ScreenedSource, weights, dm):
+    """`_vxc` chunk by chunk over a screen: each chunk's kept AO values, the matching
+    rows and columns of dm, its potential added into those of V (a dump row and column at
+    nao take the padding)."""
+    nao, size = dm.shape[0], ao.chunk
+    padded = jnp.pad(dm, ((0, 1), (0, 1)))
+    total = (jnp.zeros((), dm.dtype), jnp.zeros((), dm.dtype), jnp.zeros((nao + 1,) * 2, dm.dtype))
+
+    def add_chunk(total, chunk):
+        start, first, shells, live, aos = chunk
+        values = ao.values(start, shells, live)[: 4 if f.is_gga else 1].astype(dm.dtype)
+        w = lax.dynamic_slice_in_dim(weights, start, size) * (jnp.arange(size) >= first)
+        n, e, v = _block(f, values, w, padded[aos[:, None], aos[None, :]])
+        return (total[0] + n, total[1] + e, total[2].at[aos[:, None], aos[None, :]].add(v)), None
+
+    for group in ao.groups:
+        total, _ = lax.scan(add_chunk, total, (group.starts, group.first, group.shells,
+                                               group.live, group.aos))
+    return total[0], total[1], total[2][:nao, :nao]
+
+
 def vxc(
     xc: str | Functional,
     ao,
@@ -123,7 +148,8 @@ def vxc(
     layout the kernel computes in, which an SCF keeps so as not to transpose every cycle.
     Or a `dftgen.grids.AOSource` of the grid's points (deriv=1 for GGAs): the values are
     evaluated chunk by chunk (in float64, rounded to `precision`), in chunks of
-    `source_chunk` points unless chunk_size is smaller.
+    `source_chunk` points unless chunk_size is smaller; or a `ScreenedSource`
+    (`dftgen.grids.screen`), whose chunks evaluate and multiply only the AOs they keep.
     weights: (npts,) quadrature weights (Bohr^3). dm: (nao, nao) symmetric density matrix
     (total, both spins). precision: "float64", "float32" or a dtype (`dftgen.precision.dtype`).
     Returns (n_electrons, E_xc in Hartree, V_xc (nao, nao) in Hartree).
@@ -133,9 +159,11 @@ def vxc(
     dt = precision_dtype(precision)
     weights = jnp.asarray(weights, dt)
     dm = jnp.asarray(dm, dt)
-    if isinstance(ao, AOSource):
+    if isinstance(ao, (AOSource, ScreenedSource)):
         if f.is_gga and ao.deriv < 1:
             raise ValueError(f"{f.name} is a GGA: its AOSource must have deriv=1")
+        if isinstance(ao, ScreenedSource):
+            return _vxc_screened(f, ao, weights, dm)
         chunk_size = min(chunk_size, source_chunk(ao, dm.shape[0]))
         return _vxc(f, ao, weights, dm, min(chunk_size, weights.shape[0]))
     ao = jnp.asarray(ao, dt)
