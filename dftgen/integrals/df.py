@@ -209,13 +209,15 @@ def _exchange(b: jnp.ndarray, dm: jnp.ndarray, orbitals: jnp.ndarray | None = No
         return b_c @ b_c.T
     # B D for a block of rows at a time: whole, it would be a second tensor of B's size
     rows = max(1, min(nao, EXCHANGE_BLOCK_BYTES // (naux * nao * b.dtype.itemsize)))
-    flat = b.reshape(nao, naux * nao)
+    # B_P symmetric: K_ik = sum_(l P) (B_P D)_il B[l, P, k], B in its own (l P, k) layout;
+    # against B (i, P l) transposed, XLA:CPU copied all of B outside its accounted memory
+    flat = b.reshape(nao * naux, nao)
 
     def block(k, out):
         start = jnp.minimum(k * rows, nao - rows)  # the last block overlaps the one before
         b_dm = jax.lax.dynamic_slice_in_dim(b, start, rows).reshape(rows * naux, nao) @ dm
-        return jax.lax.dynamic_update_slice_in_dim(out, b_dm.reshape(rows, -1) @ flat.T,
-                                                   start, axis=0)
+        b_dm = jnp.transpose(b_dm.reshape(rows, naux, nao), (0, 2, 1)).reshape(rows, -1)
+        return jax.lax.dynamic_update_slice_in_dim(out, b_dm @ flat, start, axis=0)
 
     return jax.lax.fori_loop(0, -(-nao // rows), block, jnp.zeros((nao, nao), b.dtype))
 
