@@ -149,10 +149,12 @@ class _Layout:
             groups.setdefault((l, nprim, cartesian), []).append(index)
         self.groups = tuple((*kind, np.array(idx)) for kind, idx in sorted(groups.items()))
         self.shell_atom = np.array([atom for atom, *_ in shells])
-        nfunc = [cart2ao(l, cartesian).shape[1] for _, l, _, cartesian in shells]
-        ao_loc = np.concatenate([[0], np.cumsum(nfunc)])
+        # AOs per shell and each shell's first AO (PySCF order; ao_loc[-1] = nao)
+        self.nfunc = np.array([cart2ao(l, cartesian).shape[1] for _, l, _, cartesian in shells])
+        self.ao_loc = np.concatenate([[0], np.cumsum(self.nfunc)])
         # rows of the group-ordered AO block -> PySCF order
-        grouped = [ao_loc[s] + m for *_, idx in self.groups for s in idx for m in range(nfunc[s])]
+        grouped = [self.ao_loc[s] + m for *_, idx in self.groups for s in idx
+                   for m in range(self.nfunc[s])]
         self.to_pyscf = np.argsort(np.array(grouped))
 
     @staticmethod

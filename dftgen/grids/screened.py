@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.basis import cart2ao
 from dftgen.grids.orbitals import AOSource, _Layout, _shell_group
 
 CHUNK = 2048  # grid points per chunk: finer screening against thinner products
@@ -115,9 +114,7 @@ def screen(source: AOSource, chunk: int = CHUNK, cutoff: float = CUTOFF) -> Scre
     size = min(chunk, npts)
     regular = np.arange(0, npts, size)
     starts = np.minimum(regular, npts - size)
-    shells = source.shape_key[1]
-    nfunc = np.array([cart2ao(l, cartesian).shape[1] for _, l, _, cartesian in shells])
-    ao_loc = np.concatenate([[0], np.cumsum(nfunc)])
+    nfunc, ao_loc = layout.nfunc, layout.ao_loc
     peaks = np.stack([np.asarray(_peaks(source, int(s), size)) for s in starts])
     kept = np.maximum.reduceat(peaks, ao_loc[:-1], axis=1) >= cutoff  # (nchunk, nshell)
     order = np.argsort((kept * nfunc).sum(axis=1), kind="stable")
@@ -143,7 +140,7 @@ def screen(source: AOSource, chunk: int = CHUNK, cutoff: float = CUTOFF) -> Scre
 
 def kept_fraction(screened: ScreenedSource) -> float:
     """The fraction of (AO, chunk) pairs the screen keeps, padding rows not counted."""
-    nao = int(sum(cart2ao(l, c).shape[1] for _, l, _, c in screened.source.shape_key[1]))
+    nao = int(_Layout.of(screened.source.shape_key).ao_loc[-1])
     kept = sum(int(np.count_nonzero(np.asarray(g.aos) < nao)) for g in screened.groups)
     chunks = sum(g.starts.shape[0] for g in screened.groups)
     return kept / (chunks * nao)
