@@ -62,6 +62,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
     results: list[DFTResult | None] = [None] * len(setups)
     for indices in buckets.values():
         group = [build(setups[i], settings) for i in indices]
+        n_orbitals = _orbitals_needed([p.work for p in group])
         start = time.perf_counter()
         states = jax.block_until_ready(iterate_bucket([p.work for p in group], settings,
                                                       map_batch))
@@ -69,7 +70,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
         for k, (i, p) in enumerate(zip(indices, group)):
             p.timings["scf_s"] = elapsed
             results[i] = finish(p, jax.tree.map(lambda a: a[k], states), settings, forces,
-                                keep_orbitals)
+                                keep_orbitals, n_orbitals)
     return results
 
 

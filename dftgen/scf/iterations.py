@@ -211,9 +211,10 @@ def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None
     return SCFState(dm, fock, energy, history, cycles, done, grad_norm)
 
 
-@functools.partial(jax.jit, static_argnames=("xc_name",))
-def final_evaluation(last_fock, inputs: SCFInputs, xc_name: str):
+@functools.partial(jax.jit, static_argnames=("xc_name", "n_orbitals"))
+def final_evaluation(last_fock, inputs: SCFInputs, xc_name: str, n_orbitals: int | None = None):
     """Density, Fock matrix, total energy and orbitals from the last Fock matrix, once.
+    n_orbitals: as `iterate` takes it (fitted exchange from the orbitals).
 
     The last Fock matrix is diagonalised once more (no DIIS) and its aufbau density taken,
     as PySCF does after convergence. The float32 path calls this with float64 inputs (the
@@ -225,6 +226,7 @@ def final_evaluation(last_fock, inputs: SCFInputs, xc_name: str):
     """
     _, c = solve_fock(last_fock, inputs.x)
     dm = density(c, inputs.occ)
-    fock, energy = fock_and_energy(dm, inputs, xc_name)
+    orbitals = None if n_orbitals is None else occupied(c, inputs.occ, n_orbitals)
+    fock, energy = fock_and_energy(dm, inputs, xc_name, orbitals)
     mo_energy, mo_coeff = solve_fock(fock, inputs.x)
     return dm, fock, energy, mo_energy, mo_coeff
