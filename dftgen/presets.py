@@ -44,7 +44,7 @@ class Settings:
             iteration energies is below this (QM1B's convergence proxy); in converge mode the
             tolerances decide.
         eri: the two-electron integrals: "exact" (the nao^4/8 ERIs), "df" (density fitting,
-            as PySCF's mf.density_fit(): naux nao^2 values) or "auto" (df where the exact
+            as PySCF's mf.density_fit(): naux nao^2 / 2 values) or "auto" (df where the exact
             ERIs' P supermatrix would not fit in memory, `dftgen.scf.problem.PAIR_ERI_BYTES`).
         auxbasis: density fitting's auxiliary basis set, a name PySCF knows; None: PySCF's
             default for the basis (`pyscf.df.addons.make_auxbasis`). Only with eri "df" or

@@ -10,7 +10,7 @@ from dftgen import run_dft
 from dftgen import scf as dftgen_scf
 from dftgen.basis import BasisError, build
 from dftgen.cli import main
-from dftgen.integrals import df, jk, two_electron
+from dftgen.integrals import df, jk, triangle, two_electron
 from dftgen.integrals.auxiliary import metric, three_centre
 from dftgen.presets import PRESETS, Settings
 from dftgen.scf import problem
@@ -89,7 +89,8 @@ def test_three_centre_primitive_by_primitive_in_runs_matches_pyscf(monkeypatch):
     whole = auxiliary.three_centre_stepwise(layout, arrays, aux_layout, aux_arrays)
     pmol = mol.to_pyscf("6-31g*")
     expected = incore.aux_e2(pmol, addons.make_auxmol(pmol, "cc-pvdz-jkfit"), "int3c2e")
-    assert np.max(np.abs(whole.transpose(0, 2, 1) - expected)) < 1e-10
+    i, j, _, _ = triangle.pairs(bas.nao)
+    assert np.max(np.abs(whole - expected[i, j].T)) < 1e-10
     monkeypatch.setattr(auxiliary, "THREE_CENTRE_BLOCK_BYTES", 64 << 10)
     runs = auxiliary.three_centre_stepwise(layout, arrays, aux_layout, aux_arrays)
     assert np.max(np.abs(runs - whole)) < 1e-14
@@ -136,17 +137,24 @@ def test_exchange_from_occupied_orbitals_matches_pyscf(water):
                                    rtol=0, atol=1e-12)
 
 
-def test_exchange_from_a_density_in_row_blocks_matches_pyscf(water, monkeypatch):
-    """K from a density formed 5 rows of B D at a time (nao 19: four blocks, the last
-    overlapping the one before) equals PySCF's DF K of a non-idempotent density to 1e-10."""
+def test_exchange_in_blocks_of_the_auxiliary_index_matches_pyscf(water, monkeypatch):
+    """K from a density, and from orbitals, with 7 B_P unpacked at a time (the last block
+    overlapping the one before) equals PySCF's DF K to 1e-10, for a non-idempotent density
+    and for an SCF density."""
     pmol = water.to_pyscf("6-31g*")
     mf = scf.RHF(pmol).density_fit(auxbasis="cc-pvdz-jkfit")
     dm = mf.get_init_guess()
     fitted = df.fitted_eri(water, "6-31g*", df.auxiliary_basis(water, "6-31g*"))
-    naux = fitted.b.shape[1]
-    monkeypatch.setattr(df, "EXCHANGE_BLOCK_BYTES", 5 * naux * pmol.nao * 8)
+    assert fitted.b.shape == (df.auxiliary_basis(water, "6-31g*").nao, 18 * 19 // 2)
+    assert fitted.b.shape[0] % 7 != 0
+    monkeypatch.setattr(df, "EXCHANGE_BLOCK_BYTES", 7 * pmol.nao ** 2 * 8)
     _, k_ref = mf.get_jk(pmol, dm)
     np.testing.assert_allclose(df.exchange(fitted, dm), k_ref, rtol=0, atol=1e-10)
+    mo_coeff = scf.hf.eig(mf.get_fock(dm=dm), mf.get_ovlp())[1]
+    orbitals = mo_coeff[:, :water.n_electrons // 2] * np.sqrt(2.0)
+    _, k_ref = mf.get_jk(pmol, orbitals @ orbitals.T)
+    np.testing.assert_allclose(df.exchange(fitted, orbitals @ orbitals.T, orbitals), k_ref,
+                               rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("xc, molecule, level", [

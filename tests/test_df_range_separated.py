@@ -90,10 +90,11 @@ def test_long_range_exchange_matches_pyscf(water):
 
 def test_memory_check_counts_the_long_range_tensor(water, monkeypatch):
     """A range-separated functional holds B of erf(omega r)/r beside B of 1/r: two tensors
-    of naux nao^2 in float64 instead of one."""
+    of naux npair in float64 instead of one."""
     rsh = Functional("rsh-0.3-test", (), hybrid=0.5, omega=OMEGA, long_range=0.5)
     monkeypatch.setitem(functionals.FUNCTIONALS, rsh.name, rsh)
-    tensor = df.auxiliary_basis(water, "6-31g*").nao * build(water, "6-31g*").nao ** 2 * 8
+    nao = build(water, "6-31g*").nao
+    tensor = df.auxiliary_basis(water, "6-31g*").nao * nao * (nao + 1) // 2 * 8
     monkeypatch.setattr(problem, "physical_memory", lambda: 3 * tensor)  # half: 1.5 tensors
     fits = dftgen_scf.setup(water, Settings(xc="hf", basis="6-31g*", eri="df",
                                             precision="float64"))

@@ -32,7 +32,7 @@ def test_exact_eris_too_large_for_memory_name_what_they_need_and_eri_df(monkeypa
 
 
 def test_fitted_eris_too_large_for_memory_name_what_they_need(monkeypatch, capsys):
-    """Benzene at 6-31G* with cc-pvdz-jkfit: B (naux nao^2 float64 values, made in place) is
+    """Benzene at 6-31G* with cc-pvdz-jkfit: B (naux npair float64 values, made in place) is
     all the memory counted for B3LYP in float64, one and a half B in float32, and the
     error names it."""
     from dftgen import Molecule, basis
@@ -40,7 +40,8 @@ def test_fitted_eris_too_large_for_memory_name_what_they_need(monkeypatch, capsy
 
     mol = Molecule.from_smiles("c1ccccc1")
     naux = df.auxiliary_basis(mol, "6-31g*").nao
-    one_b = naux * basis.build(mol, "6-31g*", "spherical").nao ** 2 * 8
+    nao = basis.build(mol, "6-31g*", "spherical").nao
+    one_b = naux * nao * (nao + 1) // 2 * 8
     monkeypatch.setattr(problem, "physical_memory", lambda: one_b * 2 - 8)  # half is below B
     argv = ["run", "--smiles", "c1ccccc1", "--preset", "accurate", "--eri", "df"]
     assert main(argv) == 2

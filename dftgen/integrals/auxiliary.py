@@ -38,6 +38,7 @@ from dftgen.integrals.eri_stepwise import BLOCK, CALL_STEPS, class_data_and_boun
 from dftgen.integrals.hermite import expansion_coefficients, hermite_tuples
 from dftgen.integrals.layout import (BasisArrays, Kind, Layout, angular, is_traced,
                                      layout_and_arrays, trace_counts)
+from dftgen.integrals import triangle
 from dftgen.integrals.pairs import in_chunks
 
 
@@ -251,7 +252,8 @@ def _contracted_block(x: Primitives, y: Primitives, run: tuple[int, int], lx: in
 def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays,
                           omega: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
     """`three_centre_matrix` for concrete arrays through programs every molecule size shares,
-    written into `out` (NumPy, (nao, naux, nao), [i, P, j] = (P|ij): the layout of the
+    over the orbital pairs i >= j: written into `out` (NumPy, (naux, npair), [P, p] = (P|ij)
+    for the pair p = i (i + 1) / 2 + j, `dftgen.integrals.triangle`: the layout of the
     fitted tensor, which is then made in place), a new array if None; returns out.
 
     Integrals are computed primitive by primitive and summed into contracted ones, so that
@@ -267,7 +269,8 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
     largest_aux = max(bounds.max() for _, _, bounds in aux.values())
     largest_pair = max(bounds.max() for _, bounds in pairs)
     if out is None:
-        out = np.zeros((layout.nao, aux_layout.nao, layout.nao), arrays.exponents.dtype)
+        out = np.zeros((aux_layout.nao, layout.nao * (layout.nao + 1) // 2),
+                       arrays.exponents.dtype)
     functions = {kind: (groups, _primitives(data, bounds * largest_pair >= THREE_CENTRE_THRESHOLD))
                  for kind, (groups, data, bounds) in aux.items()}
     for cls, (data, bounds) in zip(classes, pairs):
@@ -284,8 +287,8 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
                 block = _contracted_block(x, y, run, lx, max(kind.ls), omega)
                 i, j = rows[run[0]:run[1], :, None, None, None], cols[run[0]:run[1], None, :, None, None]
                 block = block.reshape(*i.shape[:2], j.shape[2], *block.shape[2:])
-                out[i, p, j] = block
-                out[j, p, i] = block
+                big, small = np.maximum(i, j), np.minimum(i, j)
+                out[p, big * (big + 1) // 2 + small] = block
     return out
 
 
@@ -316,8 +319,8 @@ def three_centre(mol, basis, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
     if not is_traced(arrays, aux_arrays):
-        return jnp.asarray(three_centre_stepwise(layout, arrays, aux_layout, aux_arrays,
-                                                 float(omega)).transpose(1, 0, 2))
+        packed = three_centre_stepwise(layout, arrays, aux_layout, aux_arrays, float(omega))
+        return jnp.asarray(packed[:, triangle.pairs(layout.nao)[3]])
     return _three_centre(layout, arrays, aux_layout, aux_arrays, float(omega))
 
 

@@ -8,12 +8,13 @@ fitted tensor B = L^-1 (P|ij),
     J_ij = sum_P B_Pij rho_P,   rho_P = sum_kl B_Pkl D_kl,
     K_il = sum_P (B_P D B_P)_il,
 
-for any density D (nao, nao). B holds naux nao^2 values (naux about 3-5 nao for the jkfit
-sets) instead of the exact ERIs' nao^4 / 8, and a Fock build costs 4 naux nao^3 flops
-(K; J is 4 naux nao^2). B is stored as B[i, P, j] (nao, naux, nao), the auxiliary index in
-the middle: K is then two plain matrix products, (B D) over (i P, j) and its product with
-B over (P k), with no transposed copy of B (B D a block of rows at a time, so that it never
-takes a second tensor of B's size). Where the SCF knows D's orbitals, D = C C^T
+for any density D (nao, nao). B holds naux npair values (npair = nao (nao + 1) / 2; naux
+about 3-5 nao for the jkfit sets) instead of the exact ERIs' nao^4 / 8, and a Fock build
+costs 4 naux nao^3 flops (K; J is 4 naux npair). Each B_P is symmetric, so B is stored as
+its lower triangles, B[P, p] over the pairs p = (i >= j) (`dftgen.integrals.triangle`),
+half of naux nao^2, as PySCF stores its `_cderi`. J is then two matrix-vector products over
+B as it is; K unpacks a block of B_P at a time (EXCHANGE_BLOCK_BYTES) and contracts it with
+D, (B_P D) over (i, P k) times B over (P k, l). Where the SCF knows D's orbitals, D = C C^T
 with C (nao, n), K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead (n, the
 occupied count, is a quarter to a fifth of nao in polarised bases), as PySCF's DF exchange
 does with mo_coeff.
@@ -47,21 +48,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen import basis as basis_mod
+from dftgen.integrals import triangle
 from dftgen.integrals.auxiliary import metric, three_centre, three_centre_stepwise
 from dftgen.integrals.layout import is_traced, layout_and_arrays
 
 
 # PySCF's df.incore.LINEAR_DEP_THR: metric eigenvalues at or below it are dropped (Hartree)
 LINEAR_DEPENDENCE = 1e-7
-FIT_SLAB_BYTES = 64 << 20  # rows of B fitted in one call where B is made in place
-EXCHANGE_BLOCK_BYTES = 256 << 20  # rows of B D formed at a time for K from a density
+FIT_SLAB_BYTES = 64 << 20  # columns (pairs) of B fitted in one call where B is made in place
+EXCHANGE_BLOCK_BYTES = 128 << 20  # B_P unpacked to (nao, nao) at a time for K
 
 
 class FittedERI(NamedTuple):
-    """The fitted ERIs of one molecule: b (nao, naux, nao), b[i, P, j] = (X (P|ij)) with
-    X^T X = (P|Q)^-1 (X = L^-1 of (P|Q) = L L^T, or the eigenvalue route's W^-1/2 V^T),
-    Hartree^(1/2) (sum_P b[i, P, j] b[k, P, l] ~ (ij|kl) in Hartree), of the operator it
-    was fitted for (1/r, or erf(omega r)/r). b_lr: for a range-separated functional's SCF,
+    """The fitted ERIs of one molecule: b (naux, npair), b[P, p] = (X (Q|ij))_P for the pair
+    p = i (i + 1) / 2 + j, i >= j (`dftgen.integrals.triangle`), with X^T X = (P|Q)^-1
+    (X = L^-1 of (P|Q) = L L^T, or the eigenvalue route's W^-1/2 V^T), Hartree^(1/2)
+    (sum_P B_P,ij B_P,kl ~ (ij|kl) in Hartree), of the operator it was fitted for (1/r, or
+    erf(omega r)/r). b_lr: for a range-separated functional's SCF,
     the same of erf(omega r)/r beside b of 1/r (None otherwise)."""
 
     b: jax.Array
@@ -139,10 +142,9 @@ def _fit_rows_jvp(primals, tangents):
 
 @jax.jit
 def _fit(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
-    """B (nao, naux, nao) from (P|Q) (naux, naux) and (P|ij) (naux, nao, nao)."""
-    naux, nao, _ = three.shape
-    b = _fit_rows(metric_pq, three.reshape(naux, nao * nao))
-    return jnp.transpose(b.reshape(naux, nao, nao), (1, 0, 2))
+    """B (naux, npair) from (P|Q) (naux, naux) and (P|ij) (naux, nao, nao)."""
+    i, j, _, _ = triangle.pairs(three.shape[1])
+    return _fit_rows(metric_pq, three[:, i, j])
 
 
 def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0) -> FittedERI:
@@ -150,29 +152,27 @@ def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0) -> 
     `auxbasis` (`auxiliary_basis`), in float64, of 1/r (omega 0) or of erf(omega r)/r
     (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`); positions may be JAX
     tracers (the result is differentiable). Made in place for concrete positions: memory B
-    and a slab, where the differentiable route holds (P|ij) and B's transposition beside B."""
+    and a slab, where the differentiable route holds (P|ij) whole beside B."""
     metric_pq = metric(mol, auxbasis, omega)
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
     if is_traced(arrays, aux_arrays):
         return FittedERI(_fit(metric_pq, three_centre(mol, basis, auxbasis, omega)))
-    b = _aligned_zeros((layout.nao, aux_layout.nao, layout.nao))
+    b = _aligned_zeros((aux_layout.nao, layout.nao * (layout.nao + 1) // 2))
     three_centre_stepwise(layout, arrays, aux_layout, aux_arrays, float(omega), out=b)
     factor, is_cholesky = _factor(metric_pq)
-    rows = max(1, min(layout.nao, FIT_SLAB_BYTES // (b[0].nbytes)))
-    for start in range(0, layout.nao, rows):
-        slab = b[start:start + rows]
-        padded = np.pad(slab, [(0, rows - len(slab)), (0, 0), (0, 0)])  # one program
-        slab[...] = np.asarray(_fit_slab(factor, is_cholesky, padded))[:len(slab)]
+    columns = max(1, min(b.shape[1], FIT_SLAB_BYTES // (b[:, 0].nbytes)))
+    for start in range(0, b.shape[1], columns):
+        slab = b[:, start:start + columns]
+        padded = np.pad(slab, [(0, 0), (0, columns - slab.shape[1])])  # one program
+        slab[...] = np.asarray(_fit_slab(factor, is_cholesky, padded))[:, :slab.shape[1]]
     return FittedERI(jnp.from_dlpack(b))  # no copy: b is aligned as XLA's buffers are
 
 
 @jax.jit
 def _fit_slab(factor: jnp.ndarray, is_cholesky: jnp.ndarray, slab: jnp.ndarray) -> jnp.ndarray:
-    """B[i] = X (P|i.) for the rows i of slab (r, naux, nao), [i, P, j] = (P|ij)."""
-    r, naux, nao = slab.shape
-    fitted = _apply(factor, is_cholesky, jnp.transpose(slab, (1, 0, 2)).reshape(naux, r * nao))
-    return jnp.transpose(fitted.reshape(naux, r, nao), (1, 0, 2))
+    """The columns (naux, c) of B from those of (P|ij) (naux, c)."""
+    return _apply(factor, is_cholesky, slab)
 
 
 def _aligned_zeros(shape: tuple[int, ...], alignment: int = 64) -> np.ndarray:
@@ -185,11 +185,10 @@ def _aligned_zeros(shape: tuple[int, ...], alignment: int = 64) -> np.ndarray:
 
 
 def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
-    """J (nao, nao) of a density (nao, nao)."""
-    # both products batched over i, in B's own layout: contracted over (i, j) or over the
-    # middle index P at once, XLA:CPU would first copy B transposed
-    rho = jnp.einsum("iPj,ij->iP", fitted.b, dm).sum(axis=0)
-    return jnp.einsum("iPj,iP->ij", fitted.b, jnp.broadcast_to(rho, fitted.b.shape[:2]))
+    """J (nao, nao) of a density (nao, nao): rho_P = sum_p B_P,p w_p D_p, J_p = sum_P rho_P
+    B_P,p, two passes over B in its own layout."""
+    rho = fitted.b @ triangle.weighted(dm)
+    return triangle.unpack(rho @ fitted.b, dm.shape[-1])
 
 
 def exchange(fitted: FittedERI, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None
@@ -201,25 +200,24 @@ def exchange(fitted: FittedERI, dm: jnp.ndarray, orbitals: jnp.ndarray | None = 
 
 def _exchange(b: jnp.ndarray, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None
               ) -> jnp.ndarray:
-    """K (nao, nao) from B (nao, naux, nao): sum_(P k) (B_P D)_ik B_P,kl as two products, or
-    with D = C C^T, sum_(P a) (B_P C)_ia (B_P C)_la."""
-    nao, naux, _ = b.shape
-    if orbitals is not None:
-        b_c = (b.reshape(nao * naux, nao) @ orbitals).reshape(nao, -1)
-        return b_c @ b_c.T
-    # B D for a block of rows at a time: whole, it would be a second tensor of B's size
-    rows = max(1, min(nao, EXCHANGE_BLOCK_BYTES // (naux * nao * b.dtype.itemsize)))
-    # B_P symmetric: K_ik = sum_(l P) (B_P D)_il B[l, P, k], B in its own (l P, k) layout;
-    # against B (i, P l) transposed, XLA:CPU copied all of B outside its accounted memory
-    flat = b.reshape(nao * naux, nao)
+    """K (nao, nao) from B (naux, npair), a block of B_P unpacked at a time: sum_(P k)
+    (B_P D)_ik (B_P)_kl, or with D = C C^T, sum_(P a) (B_P C)_ia (B_P C)_la."""
+    naux, nao = b.shape[0], dm.shape[-1]
+    rows = max(1, min(naux, EXCHANGE_BLOCK_BYTES // (nao * nao * b.dtype.itemsize)))
 
     def block(k, out):
-        start = jnp.minimum(k * rows, nao - rows)  # the last block overlaps the one before
-        b_dm = jax.lax.dynamic_slice_in_dim(b, start, rows).reshape(rows * naux, nao) @ dm
-        b_dm = jnp.transpose(b_dm.reshape(rows, naux, nao), (0, 2, 1)).reshape(rows, -1)
-        return jax.lax.dynamic_update_slice_in_dim(out, b_dm @ flat, start, axis=0)
+        start = jnp.minimum(k * rows, naux - rows)  # the last block overlaps the one before
+        fresh = start + jnp.arange(rows) >= k * rows  # its overlap was added by that one
+        packed = jnp.where(fresh[:, None], jax.lax.dynamic_slice_in_dim(b, start, rows), 0)
+        b_p = triangle.unpack(packed, nao).reshape(rows * nao, nao)  # rows of B_P, (P k, l)
+        if orbitals is not None:
+            b_c = jnp.transpose((b_p @ orbitals).reshape(rows, nao, -1), (1, 0, 2))
+            b_c = b_c.reshape(nao, -1)
+            return out + b_c @ b_c.T
+        b_dm = jnp.transpose((b_p @ dm).reshape(rows, nao, nao), (1, 0, 2))
+        return out + b_dm.reshape(nao, rows * nao) @ b_p
 
-    return jax.lax.fori_loop(0, -(-nao // rows), block, jnp.zeros((nao, nao), b.dtype))
+    return jax.lax.fori_loop(0, -(-naux // rows), block, jnp.zeros((nao, nao), b.dtype))
 
 
 def jk(fitted: FittedERI, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:

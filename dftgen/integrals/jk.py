@@ -23,7 +23,7 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
 * the s8-packed vector: unpacked to the dense tensor first, every call (nao^4 gathers): a
   loop that calls jk many times with the same integrals should convert them once;
 * density-fitted ERIs (`dftgen.integrals.df.FittedERI`): J and K from the fitted tensor,
-  naux nao^2 values.
+  naux nao^2 / 2 values.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen.integrals import df, symmetric
+from dftgen.integrals import df, symmetric, triangle
 from dftgen.integrals.eri import n_packed, unpack
 from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.precision import Float32Pair, remainder
@@ -47,26 +47,9 @@ def _jk_dense(dense: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.nda
     return j, k
 
 
-@functools.lru_cache(maxsize=None)
-def _pairs(nao: int):
-    """(i, j) of every pair p, i >= j, in PySCF's order; the weights w_p; and the pair index
-    of every (i, j) as a (nao, nao) array."""
-    i, j = np.tril_indices(nao)
-    index = np.zeros((nao, nao), dtype=np.int64)
-    index[i, j] = index[j, i] = np.arange(len(i))
-    return i, j, np.where(i == j, 1.0, 2.0), index
-
-
 def _pair_product(supermatrices: jnp.ndarray, dm: jnp.ndarray) -> jnp.ndarray:
     """sum_q M_pq w_q D_q for supermatrices (..., npair, npair), as (..., nao, nao) matrices."""
-    i, j, w, index = _pairs(dm.shape[-1])
-    return (supermatrices @ _weighted_pairs(dm))[..., index]
-
-
-def _weighted_pairs(dm: jnp.ndarray) -> jnp.ndarray:
-    """w_q D_q (npair,) of a symmetric density."""
-    i, j, w, _ = _pairs(dm.shape[-1])
-    return dm[i, j] * w.astype(dm.dtype)
+    return (supermatrices @ triangle.weighted(dm))[..., triangle.pairs(dm.shape[-1])[3]]
 
 
 def _jk_pairs(pair_eri: jnp.ndarray, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -97,7 +80,7 @@ def _supermatrix_elements(packed, nao: int, p, q):
     K_pq = [(ac|bd) + (ad|bc)] / 2 for the pairs p = (ab), q = (cd): integer arrays
     (numpy, below npair) that broadcast together; XLA drops the gathers of an unused half."""
     index_dtype = _index_dtype(packed, nao)
-    i, j, _, _ = _pairs(nao)
+    i, j, _, _ = triangle.pairs(nao)
     a, b, c, d = (jnp.asarray(x, index_dtype) for x in (i[p], j[p], i[q], j[q]))
     p, q = jnp.asarray(p, index_dtype), jnp.asarray(q, index_dtype)
     coulomb = packed[_packed_index(p, q)]
@@ -186,8 +169,8 @@ def two_electron(eri, dm: jnp.ndarray, hybrid: float, long_range: float = 0.0,
     4 naux nao^2 n flops (`df.exchange`); the other layouts do not need them.
     """
     if isinstance(eri, SymmetricBlocks):
-        _, _, _, index = _pairs(dm.shape[-1])
-        return eri.product(_weighted_pairs(dm))[index]
+        _, _, _, index = triangle.pairs(dm.shape[-1])
+        return eri.product(triangle.weighted(dm))[index]
     if isinstance(eri, df.FittedERI):
         return df.two_electron(eri, dm, hybrid, long_range, orbitals)
     if long_range != 0:

@@ -33,7 +33,7 @@ class SCFInputs(NamedTuple):
         Raffenetti's P supermatrix for the functional's exact-exchange fraction, as the
         `SymmetricBlocks` of its lower triangle (each Fock build one pass over nao^4/8
         values), pair matrices (2, npair, npair), dense (nao,)*4, s8-packed, or
-        density-fitted (`dftgen.integrals.df.FittedERI`, naux nao^2 values).
+        density-fitted (`dftgen.integrals.df.FittedERI`, naux nao^2 / 2 values).
     ao: AO values (and gradients for GGAs) on the grid, AO-major: (k, nao, npts), as
         `dftgen.xc.vxc(..., ao_major=True)` takes them; or, for a grid too large to hold
         them, the `dftgen.grids.AOSource` they are evaluated from at each XC build.

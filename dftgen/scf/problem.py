@@ -112,7 +112,7 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     if settings.eri == "df" or (settings.eri == "auto" and not _pair_eri_fits(bas.nao)):
         auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
         _check_memory(mol, int(_fitted_tensors(functional, settings.precision)
-                               * auxbasis.nao * bas.nao**2 * 8),
+                               * auxbasis.nao * bas.nao * (bas.nao + 1) // 2 * 8),
                       f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs",
                       "use a smaller molecule or basis")
     else:
@@ -130,7 +130,7 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
 
 
 def _fitted_tensors(functional: xc.Functional, precision: str) -> float:
-    """Tensors of naux nao^2 float64 values the SCF holds with fitted ERIs (B is made in
+    """Tensors of naux npair float64 values the SCF holds with fitted ERIs (B is made in
     place): B, beside it a range-separated functional's B of erf(omega r)/r, and each
     rounded to float32 (half a tensor) for float32 iterations."""
     tensors = 2 if functional.is_range_separated else 1
