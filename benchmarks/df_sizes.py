@@ -1,7 +1,7 @@
 """Density fitting by molecule size: B3LYP / def2-SVP / level 3 / float64 (the accurate preset
 with eri="df" and basis def2-SVP, converge mode) against PySCF's `density_fit()` with the same
-auxiliary basis, at about 10, 20 and 30 heavy atoms; wall time and peak resident memory of
-each code.
+auxiliary basis, at about 10, 20, 30 and 40 heavy atoms; wall time and peak resident memory
+of each code.
 
 Each code runs in a process of its own, pinned to a core of its own, single-threaded, both
 at once on the same molecule (peak memory is the process's own, imports included), both
@@ -9,7 +9,8 @@ with the glibc tunables `dftgen` sets for itself (`dftgen/hugepages.py`). dftgen
 molecule `--repeats` times: the first run compiles the molecule's new shapes (its time is
 reported as is), the best later one is steady state. PySCF runs once after a warm-up
 on water, with its default max_memory (4,000 MB) plus its resident memory at the start:
-where its fitted tensor is larger, PySCF keeps it on disk (as its users get it).
+where its fitted tensor is larger, PySCF keeps it on disk (as its users get it); dftgen
+does the same past a quarter of the machine's memory (`dftgen.scf.problem.FITTED_ERI_BYTES`).
 
     python benchmarks/df_sizes.py --out benchmarks/results/df-sizes-cpu-avx2.md
 """
@@ -35,6 +36,7 @@ MOLECULES = {  # heavy atoms -> SMILES
     10: "c1ccc2ccccc2c1",  # naphthalene
     20: "COc1ccc(CCNC(=O)c2ccc(O)cc2)cc1",
     31: "CC(C)CC(NC(=O)C(Cc1ccccc1)NC(=O)OC)C(=O)NCc1ccccc1",
+    40: "CC(C)c1c(C(=O)Nc2ccccc2)c(-c2ccccc2)c(-c2ccccc2)n1CCC(O)CC(O)CC(=O)O",  # desfluoro-atorvastatin
 }
 OVERRIDES = dict(eri="df", basis="def2-svp", mode="converge", precision="float64")
 

@@ -7,7 +7,7 @@ the attenuated operator (`DF.range_coulomb`): the integrals to 1e-10, the long-r
 import jax
 import numpy as np
 import pytest
-from dftgen import MoleculeError, run_dft
+from dftgen import run_dft
 from dftgen import scf as dftgen_scf
 from dftgen.basis import build
 from dftgen.integrals import df, two_electron
@@ -90,18 +90,17 @@ def test_long_range_exchange_matches_pyscf(water):
 
 def test_memory_check_counts_the_long_range_tensor(water, monkeypatch):
     """A range-separated functional holds B of erf(omega r)/r beside B of 1/r: two tensors
-    of naux npair in float64 instead of one."""
+    of naux npair in float64 instead of one, which go to files sooner."""
     rsh = Functional("rsh-0.3-test", (), hybrid=0.5, omega=OMEGA, long_range=0.5)
     monkeypatch.setitem(functionals.FUNCTIONALS, rsh.name, rsh)
     nao = build(water, "6-31g*").nao
     tensor = df.auxiliary_basis(water, "6-31g*").nao * nao * (nao + 1) // 2 * 8
-    monkeypatch.setattr(problem, "physical_memory", lambda: 3 * tensor)  # half: 1.5 tensors
+    monkeypatch.setattr(problem, "FITTED_ERI_BYTES", int(1.5 * tensor))
     fits = dftgen_scf.setup(water, Settings(xc="hf", basis="6-31g*", eri="df",
                                             precision="float64"))
-    assert fits.two_electron_method == "df"
-    with pytest.raises(MoleculeError, match="density-fitted ERIs"):
-        dftgen_scf.setup(water, Settings(xc=rsh.name, basis="6-31g*", eri="df",
-                                         precision="float64"))
+    assert fits.two_electron_method == "df" and not fits.fitted_in_file
+    assert dftgen_scf.setup(water, Settings(xc=rsh.name, basis="6-31g*", eri="df",
+                                            precision="float64")).fitted_in_file
 
 
 @pytest.mark.parametrize("xc, molecule", [

@@ -254,7 +254,38 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
     """`three_centre_matrix` for concrete arrays through programs every molecule size shares,
     over the orbital pairs i >= j: written into `out` (NumPy, (naux, npair), [P, p] = (P|ij)
     for the pair p = i (i + 1) / 2 + j, `dftgen.integrals.triangle`: the layout of the
-    fitted tensor, which is then made in place), a new array if None; returns out.
+    fitted tensor, which is then made in place), a new array if None; returns out."""
+    return next(three_centre_slabs(layout, arrays, aux_layout, aux_arrays, omega,
+                                   [0, layout.natoms], out))[1]
+
+
+def _first_aos(layout: Layout) -> np.ndarray:
+    """(natoms + 1,) the first AO of each atom (the AOs of an atom are consecutive, atoms in
+    order), nao last; an atom without functions takes the next one's."""
+    first = np.full(layout.natoms + 1, layout.nao)
+    for group in layout.groups:
+        first[group.atom] = min(first[group.atom], min(group.aos))
+    return np.minimum.accumulate(first[::-1])[::-1]
+
+
+def slab_edges(layout: Layout, aux_nao: int, most_bytes: int) -> list[int]:
+    """Atom indices [0, ..., natoms] cutting the pairs i >= j by the atom of i into slabs of
+    (P|ij) of at most most_bytes in float64 each (or one atom alone)."""
+    first = _first_aos(layout)
+    pairs = first * (first + 1) // 2
+    edges = [0]
+    for atom in range(2, layout.natoms + 1):
+        if (pairs[atom] - pairs[edges[-1]]) * aux_nao * 8 > most_bytes and atom - 1 > edges[-1]:
+            edges.append(atom - 1)
+    return edges + [layout.natoms]
+
+
+def three_centre_slabs(layout: Layout, arrays, aux_layout: Layout, aux_arrays, omega: float,
+                       edges: list[int], out: np.ndarray | None = None):
+    """(P|ij) slab by slab: for consecutive atoms [edges[k], edges[k + 1]), yields (first
+    pair, (naux, pairs)) with the pairs i >= j whose i lies on those atoms (consecutive in
+    pair order, since each atom's AOs are), [P, p - first pair] = (P|ij). out: the array
+    of the first slab (None: a new one).
 
     Integrals are computed primitive by primitive and summed into contracted ones, so that
     neither the padding of the shells to their kind's longest contraction (zero
@@ -268,28 +299,36 @@ def three_centre_stepwise(layout: Layout, arrays, aux_layout: Layout, aux_arrays
     pairs = [class_data_and_bounds(layout, cls, arrays) for cls in classes]
     largest_aux = max(bounds.max() for _, _, bounds in aux.values())
     largest_pair = max(bounds.max() for _, bounds in pairs)
-    if out is None:
-        out = np.zeros((aux_layout.nao, layout.nao * (layout.nao + 1) // 2),
-                       arrays.exponents.dtype)
     functions = {kind: (groups, _primitives(data, bounds * largest_pair >= THREE_CENTRE_THRESHOLD))
                  for kind, (groups, data, bounds) in aux.items()}
-    for cls, (data, bounds) in zip(classes, pairs):
-        x = _primitives(data, bounds * largest_aux >= THREE_CENTRE_THRESHOLD)
-        lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
-        rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[x.owner]
-        cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[x.owner]
-        for kind, (groups, y) in functions.items():
-            if len(y.owner) == 0:
+    first = _first_aos(layout)
+    first_pair = first * (first + 1) // 2
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        offset = first_pair[lo]
+        if out is None:
+            out = np.zeros((aux_layout.nao, first_pair[hi] - offset), arrays.exponents.dtype)
+        for cls, (data, bounds) in zip(classes, pairs):
+            atom = np.array([max(layout.groups[a].atom, layout.groups[b].atom) for a, b in cls.pairs])
+            here = (atom >= lo) & (atom < hi)
+            x = _primitives(data, (bounds * largest_aux >= THREE_CENTRE_THRESHOLD) & here[:, None])
+            if len(x.owner) == 0:
                 continue
-            per_row = x.data.p.itemsize * x.data.bra.shape[1] * y.data.ket.shape[2] * len(y.data.p)
-            p = _aux_indices(aux_layout, [groups[g] for g in y.owner])[None, None, None]
-            for run in _runs(x.starts, len(x.data.p), max(1, THREE_CENTRE_BLOCK_BYTES // per_row)):
-                block = _contracted_block(x, y, run, lx, max(kind.ls), omega)
-                i, j = rows[run[0]:run[1], :, None, None, None], cols[run[0]:run[1], None, :, None, None]
-                block = block.reshape(*i.shape[:2], j.shape[2], *block.shape[2:])
-                big, small = np.maximum(i, j), np.minimum(i, j)
-                out[p, big * (big + 1) // 2 + small] = block
-    return out
+            lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
+            rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[x.owner]
+            cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[x.owner]
+            for kind, (groups, y) in functions.items():
+                if len(y.owner) == 0:
+                    continue
+                per_row = x.data.p.itemsize * x.data.bra.shape[1] * y.data.ket.shape[2] * len(y.data.p)
+                p = _aux_indices(aux_layout, [groups[g] for g in y.owner])[None, None, None]
+                for run in _runs(x.starts, len(x.data.p), max(1, THREE_CENTRE_BLOCK_BYTES // per_row)):
+                    block = _contracted_block(x, y, run, lx, max(kind.ls), omega)
+                    i, j = rows[run[0]:run[1], :, None, None, None], cols[run[0]:run[1], None, :, None, None]
+                    block = block.reshape(*i.shape[:2], j.shape[2], *block.shape[2:])
+                    big, small = np.maximum(i, j), np.minimum(i, j)
+                    out[p, big * (big + 1) // 2 + small - offset] = block
+        yield int(offset), out
+        out = None
 
 
 def metric_stepwise(aux_layout: Layout, aux_arrays, omega: float = 0.0) -> np.ndarray:

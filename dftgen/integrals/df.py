@@ -19,6 +19,13 @@ with C (nao, n), K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead (
 occupied count, is a quarter to a fifth of nao in polarised bases), as PySCF's DF exchange
 does with mo_coeff.
 
+Where B would take too much memory (`dftgen.scf.problem.FITTED_ERI_BYTES`, a quarter of the
+machine's), it is written to a temporary file as it is made, slab by slab of (P|ij), and
+each Fock build reads it back a block at a time (`stored`), as PySCF keeps its `_cderi` on
+disk beyond `max_memory`: the process then holds a slab or a block, not B. A build's
+4 naux nao^2 n flops of K outweigh reading naux nao^2 / 2 values, from the page cache
+where memory allows.
+
 Where the metric is not positive definite beyond rounding, B = W^-1/2 V^T (P|ij) over the
 eigenpairs (W, V) of the metric with eigenvalues above LINEAR_DEPENDENCE, the pseudo-inverse
 PySCF's `df.incore.cholesky_eri` falls back to when its Cholesky factorisation fails. Forces
@@ -48,8 +55,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from dftgen import basis as basis_mod
-from dftgen.integrals import triangle
-from dftgen.integrals.auxiliary import metric, three_centre, three_centre_stepwise
+from dftgen.integrals import stored, triangle
+from dftgen.integrals.auxiliary import (metric, slab_edges, three_centre, three_centre_slabs,
+                                        three_centre_stepwise)
 from dftgen.integrals.layout import is_traced, layout_and_arrays
 
 
@@ -57,6 +65,7 @@ from dftgen.integrals.layout import is_traced, layout_and_arrays
 LINEAR_DEPENDENCE = 1e-7
 FIT_SLAB_BYTES = 64 << 20  # columns (pairs) of B fitted in one call where B is made in place
 EXCHANGE_BLOCK_BYTES = 128 << 20  # B_P unpacked to (nao, nao) at a time for K
+FILE_SLAB_BYTES = 512 << 20  # (P|ij) computed and fitted at a time where B goes to a file
 
 
 class FittedERI(NamedTuple):
@@ -64,7 +73,7 @@ class FittedERI(NamedTuple):
     p = i (i + 1) / 2 + j, i >= j (`dftgen.integrals.triangle`), with X^T X = (P|Q)^-1
     (X = L^-1 of (P|Q) = L L^T, or the eigenvalue route's W^-1/2 V^T), Hartree^(1/2)
     (sum_P B_P,ij B_P,kl ~ (ij|kl) in Hartree), of the operator it was fitted for (1/r, or
-    erf(omega r)/r). b_lr: for a range-separated functional's SCF,
+    erf(omega r)/r); a `stored.StoredMatrix` where it is held in a file. b_lr: for a range-separated functional's SCF,
     the same of erf(omega r)/r beside b of 1/r (None otherwise)."""
 
     b: jax.Array
@@ -147,26 +156,49 @@ def _fit(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
     return _fit_rows(metric_pq, three[:, i, j])
 
 
-def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0) -> FittedERI:
+def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0,
+               in_file: bool = False) -> FittedERI:
     """The fitted ERIs of `mol` in `basis` (a BasisSet or a name) with the auxiliary BasisSet
     `auxbasis` (`auxiliary_basis`), in float64, of 1/r (omega 0) or of erf(omega r)/r
     (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`); positions may be JAX
     tracers (the result is differentiable). Made in place for concrete positions: memory B
-    and a slab, where the differentiable route holds (P|ij) whole beside B."""
+    and a slab, where the differentiable route holds (P|ij) whole beside B. in_file
+    (concrete positions): B is written to a temporary file (`stored`), FILE_SLAB_BYTES of
+    (P|ij) computed and fitted at a time, and read back a block at a time at every build."""
     metric_pq = metric(mol, auxbasis, omega)
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
     if is_traced(arrays, aux_arrays):
         return FittedERI(_fit(metric_pq, three_centre(mol, basis, auxbasis, omega)))
-    b = _aligned_zeros((aux_layout.nao, layout.nao * (layout.nao + 1) // 2))
-    three_centre_stepwise(layout, arrays, aux_layout, aux_arrays, float(omega), out=b)
-    factor, is_cholesky = _factor(metric_pq)
-    columns = max(1, min(b.shape[1], FIT_SLAB_BYTES // (b[:, 0].nbytes)))
-    for start in range(0, b.shape[1], columns):
-        slab = b[:, start:start + columns]
+    factor = _factor(metric_pq)
+    shape = (aux_layout.nao, layout.nao * (layout.nao + 1) // 2)
+    if not in_file:
+        b = _aligned_zeros(shape)
+        three_centre_stepwise(layout, arrays, aux_layout, aux_arrays, float(omega), out=b)
+        _fit_in_place(factor, b)
+        return FittedERI(jnp.from_dlpack(b))  # no copy: b is aligned as XLA's buffers are
+    file = stored.RowFile(shape)
+    edges = slab_edges(layout, aux_layout.nao, FILE_SLAB_BYTES)
+    for first, slab in three_centre_slabs(layout, arrays, aux_layout, aux_arrays, float(omega),
+                                          edges):
+        _fit_in_place(factor, slab)
+        file.write_columns(first, slab)
+    return FittedERI(stored.StoredMatrix.of(file))
+
+
+def _fit_in_place(factor: tuple[jnp.ndarray, jnp.ndarray], three: np.ndarray) -> None:
+    """B = X (P|ij) over three (naux, n) (NumPy, overwritten), FIT_SLAB_BYTES of columns a
+    call; factor: `_factor`'s (X or L, whether it is L)."""
+    columns = max(1, min(three.shape[1], FIT_SLAB_BYTES // (three[:, 0].nbytes)))
+    for start in range(0, three.shape[1], columns):
+        slab = three[:, start:start + columns]
         padded = np.pad(slab, [(0, 0), (0, columns - slab.shape[1])])  # one program
-        slab[...] = np.asarray(_fit_slab(factor, is_cholesky, padded))[:, :slab.shape[1]]
-    return FittedERI(jnp.from_dlpack(b))  # no copy: b is aligned as XLA's buffers are
+        slab[...] = np.asarray(_fit_slab(*factor, padded))[:, :slab.shape[1]]
+
+
+def rounded(fitted: FittedERI, dtype) -> FittedERI:
+    """The fitted ERIs in dtype (a held B rounded once; one in a file rounded as read)."""
+    return FittedERI(*(None if b is None else b.astype(dtype) for b in fitted))
 
 
 @jax.jit
@@ -184,11 +216,40 @@ def _aligned_zeros(shape: tuple[int, ...], alignment: int = 64) -> np.ndarray:
     return raw[offset:offset + size].view(np.float64).reshape(shape)
 
 
+def _over_blocks(b, nao: int, step, init):
+    """step(rows (r, npair), carry) -> carry folded over the rows of B (naux, npair), a
+    block of r at a time (r B_P of EXCHANGE_BLOCK_BYTES unpacked), from memory or from its
+    file; the last block overlaps the one before, with the shared rows zeroed."""
+    naux = b.shape[0]
+    rows = max(1, min(naux, EXCHANGE_BLOCK_BYTES // (nao * nao * b.dtype.itemsize)))
+
+    def block(k, carry):
+        start = jnp.minimum(k * rows, naux - rows)
+        part = (stored.rows(b, start, rows) if isinstance(b, stored.StoredMatrix)
+                else jax.lax.dynamic_slice_in_dim(b, start, rows))
+        fresh = start + jnp.arange(rows) >= k * rows
+        return step(jnp.where(fresh[:, None], part, 0), carry)
+
+    return jax.lax.fori_loop(0, -(-naux // rows), block, init)
+
+
+def _exchange_part(part: jnp.ndarray, dm: jnp.ndarray, orbitals: jnp.ndarray | None
+                   ) -> jnp.ndarray:
+    """sum_P over the rows part (r, npair) of B: (B_P D B_P) (nao, nao) as (B_P D) over
+    (i, P k) times B_P over (P k, l), or with D = C C^T, (B_P C)(B_P C)^T."""
+    nao = dm.shape[-1]
+    b_p = triangle.unpack(part, nao).reshape(-1, nao)  # rows of B_P, (P k, l)
+    if orbitals is not None:
+        b_c = jnp.transpose((b_p @ orbitals).reshape(-1, nao, orbitals.shape[1]), (1, 0, 2))
+        b_c = b_c.reshape(nao, -1)
+        return b_c @ b_c.T
+    b_dm = jnp.transpose((b_p @ dm).reshape(-1, nao, nao), (1, 0, 2))
+    return b_dm.reshape(nao, -1) @ b_p
+
+
 def coulomb(fitted: FittedERI, dm: jnp.ndarray) -> jnp.ndarray:
-    """J (nao, nao) of a density (nao, nao): rho_P = sum_p B_P,p w_p D_p, J_p = sum_P rho_P
-    B_P,p, two passes over B in its own layout."""
-    rho = fitted.b @ triangle.weighted(dm)
-    return triangle.unpack(rho @ fitted.b, dm.shape[-1])
+    """J (nao, nao) of a density (nao, nao)."""
+    return two_electron(fitted, dm, 0.0)
 
 
 def exchange(fitted: FittedERI, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None
@@ -198,26 +259,11 @@ def exchange(fitted: FittedERI, dm: jnp.ndarray, orbitals: jnp.ndarray | None = 
     return _exchange(fitted.b, dm, orbitals)
 
 
-def _exchange(b: jnp.ndarray, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None
-              ) -> jnp.ndarray:
-    """K (nao, nao) from B (naux, npair), a block of B_P unpacked at a time: sum_(P k)
-    (B_P D)_ik (B_P)_kl, or with D = C C^T, sum_(P a) (B_P C)_ia (B_P C)_la."""
-    naux, nao = b.shape[0], dm.shape[-1]
-    rows = max(1, min(naux, EXCHANGE_BLOCK_BYTES // (nao * nao * b.dtype.itemsize)))
-
-    def block(k, out):
-        start = jnp.minimum(k * rows, naux - rows)  # the last block overlaps the one before
-        fresh = start + jnp.arange(rows) >= k * rows  # its overlap was added by that one
-        packed = jnp.where(fresh[:, None], jax.lax.dynamic_slice_in_dim(b, start, rows), 0)
-        b_p = triangle.unpack(packed, nao).reshape(rows * nao, nao)  # rows of B_P, (P k, l)
-        if orbitals is not None:
-            b_c = jnp.transpose((b_p @ orbitals).reshape(rows, nao, -1), (1, 0, 2))
-            b_c = b_c.reshape(nao, -1)
-            return out + b_c @ b_c.T
-        b_dm = jnp.transpose((b_p @ dm).reshape(rows, nao, nao), (1, 0, 2))
-        return out + b_dm.reshape(nao, rows * nao) @ b_p
-
-    return jax.lax.fori_loop(0, -(-naux // rows), block, jnp.zeros((nao, nao), b.dtype))
+def _exchange(b, dm: jnp.ndarray, orbitals: jnp.ndarray | None = None) -> jnp.ndarray:
+    """K (nao, nao) from B (naux, npair) in memory or in a file."""
+    nao = dm.shape[-1]
+    return _over_blocks(b, nao, lambda part, k: k + _exchange_part(part, dm, orbitals),
+                        jnp.zeros((nao, nao), dm.dtype))
 
 
 def jk(fitted: FittedERI, dm: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -231,13 +277,22 @@ def two_electron(fitted: FittedERI, dm: jnp.ndarray, hybrid: float,
                  long_range: float = 0.0, orbitals: jnp.ndarray | None = None) -> jnp.ndarray:
     """G = J - (hybrid/2) K - (long_range/2) K_lr (nao, nao), K_lr from fitted.b_lr (as
     PySCF's RKS with RSH: vk = hyb K + (alpha - hyb) K_lr); a K is not built where its
-    fraction is 0. orbitals: as `exchange` takes them (None: K from dm)."""
-    g = coulomb(fitted, dm)
-    if hybrid != 0:
-        g = g - (0.5 * hybrid) * exchange(fitted, dm, orbitals)
+    fraction is 0. orbitals: as `exchange` takes them (None: K from dm). J and K come from
+    one pass over B: rho_P = sum_p B_P,p w_p D_p and J_p = sum_P rho_P B_P,p over the pairs
+    p (`triangle`), block by block."""
+    if long_range != 0 and fitted.b_lr is None:
+        raise ValueError("long-range exchange needs the fitted ERIs of erf(omega r)/r "
+                         "(FittedERI.b_lr)")
+    nao, w_dm = dm.shape[-1], triangle.weighted(dm)
+
+    def step(part, carry):
+        j, k = carry
+        j = j + (part @ w_dm) @ part
+        return j, (k + _exchange_part(part, dm, orbitals) if hybrid != 0 else k)
+
+    j, k = _over_blocks(fitted.b, nao, step, (jnp.zeros(fitted.b.shape[1], dm.dtype),
+                                              jnp.zeros((nao, nao), dm.dtype)))
+    g = triangle.unpack(j, nao) - (0.5 * hybrid) * k
     if long_range != 0:
-        if fitted.b_lr is None:
-            raise ValueError("long-range exchange needs the fitted ERIs of erf(omega r)/r "
-                             "(FittedERI.b_lr)")
         g = g - (0.5 * long_range) * _exchange(fitted.b_lr, dm, orbitals)
     return g

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
+import tempfile
 import time
 
 import jax
@@ -41,6 +43,9 @@ def physical_memory() -> int:
 # bytes up to which the SCF holds ERIs as Raffenetti's P supermatrix, else packed (J/K then
 # unpack them every build, far slower): an eighth of the machine's memory, at least 1 GiB
 PAIR_ERI_BYTES = max(physical_memory() // 8, 1 << 30)
+# bytes up to which the SCF holds the fitted ERIs in memory, else in a temporary file read a
+# block at a time at every build (PySCF keeps its _cderi on disk beyond max_memory so)
+FITTED_ERI_BYTES = max(physical_memory() // 4, 1 << 30)
 # bytes up to which the SCF holds the AO values on the grid, else it evaluates them again at
 # every XC build (twice its time, but O(nao) memory a point instead of O(nao npts) in all)
 AO_VALUE_BYTES = max(physical_memory() // 8, 1 << 30)
@@ -50,13 +55,15 @@ AO_VALUE_BYTES = max(physical_memory() // 8, 1 << 30)
 class Setup:
     """A closed-shell molecule with its basis set and integration grid (None for Hartree-Fock,
     which needs no grid); `timings` holds the grid's wall-clock seconds; `auxbasis` is the
-    auxiliary basis where the ERIs are density-fitted (None: exact ERIs)."""
+    auxiliary basis where the ERIs are density-fitted (None: exact ERIs), and `fitted_in_file`
+    whether they are held in a file (more than FITTED_ERI_BYTES)."""
 
     mol: Molecule
     basis: basis_mod.BasisSet
     grid: grids.Grid | None
     timings: dict[str, float]
     auxbasis: basis_mod.BasisSet | None = None
+    fitted_in_file: bool = False
 
     @property
     def two_electron_method(self) -> str:
@@ -108,13 +115,14 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
         raise MoleculeError(f"molecule {mol.name!r}: {mol.n_electrons // 2} occupied orbitals "
                             f"but nao={bas.nao}")
     functional = xc.functional(settings.xc)
-    auxbasis = None
+    auxbasis, in_file = None, False
     if settings.eri == "df" or (settings.eri == "auto" and not _pair_eri_fits(bas.nao)):
         auxbasis = df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells)
-        _check_memory(mol, int(_fitted_tensors(functional, settings.precision)
-                               * auxbasis.nao * bas.nao * (bas.nao + 1) // 2 * 8),
-                      f"nao={bas.nao}, naux={auxbasis.nao}", "density-fitted ERIs",
-                      "use a smaller molecule or basis")
+        tensor = auxbasis.nao * bas.nao * (bas.nao + 1) // 2 * 8
+        in_file = _fitted_tensors(functional, settings.precision) * tensor > FITTED_ERI_BYTES
+        if in_file:
+            _check_disk(mol, (2 if functional.is_range_separated else 1) * tensor,
+                        f"nao={bas.nao}, naux={auxbasis.nao}")
     else:
         # a range-separated functional holds the ERIs of 1/r and of erf(omega r)/r
         tensors = 2 if functional.is_range_separated else 1
@@ -126,7 +134,7 @@ def setup(mol: Molecule, settings: Settings) -> Setup:
     if functional.terms:
         with timed(timings, "grid_s"):
             grid = grids.build(mol, settings.grid_level)
-    return Setup(mol, bas, grid, timings, auxbasis)
+    return Setup(mol, bas, grid, timings, auxbasis, in_file)
 
 
 def _fitted_tensors(functional: xc.Functional, precision: str) -> float:
@@ -152,6 +160,18 @@ def _check_memory(mol: Molecule, needed: int, size: str, what: str, remedy: str)
         raise MoleculeError(f"molecule {mol.name!r}: {size} needs {needed / 2**30:.1f} GiB for "
                             f"its {what}, more than half of this machine's "
                             f"{have / 2**30:.1f} GiB; {remedy}")
+
+
+def _check_disk(mol: Molecule, needed: int, size: str) -> None:
+    """MoleculeError naming the disk space the fitted ERIs' file needs, the space there is
+    and the remedy, before any integral, when the temporary directory lacks it."""
+    where = tempfile.gettempdir()
+    free = shutil.disk_usage(where).free
+    if needed > free:
+        raise MoleculeError(f"molecule {mol.name!r}: {size} needs {needed / 2**30:.1f} GiB of "
+                            f"disk for its density-fitted ERIs, more than the "
+                            f"{free / 2**30:.1f} GiB free in {where}; set TMPDIR to a larger "
+                            f"disk, or use a smaller molecule or basis")
 
 
 def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None) -> Problem:
@@ -186,7 +206,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
                                          exact_needed)
         else:
             eri, exact_eri = _fitted_arrays(mol, bas, functional, setup.auxbasis, eri_precision,
-                                            work_dtype)
+                                            work_dtype, setup.fitted_in_file)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
         jax.block_until_ready(eri)
@@ -268,18 +288,21 @@ def _eri_arrays(mol, bas, functional, eri_precision: str, work_dtype, exact_need
     return tuple(jax.tree.map(lambda a: a.astype(dt), computed) for dt in (work_dtype, jnp.float64))
 
 
-def _fitted_arrays(mol, bas, functional, auxbasis, eri_precision: str, work_dtype):
+def _fitted_arrays(mol, bas, functional, auxbasis, eri_precision: str, work_dtype,
+                   in_file: bool):
     """(fitted ERIs in the iteration precision, in float64 for the final evaluation): B is
     made in float64 (the metric's Cholesky factor needs it) and rounded once for float32
-    iterations. A range-separated functional's long-range exchange is fitted beside it, as
-    PySCF's `DF.range_coulomb`: B_lr from (P|ij) and (P|Q) of erf(omega r)/r."""
+    iterations (as read, where it is in a file). A range-separated functional's long-range
+    exchange is fitted beside it, as PySCF's `DF.range_coulomb`: B_lr from (P|ij) and (P|Q)
+    of erf(omega r)/r."""
     if eri_precision == "float32":
         raise ValueError(f"molecule {mol.name!r}: density fitting needs float64 integrals "
                          f"(the Cholesky factor of the auxiliary metric), not {eri_precision}")
-    fitted = df.fitted_eri(mol, bas, auxbasis)
+    fitted = df.fitted_eri(mol, bas, auxbasis, in_file=in_file)
     if functional.is_range_separated:
-        fitted = fitted._replace(b_lr=df.fitted_eri(mol, bas, auxbasis, functional.omega).b)
-    return jax.tree.map(lambda b: b.astype(work_dtype), fitted), fitted
+        fitted = fitted._replace(b_lr=df.fitted_eri(mol, bas, auxbasis, functional.omega,
+                                                    in_file).b)
+    return df.rounded(fitted, work_dtype), fitted
 
 
 @contextlib.contextmanager
