@@ -7,7 +7,9 @@ for an open shell); the block-diagonal atomic density D_min is then projected on
 target basis by P = S^-1 <target|minimal>:  D = P D_min P^T.
 
 Densities are (nao, nao) float64 numpy arrays (computed once per molecule, outside the
-SCF's compiled loop); dm = 2 * C_occ C_occ^T.
+SCF's compiled loop); dm = 2 * C_occ C_occ^T. Each guess also gives its orbitals weighted
+by the square roots of their occupations, F (nao, n) with dm = F F^T (`*_orbitals`): fitted
+exchange from them costs n / nao of that from the density.
 """
 
 from __future__ import annotations
@@ -23,16 +25,29 @@ from dftgen.elements import symbol
 
 def core(h: np.ndarray, s: np.ndarray, n_occ: int) -> np.ndarray:
     """Density of the lowest `n_occ` doubly occupied eigenvectors of h C = S C e."""
+    f = core_orbitals(h, s, n_occ)
+    return f @ f.T
+
+
+def core_orbitals(h: np.ndarray, s: np.ndarray, n_occ: int) -> np.ndarray:
+    """`core`'s occupied orbitals times sqrt(2), (nao, n_occ)."""
     from scipy.linalg import eigh
 
     _, c = eigh(h, s)
-    return 2.0 * c[:, :n_occ] @ c[:, :n_occ].T
+    return np.sqrt(2.0) * c[:, :n_occ]
 
 
 def minao(mol, basis: BasisSet, s: np.ndarray | None = None) -> np.ndarray:
     """The minao guess density of `mol` in `basis` (nao, nao), as PySCF's init_guess_by_minao.
 
     s: the overlap matrix of `basis` (nao, nao), when the caller has it already."""
+    f = minao_orbitals(mol, basis, s)
+    return f @ f.T
+
+
+def minao_orbitals(mol, basis: BasisSet, s: np.ndarray | None = None) -> np.ndarray:
+    """`minao`'s projected minimal-basis functions times the square roots of their
+    occupations, (nao, n_minimal)."""
     minimal, occupations = [], []
     for atom, z in enumerate(mol.numbers):
         for l, exps, coefs, occ in _atomic_minimal_shells(int(z)):
@@ -42,8 +57,7 @@ def minao(mol, basis: BasisSet, s: np.ndarray | None = None) -> np.ndarray:
     if s is None:
         s = np.asarray(integrals.overlap(mol, basis, precision="float64"))
     cross = np.asarray(integrals.cross_overlap(mol, basis, minimal, precision="float64"))
-    projector = np.linalg.solve(s, cross)
-    return projector @ (np.concatenate(occupations)[:, None] * projector.T)
+    return np.linalg.solve(s, cross) * np.sqrt(np.concatenate(occupations))
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,6 +12,7 @@ def test_minao_equals_pyscf(water, name):
     bas = basis.build(water, name)
     ref = scf.hf.init_guess_by_minao(water.to_pyscf(name))
     np.testing.assert_allclose(guess.minao(water, bas), ref, atol=1e-10, rtol=0)
+    assert guess.minao_orbitals(water, bas).shape == (bas.nao, 7)  # O 1s 2s 2p, H 1s
 
 
 def test_core_equals_pyscf(water):

@@ -118,16 +118,22 @@ def test_ao_values_evaluated_per_chunk_change_nothing(preset, monkeypatch):
 def test_screened_ao_values_change_nothing(monkeypatch):
     """One molecule whose AO values do not fit gets them from a screened source (the
     shells that matter on each chunk of points): the stored values' energy and orbital
-    energies to 1e-10 Ha (issue's bound for screening: 1e-9), in float64."""
+    energies to 1e-10 Ha (issue's bound for screening: 1e-9), in float64, evaluated at
+    every build or held."""
+    from dftgen.presets import resolve
     from dftgen.scf import problem
 
     mol = Molecule.from_smiles("CCCO", seed=0)
     settings = dict(mode="fixed", max_iter=10, grid_level=1, basis="def2-svp", eri="df")
     stored = run_dft(mol, "accurate", **settings)
-    monkeypatch.setattr(problem, "AO_VALUE_BYTES", 0)
-    screened = run_dft(mol, "accurate", **settings)
-    assert abs(stored.energy_ha - screened.energy_ha) <= 1e-10
-    np.testing.assert_allclose(stored.mo_energy, screened.mo_energy, atol=1e-10)
+    one = problem.setup(mol, resolve("accurate", **settings))
+    whole = 4 * one.basis.nao * one.npts * 8
+    # 0: evaluated at every build; just below the whole values: the screened ones held
+    for budget in (0, whole - 8):
+        monkeypatch.setattr(problem, "AO_VALUE_BYTES", budget)
+        screened = run_dft(mol, "accurate", **settings)
+        assert abs(stored.energy_ha - screened.energy_ha) <= 1e-10
+        np.testing.assert_allclose(stored.mo_energy, screened.mo_energy, atol=1e-10)
 
 
 def test_dipole_and_mulliken_match_pyscf(water):

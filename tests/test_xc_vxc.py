@@ -96,8 +96,9 @@ def test_screened_source_matches_nr_rks(name):
     """A screened source (each chunk of points evaluates and multiplies only the shells
     whose values or gradients reach 1e-12 on it) of PySCF's grid on butane in def2-SVP
     drops over a tenth of the (AO, chunk) pairs and equals PySCF's nr_rks to 1e-9 and the
-    unscreened source to 1e-12."""
-    from dftgen.grids import screen
+    unscreened source to 1e-12, with its values evaluated at every build or held."""
+    from dftgen.grids import hold, screen
+    from dftgen.grids import screened as screened_mod
     from dftgen.grids.screened import kept_fraction
 
     mol = Molecule.from_smiles("CCCC", seed=0)
@@ -114,8 +115,16 @@ def test_screened_source_matches_nr_rks(name):
     assert abs(float(got[0]) - n_ref) <= 1e-9
     assert abs(float(got[1]) - e_ref) <= 1e-9
     assert np.max(np.abs(np.asarray(got[2]) - v_ref)) <= 1e-9
-    for a, b in zip(got, vxc(name, source, grid.weights, dm)):
+    unscreened = vxc(name, source, grid.weights, dm)
+    for a, b in zip(got, unscreened):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
+    # held values: every group, or those of the first group only (the rest evaluated)
+    first = screened_mod.value_bytes(screened, screened.groups[0])
+    for budget, held in ((1 << 40, len(screened.groups)), (first, 1)):
+        some = hold(screened, budget)
+        assert sum(v is not None for v in some.held) == held
+        for a, b in zip(vxc(name, some, grid.weights, dm), unscreened):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
 
 
 def test_potential_is_the_derivative_of_the_energy(water_case):

@@ -14,6 +14,10 @@ within a group every chunk keeps the same number of shells of each kind (l, npri
 cartesian), the shorter lists padded with a dead shell (zero coefficients, its rows sent to
 a dump row nao). The screen is made once per molecule, from one evaluation of every AO
 value (what one XC build without it costs).
+
+Where memory allows (`hold`), the kept values of a group's chunks are evaluated once and
+held, as the unscreened values are held where they fit: the SCF then evaluates AO values
+only for the groups that did not fit.
 """
 
 from __future__ import annotations
@@ -61,11 +65,14 @@ class ChunkGroup:
 @jax.tree_util.register_pytree_node_class
 @dataclasses.dataclass(frozen=True)
 class ScreenedSource:
-    """An `AOSource` with its screen: chunk groups (`ChunkGroup`) of `chunk` points."""
+    """An `AOSource` with its screen: chunk groups (`ChunkGroup`) of `chunk` points; held,
+    per group, its chunks' values (n, 1 + 3 deriv, rows, chunk) in float64 (`hold`), or
+    None where they are evaluated at every build."""
 
     source: AOSource
     groups: tuple
     chunk: int
+    held: tuple | None = None
 
     @property
     def deriv(self) -> int:
@@ -92,12 +99,17 @@ class ScreenedSource:
             for (l, nprim, cartesian, _), idx, on in zip(layout.groups, shells, live)
             if idx.shape[0]], axis=1)
 
+    def group_values(self, k: int):
+        """Group k's held values, or None (`held`)."""
+        return None if self.held is None else self.held[k]
+
     def tree_flatten(self):
-        return (self.source, self.groups), self.chunk
+        return (self.source, self.groups, self.held), self.chunk
 
     @classmethod
     def tree_unflatten(cls, chunk, leaves):
-        return cls(*leaves, chunk)
+        source, groups, held = leaves
+        return cls(source, groups, chunk, held)
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -144,3 +156,25 @@ def kept_fraction(screened: ScreenedSource) -> float:
     kept = sum(int(np.count_nonzero(np.asarray(g.aos) < nao)) for g in screened.groups)
     chunks = sum(g.starts.shape[0] for g in screened.groups)
     return kept / (chunks * nao)
+
+
+def value_bytes(screened: ScreenedSource, group: ChunkGroup) -> int:
+    """Bytes of a group's chunks' values in float64."""
+    n, rows = group.aos.shape
+    return n * (1 + 3 * screened.deriv) * rows * screened.chunk * 8
+
+
+@jax.jit
+def _group_values(screened: ScreenedSource, group: ChunkGroup) -> jax.Array:
+    return jax.lax.map(lambda c: screened.values(*c), (group.starts, group.shells, group.live))
+
+
+def hold(screened: ScreenedSource, most_bytes: int) -> ScreenedSource:
+    """`screened` with the values of its groups held, fewest AOs first, as many as fit in
+    most_bytes (float64)."""
+    held, left = [], most_bytes
+    for group in screened.groups:
+        size = value_bytes(screened, group)
+        held.append(_group_values(screened, group) if size <= left else None)
+        left -= size if size <= left else 0
+    return dataclasses.replace(screened, held=tuple(held))

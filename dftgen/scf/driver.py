@@ -82,7 +82,10 @@ def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: Batch
         return jax.tree.map(lambda a: a[None], iterate(inputs[0], settings, n_orbitals))
     npts = max(i.weights.shape[0] for i in inputs)
     npts = -(-npts // GRID_PAD_MULTIPLE) * GRID_PAD_MULTIPLE
-    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[_pad_grid(i, npts) for i in inputs])
+    width = max((i.dm0_orbitals.shape[1] for i in inputs if i.dm0_orbitals is not None),
+                default=0)
+    stacked = jax.tree.map(lambda *a: jnp.stack(a),
+                           *[_pad_guess(_pad_grid(i, npts), width) for i in inputs])
     if map_batch is not None:
         return map_batch(iterate_one(settings, n_orbitals), stacked)
     return _batched_iterate(settings, n_orbitals)(stacked)
@@ -127,3 +130,11 @@ def _pad_grid(inputs: SCFInputs, npts: int) -> SCFInputs:
     ao = (inputs.ao.padded(npts) if isinstance(inputs.ao, (grids.AOSource, grids.ScreenedSource))
           else jnp.pad(inputs.ao, [(0, 0), (0, 0), (0, extra)]))
     return inputs._replace(ao=ao, weights=jnp.pad(inputs.weights, (0, extra)))
+
+
+def _pad_guess(inputs: SCFInputs, width: int) -> SCFInputs:
+    """Zero columns of the guess's orbitals up to width: dm0 stays their product."""
+    f = inputs.dm0_orbitals
+    if f is None or f.shape[1] == width:
+        return inputs
+    return inputs._replace(dm0_orbitals=jnp.pad(f, [(0, 0), (0, width - f.shape[1])]))

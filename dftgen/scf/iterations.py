@@ -40,6 +40,8 @@ class SCFInputs(NamedTuple):
     weights: grid weights, (npts,); zero for padding points.
     dm0: initial density, (nao, nao).   occ: occupation numbers in aufbau order, (nao,).
     e_nuc: nuclear repulsion energy, scalar.
+    dm0_orbitals: (nao, n) with dm0 = dm0_orbitals dm0_orbitals^T, where fitted exchange
+        takes them (`dftgen.guess`'s `*_orbitals`); None otherwise.
     """
 
     h: jax.Array
@@ -51,6 +53,7 @@ class SCFInputs(NamedTuple):
     dm0: jax.Array
     occ: jax.Array
     e_nuc: jax.Array
+    dm0_orbitals: jax.Array | None = None
 
 
 class SCFState(NamedTuple):
@@ -174,7 +177,7 @@ def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None
     the densities' orbitals (`occupied`) beside them (fitted exchange is cheaper so)."""
     nao = inputs.h.shape[-1]
     dtype = inputs.h.dtype
-    fock0, energy0 = fock_and_energy(inputs.dm0, inputs, settings.xc)
+    fock0, energy0 = fock_and_energy(inputs.dm0, inputs, settings.xc, inputs.dm0_orbitals)
     history0 = jnp.zeros(settings.max_iter, dtype)
     diis0 = DIIS.empty(max(settings.diis_space, 1), nao, dtype)
     converge = settings.mode == "converge"

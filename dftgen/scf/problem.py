@@ -46,8 +46,9 @@ PAIR_ERI_BYTES = max(physical_memory() // 8, 1 << 30)
 # bytes up to which the SCF holds the fitted ERIs in memory, else in a temporary file read a
 # block at a time at every build (PySCF keeps its _cderi on disk beyond max_memory so)
 FITTED_ERI_BYTES = max(physical_memory() // 4, 1 << 30)
-# bytes up to which the SCF holds the AO values on the grid, else it evaluates them again at
-# every XC build (twice its time, but O(nao) memory a point instead of O(nao npts) in all)
+# bytes up to which the SCF holds the AO values on the grid (else the screened values, group
+# by group as they fit), else it evaluates them again at every XC build (twice its time, but
+# O(nao) memory a point instead of O(nao npts) in all)
 AO_VALUE_BYTES = max(physical_memory() // 8, 1 << 30)
 
 
@@ -225,11 +226,12 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
                 ao_work = ao64.astype(work_dtype).block_until_ready()
             else:
                 source = grids.AOSource.of(mol, bas, setup.grid.points, deriv)
-                ao64 = ao_work = grids.screen(source)
+                ao64 = ao_work = grids.hold(grids.screen(source), AO_VALUE_BYTES)
         weights = setup.grid.weights
     with timed(timings, "guess_s"):
-        dm0 = (guess.minao(mol, bas, s64) if settings.init_guess == "minao"
-               else guess.core(h64, s64, setup.n_occ))
+        dm0_orbitals = (guess.minao_orbitals(mol, bas, s64) if settings.init_guess == "minao"
+                        else guess.core_orbitals(h64, s64, setup.n_occ))
+        dm0 = dm0_orbitals @ dm0_orbitals.T
         x64 = np.asarray(orthogonaliser(jnp.asarray(s64, jnp.float64), settings.orthogonalisation))
     occ = np.zeros(bas.nao)
     occ[:setup.n_occ] = 2.0
@@ -239,6 +241,8 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
             h=jnp.asarray(h64, dt), s=jnp.asarray(s64, dt), x=jnp.asarray(x64, dt), eri=eri_array,
             ao=ao_array, weights=jnp.asarray(weights, dt), dm0=jnp.asarray(dm0, dt),
             occ=jnp.asarray(occ, dt), e_nuc=jnp.asarray(e_nuc, dt),
+            # fitted exchange from the guess's orbitals: n / nao of its cost from dm0
+            dm0_orbitals=None if setup.auxbasis is None else jnp.asarray(dm0_orbitals, dt),
         )
 
     work = inputs(work_dtype, eri, ao_work)
@@ -255,7 +259,8 @@ def _ao_values_fit(setup: Setup, deriv: int, work_dtype) -> bool:
     """Whether the SCF holds the AO values of `setup`'s grid (float64, and a copy in the
     iteration precision where that is float32) within AO_VALUE_BYTES; if not, it holds a
     `grids.ScreenedSource` and the XC kernel evaluates them chunk by chunk, the shells that
-    matter on each chunk only."""
+    matter on each chunk only, but for the chunk groups whose screened values it holds
+    within AO_VALUE_BYTES (`grids.hold`)."""
     values = (1 + 3 * deriv) * setup.basis.nao * setup.npts
     itemsize = 8 + (jnp.dtype(work_dtype).itemsize if jnp.dtype(work_dtype) != jnp.float64 else 0)
     return values * itemsize <= AO_VALUE_BYTES

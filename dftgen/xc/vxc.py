@@ -118,15 +118,17 @@ def _vxc_screened(f: Functional, ao: ScreenedSource, weights, dm):
     total = (jnp.zeros((), dm.dtype), jnp.zeros((), dm.dtype), jnp.zeros((nao + 1,) * 2, dm.dtype))
 
     def add_chunk(total, chunk):
-        start, first, shells, live, aos = chunk
-        values = ao.values(start, shells, live)[: 4 if f.is_gga else 1].astype(dm.dtype)
+        start, first, shells, live, aos, values = chunk
+        if values is None:  # not held: evaluated here
+            values = ao.values(start, shells, live)
+        values = values[: 4 if f.is_gga else 1].astype(dm.dtype)
         w = lax.dynamic_slice_in_dim(weights, start, size) * (jnp.arange(size) >= first)
         n, e, v = _block(f, values, w, padded[aos[:, None], aos[None, :]])
         return (total[0] + n, total[1] + e, total[2].at[aos[:, None], aos[None, :]].add(v)), None
 
-    for group in ao.groups:
+    for k, group in enumerate(ao.groups):
         total, _ = lax.scan(add_chunk, total, (group.starts, group.first, group.shells,
-                                               group.live, group.aos))
+                                               group.live, group.aos, ao.group_values(k)))
     return total[0], total[1], total[2][:nao, :nao]
 
 
