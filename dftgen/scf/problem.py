@@ -227,6 +227,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
             else:
                 source = grids.AOSource.of(mol, bas, setup.grid.points, deriv)
                 ao64 = ao_work = grids.hold(grids.screen(source), AO_VALUE_BYTES)
+                jax.block_until_ready(ao64)  # held values belong to this phase's time
         weights = setup.grid.weights
     with timed(timings, "guess_s"):
         dm0_orbitals = (guess.minao_orbitals(mol, bas, s64) if settings.init_guess == "minao"
