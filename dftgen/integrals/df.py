@@ -12,9 +12,10 @@ for any density D (nao, nao). B holds naux npair values (npair = nao (nao + 1) /
 about 3-5 nao for the jkfit sets) instead of the exact ERIs' nao^4 / 8, and a Fock build
 costs 4 naux nao^3 flops (K; J is 4 naux npair). Each B_P is symmetric, so B is stored as
 its lower triangles, B[P, p] over the pairs p = (i >= j) (`dftgen.integrals.triangle`),
-half of naux nao^2, as PySCF stores its `_cderi`. J is then two matrix-vector products over
-B as it is; K unpacks a block of B_P at a time (EXCHANGE_BLOCK_BYTES) and contracts it with
-D, (B_P D) over (i, P k) times B over (P k, l). Where the SCF knows D's orbitals, D = C C^T
+half of naux nao^2, as PySCF stores its `_cderi`. One pass over B's rows, a block of B_P at
+a time (EXCHANGE_BLOCK_BYTES), builds both: each row P gives its own rho_P and adds
+rho_P B_P to J; K unpacks the block and contracts it with D, (B_P D) over (i, P k) times
+B over (P k, l). Where the SCF knows D's orbitals, D = C C^T
 with C (nao, n), K = sum_P (B_P C)(B_P C)^T costs 4 naux nao^2 n flops instead (n, the
 occupied count, is a quarter to a fifth of nao in polarised bases), as PySCF's DF exchange
 does with mo_coeff.
