@@ -64,6 +64,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen.integrals import triangle
 from dftgen.integrals.hermite import coulomb_hermite_terms, hermite_tuples
 from dftgen.integrals.layout import (BasisArrays, Kind, Layout, PairClass, angular,
                                      layout_and_arrays, trace_counts)
@@ -682,11 +683,8 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     if index_dtype == jnp.int32 and packed.shape[0] > np.iinfo(np.int32).max // 2:
         raise ValueError(f"nao={nao}: packed ERI indices overflow int32; enable JAX x64")
     i = jnp.arange(nao, dtype=index_dtype)
-    big, small = jnp.maximum(i[:, None], i[None]), jnp.minimum(i[:, None], i[None])
-    pair = big * (big + 1) // 2 + small
-    hi = jnp.maximum(pair[:, :, None, None], pair[None, None])
-    lo = jnp.minimum(pair[:, :, None, None], pair[None, None])
-    return packed[hi * (hi + 1) // 2 + lo]
+    pair = triangle.index(i[:, None], i[None])
+    return packed[triangle.index(pair[:, :, None, None], pair[None, None])]
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3, 4, 5, 6))

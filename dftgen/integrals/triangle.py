@@ -34,6 +34,11 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     """The symmetric matrices (..., nao, nao) of their lower triangles (..., npair); the
     gather index is made in the program (from iotas), not held as a constant in it."""
     i = jnp.arange(nao, dtype=jnp.int32)
-    big, small = jnp.maximum(i[:, None], i[None]), jnp.minimum(i[:, None], i[None])
-    return packed[..., big * (big + 1) // 2 + small]
+    return packed[..., index(i[:, None], i[None])]
+
+
+def index(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """The pair index of (a, b) in either order (integer arrays that broadcast)."""
+    big, small = jnp.maximum(a, b), jnp.minimum(a, b)
+    return big * (big + 1) // 2 + small
 
