@@ -69,6 +69,43 @@ def test_chunking_changes_nothing(water_case):
 
 
 @pytest.mark.parametrize("name", ["b3lyp", "svwn"])
+def test_density_from_orbitals_changes_nothing(name, water, water_case):
+    """The density's factor (dm = L L^T, L of water's minao density: 7 columns)
+    gives the dm's result to 1e-12, and PySCF's nr_rks to 1e-9, on held values, an
+    AOSource and a screened source; a factor of nao / 2 columns or more is not taken."""
+    from dftgen.grids import screen
+
+    mol, grids, ao, dm = water_case
+    w, v = np.linalg.eigh(dm)
+    factor = v[:, w > 1e-12] * np.sqrt(w[w > 1e-12])
+    assert factor.shape[1] == 7 and np.max(np.abs(factor @ factor.T - dm)) < 1e-13
+    source = AOSource.of(water, basis.build(water, "6-31g*", "spherical"), grids.coords, 1)
+    n_ref, e_ref, v_ref = dft.numint.NumInt().nr_rks(mol, grids, name, dm)
+    for values in (ao, source, screen(source, chunk=1024)):
+        from_dm = vxc(name, values, grids.weights, dm, chunk_size=1000)
+        from_orbitals = vxc(name, values, grids.weights, dm, orbitals=factor, chunk_size=1000)
+        for a, b in zip(from_orbitals, from_dm):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
+        assert abs(float(from_orbitals[1]) - e_ref) <= 1e-9
+        assert np.max(np.abs(np.asarray(from_orbitals[2]) - v_ref)) <= 1e-9
+    # too wide to save products: ignored, so even a wrong factor changes nothing
+    wide = np.zeros((dm.shape[0], 10))
+    for a, b in zip(vxc(name, ao, grids.weights, dm, orbitals=wide), vxc(name, ao, grids.weights, dm)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_chunk_points_cut_the_grid_evenly():
+    """Held values of at most CHUNK_BYTES a chunk, equal chunks of whole 256s of points."""
+    from dftgen.xc.vxc import CHUNK_BYTES, chunk_points
+
+    assert chunk_points(15776, 4 * 58 * 4) == 15776  # a QM1B level-0 grid: one chunk
+    per_point = 4 * 156 * 8  # 6-31G* at 10 heavy atoms, float64
+    size = chunk_points(219144, per_point)
+    assert size % 256 == 0 and size * per_point <= CHUNK_BYTES + 256 * per_point
+    assert -(-219144 // size) == -(-219144 * per_point // CHUNK_BYTES)
+
+
+@pytest.mark.parametrize("name", ["b3lyp", "svwn"])
 def test_ao_source_matches_nr_rks(name, water, water_case):
     """AO values evaluated chunk by chunk from an AOSource of PySCF's grid points equal
     PySCF's nr_rks to 1e-9 and the stored values' result to 1e-12; zero-weight padding

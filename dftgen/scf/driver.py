@@ -29,6 +29,7 @@ from dftgen.scf.problem import Problem, Setup, assemble, setup
 from dftgen.scf.result import DFTResult, finish
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
+ORBITAL_MULTIPLE = 8  # occupied orbitals an exact-ERI bucket's XC takes, rounded up to this
 
 # fn(one molecule's inputs) -> state, mapped over a stacked batch
 BatchMap = Callable[[Callable, SCFInputs], object]
@@ -62,7 +63,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
     results: list[DFTResult | None] = [None] * len(setups)
     for indices in buckets.values():
         group = [build(setups[i], settings) for i in indices]
-        n_orbitals = _orbitals_needed([p.work for p in group])
+        n_orbitals = _orbitals_needed([p.work for p in group], settings)
         start = time.perf_counter()
         states = jax.block_until_ready(iterate_bucket([p.work for p in group], settings,
                                                       map_batch))
@@ -77,7 +78,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
 def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: BatchMap | None = None):
     """The SCF states of one bucket, stacked on a leading axis: a single molecule directly,
     several through one vmapped program or `map_batch`."""
-    n_orbitals = _orbitals_needed(inputs)
+    n_orbitals = _orbitals_needed(inputs, settings)
     if len(inputs) == 1 and map_batch is None:
         return jax.tree.map(lambda a: a[None], iterate(inputs[0], settings, n_orbitals))
     npts = max(i.weights.shape[0] for i in inputs)
@@ -91,13 +92,20 @@ def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: Batch
     return _batched_iterate(settings, n_orbitals)(stacked)
 
 
-def _orbitals_needed(inputs: list[SCFInputs]) -> int | None:
-    """The most occupied orbitals of the bucket where its ERIs are fitted (exchange from
-    orbitals: `df.exchange`), else None (exact ERIs gain nothing from them, and one
-    program serves buckets of several electron counts)."""
-    if not isinstance(inputs[0].eri, df.FittedERI):
-        return None
-    return max(int(np.count_nonzero(np.asarray(i.occ))) for i in inputs)
+def _orbitals_needed(inputs: list[SCFInputs], settings: Settings) -> int | None:
+    """How many occupied orbitals the bucket's Fock builds take beside the density, or None.
+
+    Fitted ERIs: the most occupied orbitals of the bucket (exchange from orbitals,
+    `df.exchange`). Exact ERIs gain nothing from them, but the XC kernel does where 2 n < nao
+    (`xc.vxc`: polarised bases); there n is rounded up to ORBITAL_MULTIPLE, so that buckets of
+    nearby electron counts share one program.
+    """
+    n = max(int(np.count_nonzero(np.asarray(i.occ))) for i in inputs)
+    if isinstance(inputs[0].eri, df.FittedERI):
+        return n
+    n = -(-n // ORBITAL_MULTIPLE) * ORBITAL_MULTIPLE
+    has_grid = xc.functional(settings.xc).terms
+    return n if has_grid and 2 * n < inputs[0].h.shape[-1] else None
 
 
 @functools.lru_cache(maxsize=None)

@@ -40,8 +40,8 @@ class SCFInputs(NamedTuple):
     weights: grid weights, (npts,); zero for padding points.
     dm0: initial density, (nao, nao).   occ: occupation numbers in aufbau order, (nao,).
     e_nuc: nuclear repulsion energy, scalar.
-    dm0_orbitals: (nao, n) with dm0 = dm0_orbitals dm0_orbitals^T, where fitted exchange
-        takes them (`dftgen.guess`'s `*_orbitals`); None otherwise.
+    dm0_orbitals: (nao, n) with dm0 = dm0_orbitals dm0_orbitals^T (`dftgen.guess`'s
+        `*_orbitals`), which the first Fock build takes beside dm0; or None.
     """
 
     h: jax.Array
@@ -54,6 +54,11 @@ class SCFInputs(NamedTuple):
     occ: jax.Array
     e_nuc: jax.Array
     dm0_orbitals: jax.Array | None = None
+
+    def with_guess(self, dm0, orbitals=None) -> SCFInputs:
+        """These inputs started from dm0; orbitals: its factor, if known (the old one no
+        longer is)."""
+        return self._replace(dm0=dm0, dm0_orbitals=orbitals)
 
 
 class SCFState(NamedTuple):
@@ -77,7 +82,8 @@ class SCFState(NamedTuple):
 
 def fock_and_energy(dm, inputs: SCFInputs, xc_name: str, orbitals=None):
     """F[D] and E[D] (total, Hartree) for a closed-shell density; orbitals (nao, n), where
-    known, with D = orbitals orbitals^T (`occupied`), make fitted exchange cheaper.
+    known, with D = orbitals orbitals^T (`occupied`), make fitted exchange cheaper, and the
+    density on the grid where 2 n < nao.
 
     E = tr(D h) + 1/2 tr(D J) - a/4 tr(D K) - b/4 tr(D K_lr) + E_xc + E_nuc with a the
     exact-exchange fraction and b a range-separated functional's extra fraction of the
@@ -88,7 +94,7 @@ def fock_and_energy(dm, inputs: SCFInputs, xc_name: str, orbitals=None):
                                    orbitals)
     energy = jnp.vdot(dm, inputs.h) + 0.5 * jnp.vdot(dm, veff)
     if functional.terms:  # a density functional part, beyond exact exchange
-        _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm,
+        _, e_xc, v_xc = xc.vxc(functional, inputs.ao, inputs.weights, dm, orbitals=orbitals,
                                precision=dm.dtype, ao_major=True)
         veff = veff + v_xc
         energy = energy + e_xc
@@ -174,7 +180,8 @@ def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None
     """Run the SCF of functional `settings.xc` from inputs.dm0: `settings.max_iter` cycles in
     fixed mode, or until |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode.
     n_orbitals: at least the number of occupied orbitals, if given: the Fock builds take
-    the densities' orbitals (`occupied`) beside them (fitted exchange is cheaper so)."""
+    the densities' orbitals (`occupied`) beside them (fitted exchange and, in polarised
+    bases, the density on the grid are cheaper so)."""
     nao = inputs.h.shape[-1]
     dtype = inputs.h.dtype
     fock0, energy0 = fock_and_energy(inputs.dm0, inputs, settings.xc, inputs.dm0_orbitals)

@@ -242,8 +242,8 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
             h=jnp.asarray(h64, dt), s=jnp.asarray(s64, dt), x=jnp.asarray(x64, dt), eri=eri_array,
             ao=ao_array, weights=jnp.asarray(weights, dt), dm0=jnp.asarray(dm0, dt),
             occ=jnp.asarray(occ, dt), e_nuc=jnp.asarray(e_nuc, dt),
-            # fitted exchange from the guess's orbitals: n / nao of its cost from dm0
-            dm0_orbitals=None if setup.auxbasis is None else jnp.asarray(dm0_orbitals, dt),
+            # fitted exchange and the density on the grid from the guess's orbitals
+            dm0_orbitals=jnp.asarray(dm0_orbitals, dt),
         )
 
     work = inputs(work_dtype, eri, ao_work)

@@ -46,7 +46,7 @@ def converge_settings(settings: Settings) -> Settings:
 def scf_from(inputs: SCFInputs, dm0, settings: Settings):
     """Converge-mode SCF from `dm0`: (state, final dm, energy, orbital energies)."""
     conv = converge_settings(settings)
-    state = iterate(inputs._replace(dm0=dm0), conv)
+    state = iterate(inputs.with_guess(dm0), conv)
     dm, _, energy, mo_energy, _ = final_evaluation(state.fock, inputs, conv.xc)
     return state, dm, energy, mo_energy
 

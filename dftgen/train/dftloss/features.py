@@ -99,7 +99,8 @@ def features_of(prepared: scf.Problem, inputs: SCFInputs, settings: Settings) ->
         ao_shell[ao_loc[a]:ao_loc[a + 1], a] = 1.0
     dt = inputs.h.dtype
     return MoleculeFeatures(
-        scf=inputs, fock0=fock0, covariants=covariants,
+        # without the guess's factor, whose width differs between molecules of a bucket
+        scf=inputs.with_guess(inputs.dm0), fock0=fock0, covariants=covariants,
         numbers=jnp.asarray(mol.numbers, jnp.int32),
         positions=jnp.asarray(np.asarray(mol.positions), dt),
         shell_atom=jnp.asarray([sh.atom for sh in shells], jnp.int32),

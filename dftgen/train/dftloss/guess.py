@@ -47,7 +47,7 @@ class ModelGuess:
         m = self.spec.model
         dm = predicted_density(self.model, features_of(problem, exact, self.spec.settings),
                                self.spec.settings.xc, m.scf_steps, m.broadening)
-        work = problem.work._replace(dm0=dm.astype(problem.work.dm0.dtype))
+        work = problem.work.with_guess(dm.astype(problem.work.dm0.dtype))
         return dataclasses.replace(problem, work=work)
 
 
