@@ -136,6 +136,26 @@ def test_screened_ao_values_change_nothing(monkeypatch):
         np.testing.assert_allclose(stored.mo_energy, screened.mo_energy, atol=1e-10)
 
 
+def test_density_on_the_grid_from_orbitals_changes_nothing(monkeypatch):
+    """In 6-31G* the Fock builds pass the occupied orbitals to the XC kernel (2 n < nao, n
+    rounded up to ORBITAL_MULTIPLE), in STO-3G they do not; with them turned off (a multiple
+    too large to save products) the energy and orbital energies agree to 1e-10 Ha."""
+    from dftgen.presets import resolve
+    from dftgen.scf import driver, problem
+
+    mol = Molecule.from_smiles("CCO", seed=0)  # 13 electron pairs
+    settings = dict(mode="fixed", max_iter=10, grid_level=0)
+    for basis, expected in (("6-31g*", 16), ("sto-3g", None)):
+        s = resolve("accurate", basis=basis, **settings)
+        inputs = problem.assemble(problem.setup(mol, s), s).work
+        assert driver._orbitals_needed([inputs], s) == expected
+    with_orbitals = run_dft(mol, "accurate", **settings)
+    monkeypatch.setattr(driver, "ORBITAL_MULTIPLE", 1000)
+    from_density = run_dft(mol, "accurate", **settings)
+    assert abs(with_orbitals.energy_ha - from_density.energy_ha) <= 1e-10
+    np.testing.assert_allclose(with_orbitals.mo_energy, from_density.mo_energy, atol=1e-10)
+
+
 def test_dipole_and_mulliken_match_pyscf(water):
     result = run_dft(water, "qm1b", keep_orbitals=True, **CONVERGED)
     mf, *_ = pyscf_reference(water, "sto-3g", "b3lyp5", 0)
