@@ -69,6 +69,8 @@ class SCFState(NamedTuple):
     tail filled with the last value when converge mode stops early.
     cycles: iterations run.   converged: the convergence test of converge mode was met.
     grad_norm: Frobenius norm of the orthonormal-basis commutator X^T (F D S - S D F) X.
+    final: what `final_evaluation` returns, where the iterations ran it as their last step
+    (float64 inputs: the final evaluation takes the same ones); None otherwise.
     """
 
     dm: jax.Array
@@ -78,6 +80,7 @@ class SCFState(NamedTuple):
     cycles: jax.Array
     converged: jax.Array
     grad_norm: jax.Array
+    final: tuple | None = None
 
 
 def fock_and_energy(dm, inputs: SCFInputs, xc_name: str, orbitals=None):
@@ -181,44 +184,71 @@ def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None
     fixed mode, or until |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode.
     n_orbitals: at least the number of occupied orbitals, if given: the Fock builds take
     the densities' orbitals (`occupied`) beside them (fitted exchange and, in polarised
-    bases, the density on the grid are cheaper so)."""
+    bases, the density on the grid are cheaper so).
+
+    With float64 inputs the final evaluation is one more step of the loop (`SCFState.final`):
+    the program then holds the Fock build twice (the guess's and the loop's), not three
+    times, which is a third less to compile for every new molecule shape."""
     nao = inputs.h.shape[-1]
     dtype = inputs.h.dtype
+    evaluate = dtype == jnp.float64
     fock0, energy0 = fock_and_energy(inputs.dm0, inputs, settings.xc, inputs.dm0_orbitals)
     history0 = jnp.zeros(settings.max_iter, dtype)
     diis0 = DIIS.empty(max(settings.diis_space, 1), nao, dtype)
     converge = settings.mode == "converge"
 
+    def iterating(cycle, done):
+        keep_going = cycle < settings.max_iter
+        return keep_going & ~done if converge else keep_going
+
     def body(carry):
-        cycle, dm, fock, energy, history, diis, _, _ = carry
-        error = commutator(fock, dm, inputs.s, inputs.x)
+        cycle, dm, last_fock, energy, history, diis, done, grad_norm, final = carry
+        # past the last iteration: the final evaluation, the last Fock matrix as it is
+        last = ~iterating(cycle, done)
+        error = commutator(last_fock, dm, inputs.s, inputs.x)
+        fock = last_fock
         if settings.diis_space > 0:
-            use = cycle + 1 >= settings.diis_start
+            use = (cycle + 1 >= settings.diis_start) & ~last
             pushed = diis.push(fock, error)
             diis = jax.tree.map(lambda a, b: jnp.where(use, a, b), pushed, diis)
             fock = jnp.where(use, diis.extrapolate(), fock)
         if settings.level_shift:
-            fock = fock + settings.level_shift * (inputs.s - 0.5 * inputs.s @ dm @ inputs.s)
+            shifted = fock + settings.level_shift * (inputs.s - 0.5 * inputs.s @ dm @ inputs.s)
+            fock = jnp.where(last, fock, shifted)
         _, c = solve_fock(fock, inputs.x)
         new_dm = density(c, inputs.occ)
         orbitals = None if n_orbitals is None else occupied(c, inputs.occ, n_orbitals)
         new_fock, new_energy = fock_and_energy(new_dm, inputs, settings.xc, orbitals)
-        grad_norm = jnp.linalg.norm(commutator(new_fock, new_dm, inputs.s, inputs.x))
-        done = (jnp.abs(new_energy - energy) < settings.conv_tol) & (
-            grad_norm < settings.gradient_tolerance
+        if final is not None:
+            final = jax.tree.map(lambda a, b: jnp.where(last, a, b),
+                                 (new_dm, new_fock, new_energy, True), final)
+            # the final step leaves the iterations' state as it was
+            new_dm, new_fock, new_energy = jax.tree.map(
+                lambda a, b: jnp.where(last, a, b), (dm, last_fock, energy),
+                (new_dm, new_fock, new_energy))
+        new_grad = jnp.linalg.norm(commutator(new_fock, new_dm, inputs.s, inputs.x))
+        new_done = (jnp.abs(new_energy - energy) < settings.conv_tol) & (
+            new_grad < settings.gradient_tolerance
         )
-        history = jnp.where(jnp.arange(settings.max_iter) >= cycle, new_energy, history)
-        return cycle + 1, new_dm, new_fock, new_energy, history, diis, done, grad_norm
+        history = jnp.where(~last & (jnp.arange(settings.max_iter) >= cycle), new_energy, history)
+        cycle, done, grad_norm = jax.tree.map(lambda a, b: jnp.where(last, a, b),
+                                              (cycle, done, grad_norm),
+                                              (cycle + 1, new_done, new_grad))
+        return cycle, new_dm, new_fock, new_energy, history, diis, done, grad_norm, final
 
     def cond(carry):
-        cycle, done = carry[0], carry[6]
-        keep_going = cycle < settings.max_iter
-        return keep_going & ~done if converge else keep_going
+        cycle, done, final = carry[0], carry[6], carry[8]
+        return iterating(cycle, done) | (~final[3] if evaluate else False)
 
+    # (dm, fock, energy, made) of the final evaluation
+    final0 = (jnp.zeros_like(inputs.dm0), jnp.zeros_like(fock0), energy0, jnp.zeros((), bool))
     start = (jnp.zeros((), jnp.int32), inputs.dm0, fock0, energy0, history0, diis0,
-             jnp.zeros((), bool), jnp.asarray(jnp.inf, dtype))
-    cycles, dm, fock, energy, history, _, done, grad_norm = jax.lax.while_loop(cond, body, start)
-    return SCFState(dm, fock, energy, history, cycles, done, grad_norm)
+             jnp.zeros((), bool), jnp.asarray(jnp.inf, dtype), final0 if evaluate else None)
+    cycles, dm, fock, energy, history, _, done, grad_norm, final = jax.lax.while_loop(
+        cond, body, start)
+    if evaluate:
+        final = (*final[:3], *solve_fock(final[1], inputs.x))
+    return SCFState(dm, fock, energy, history, cycles, done, grad_norm, final)
 
 
 @functools.partial(jax.jit, static_argnames=("xc_name", "n_orbitals"))

@@ -95,9 +95,12 @@ def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool,
     forces when wanted. n_orbitals: as the iterations took it (`iterate`)."""
     final_inputs = p.exact if p.exact is not None else p.work
     with timed(p.timings, "final_s"):
-        last_fock = jnp.asarray(state.fock, final_inputs.h.dtype)
-        dm, _, energy, mo_energy, mo_coeff = final_evaluation(last_fock, final_inputs, settings.xc,
-                                                               n_orbitals)
+        if state.final is not None:  # the iterations' last step
+            dm, _, energy, mo_energy, mo_coeff = state.final
+        else:
+            last_fock = jnp.asarray(state.fock, final_inputs.h.dtype)
+            dm, _, energy, mo_energy, mo_coeff = final_evaluation(last_fock, final_inputs,
+                                                                   settings.xc, n_orbitals)
         mo_energy = np.asarray(mo_energy, dtype=np.float64)
     history = np.asarray(state.history, dtype=np.float64)
     cycles = int(state.cycles)

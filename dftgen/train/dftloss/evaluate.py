@@ -47,7 +47,9 @@ def scf_from(inputs: SCFInputs, dm0, settings: Settings):
     """Converge-mode SCF from `dm0`: (state, final dm, energy, orbital energies)."""
     conv = converge_settings(settings)
     state = iterate(inputs.with_guess(dm0), conv)
-    dm, _, energy, mo_energy, _ = final_evaluation(state.fock, inputs, conv.xc)
+    final = state.final if state.final is not None else final_evaluation(state.fock, inputs,
+                                                                          conv.xc)
+    dm, _, energy, mo_energy, _ = final
     return state, dm, energy, mo_energy
 
 
