@@ -32,7 +32,7 @@ from dftgen.grids.screened import ScreenedSource
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc.functionals import Functional, energy_and_potential, functional
 
-ROW_GROUP = 32  # rows of AO values summed in one fused pass (`_dot_rows`)
+ROW_GROUP = 8  # rows of AO values summed in one fused pass (`_dot_rows`)
 CHUNK_BYTES = 16 << 20  # one chunk's held AO values: in the L3 cache beside the other core's
 SOURCE_CHUNK_MAX = 32768  # points per chunk of values evaluated from an AOSource, at most
 SOURCE_CHUNK_BYTES = 64 << 20  # one chunk's AO values evaluated from an AOSource, float64
@@ -50,9 +50,10 @@ def _block(f: Functional, ao, weights, dm, orbitals=None):
     phi = ao[0]
     # (nao, n): sum_j D_ij phi_j at each point, from the orbitals in 4 m nao flops a point
     phi_dm = barrier(dm @ phi if orbitals is None else orbitals @ barrier(orbitals.T @ phi))
-    rho = _dot_rows(phi_dm, phi)
+    sums = _dot_rows(ao, phi_dm)  # (k, n): rho and, D symmetric, half its gradient
+    rho = sums[0]
     if f.is_gga:
-        grad_rho = 2.0 * jnp.stack([_dot_rows(ao[x], phi_dm) for x in (1, 2, 3)])  # D symmetric
+        grad_rho = 2.0 * sums[1:4]
         rho, grad_rho = barrier((rho, grad_rho))
         sigma = jnp.sum(grad_rho**2, axis=0)
         e, vrho, vsigma = barrier(energy_and_potential(f, rho, sigma))
@@ -67,15 +68,16 @@ def _block(f: Functional, ao, weights, dm, orbitals=None):
 
 
 def _dot_rows(a, b):
-    """(n,) sums over orbitals of a * b, both (nao, n): sum_i a_i b_i at every point.
+    """(k, n) sums over orbitals of a * b, a (k, nao, n), b (nao, n): sum_i a_ki b_i at
+    every point (rho and its gradient from the k value rows in one pass over b).
 
     Written as sums of rows, which XLA:CPU fuses into one pass over the rows of a group,
     ROW_GROUP rows at most (one group of all rows is slower at large nao); faster than
     products with a row of ones.
     """
-    nao = a.shape[0]
+    nao = b.shape[0]
     size = -(-nao // -(-nao // ROW_GROUP))  # equal groups
-    groups = [sum(a[i] * b[i] for i in range(start, min(start + size, nao)))
+    groups = [sum(a[:, i] * b[i] for i in range(start, min(start + size, nao)))
               for start in range(0, nao, size)]
     # one barrier per group: one over the list lets XLA fuse the groups back (measured slower)
     return sum(jax.lax.optimization_barrier(g) for g in groups)
