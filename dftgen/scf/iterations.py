@@ -270,3 +270,14 @@ def final_evaluation(last_fock, inputs: SCFInputs, xc_name: str, n_orbitals: int
     fock, energy = fock_and_energy(dm, inputs, xc_name, orbitals)
     mo_energy, mo_coeff = solve_fock(fock, inputs.x)
     return dm, fock, energy, mo_energy, mo_coeff
+
+
+def final_results(state: SCFState, inputs: SCFInputs, xc_name: str,
+                  n_orbitals: int | None = None):
+    """What `final_evaluation` returns for a finished state: the iterations' last step where
+    they made it (`SCFState.final`), else made now from the last Fock matrix on `inputs`
+    (float64: the final evaluation's)."""
+    if state.final is not None:
+        return state.final
+    return final_evaluation(jnp.asarray(state.fock, inputs.h.dtype), inputs, xc_name,
+                            n_orbitals)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
-import jax.numpy as jnp
 import numpy as np
 
 from dftgen import dispersion, xc
@@ -13,7 +12,7 @@ from dftgen.elements import DEBYE_AU, HARTREE_EV
 from dftgen.integrals.multipole import dipole
 from dftgen.presets import Settings
 from dftgen.scf.forces import forces
-from dftgen.scf.iterations import final_evaluation
+from dftgen.scf.iterations import final_results
 from dftgen.scf.problem import Problem, timed
 
 
@@ -95,12 +94,8 @@ def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool,
     forces when wanted. n_orbitals: as the iterations took it (`iterate`)."""
     final_inputs = p.exact if p.exact is not None else p.work
     with timed(p.timings, "final_s"):
-        if state.final is not None:  # the iterations' last step
-            dm, _, energy, mo_energy, mo_coeff = state.final
-        else:
-            last_fock = jnp.asarray(state.fock, final_inputs.h.dtype)
-            dm, _, energy, mo_energy, mo_coeff = final_evaluation(last_fock, final_inputs,
-                                                                   settings.xc, n_orbitals)
+        dm, _, energy, mo_energy, mo_coeff = final_results(state, final_inputs, settings.xc,
+                                                           n_orbitals)
         mo_energy = np.asarray(mo_energy, dtype=np.float64)
     history = np.asarray(state.history, dtype=np.float64)
     cycles = int(state.cycles)

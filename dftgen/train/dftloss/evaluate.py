@@ -17,7 +17,7 @@ import numpy as np
 
 from dftgen.elements import HARTREE_EV
 from dftgen.presets import Settings
-from dftgen.scf.iterations import SCFInputs, final_evaluation, iterate
+from dftgen.scf.iterations import SCFInputs, final_results, iterate
 from dftgen.train.dftloss import differentiable_scf as dscf
 from dftgen.train.dftloss.features import MoleculeFeatures, Sample
 
@@ -47,9 +47,7 @@ def scf_from(inputs: SCFInputs, dm0, settings: Settings):
     """Converge-mode SCF from `dm0`: (state, final dm, energy, orbital energies)."""
     conv = converge_settings(settings)
     state = iterate(inputs.with_guess(dm0), conv)
-    final = state.final if state.final is not None else final_evaluation(state.fock, inputs,
-                                                                          conv.xc)
-    dm, _, energy, mo_energy, _ = final
+    dm, _, energy, mo_energy, _ = final_results(state, inputs, conv.xc)
     return state, dm, energy, mo_energy
 
 
