@@ -2,8 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dftgen import xla_flags
+from dftgen import hugepages, xla_flags
 
+hugepages.reexec_console_script()  # before the imports below, which a restart would repeat
 xla_flags.apply()  # before anything below can start JAX's backend
 
 from dftgen import compilation_cache, data  # noqa: E402

@@ -170,6 +170,8 @@ class MappingGuard:
         import jax
 
         jax.clear_caches()
+        for clear in _clears:
+            clear()
         gc.collect()
         left = mappings()
         self.clears += 1
@@ -183,6 +185,12 @@ class MappingGuard:
 
 
 _guard: MappingGuard | None = None
+_clears: list = []  # what else holds programs in memory (`executables.clear`)
+
+
+def on_clear(clear) -> None:
+    """Have the `MappingGuard` call clear() with every clear of JAX's in-memory caches."""
+    _clears.append(clear)
 
 
 def install_guard() -> MappingGuard | None:
@@ -201,6 +209,13 @@ def install_guard() -> MappingGuard | None:
     _guard = MappingGuard(limit, fraction)
     jax.monitoring.register_scalar_listener(_guard)
     return _guard
+
+
+def before_program() -> None:
+    """What JAX's compile event triggers, for a program loaded without JAX's compile path
+    (`executables`): the `MappingGuard`'s check."""
+    if _guard is not None:
+        _guard(COMPILE_EVENT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,6 +264,13 @@ def install_counter() -> None:
     _counter = _Counter()
     jax.monitoring.register_event_listener(_counter.event)
     jax.monitoring.register_event_duration_secs_listener(_counter.duration)
+
+
+def record_hit() -> None:
+    """Count a program read from the cache outside JAX's compile path (`executables`)."""
+    install_counter()
+    _counter.requests += 1
+    _counter.hits += 1
 
 
 def programs() -> Programs:

@@ -15,8 +15,9 @@ sizes (benchmarks/results/allocator-cpu-avx2.md). A value the user set for eithe
 is kept.
 
 Tunables are read once, when a process starts: `reexec` restarts the CLI with them set (its
-Dask workers inherit them), and `dask_config` hands them to workers spawned elsewhere. Set
-DFTGEN_HUGEPAGES=off to leave the allocator alone.
+Dask workers inherit them; the `dftgen` command restarts before the package's imports), and
+`dask_config` hands them to workers spawned elsewhere. Set DFTGEN_HUGEPAGES=off to leave the
+allocator alone.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def reexec(argv: list[str]) -> None:
     if wanted() and tunables() != os.environ.get("GLIBC_TUNABLES", ""):
         env = dict(os.environ, GLIBC_TUNABLES=tunables())
         os.execve(sys.executable, [sys.executable, *argv], env)
+
+
+def reexec_console_script() -> None:
+    """`reexec` where this process is the `dftgen` command, called first thing by `import
+    dftgen`: the command's script imports the package before its `main` runs, and a restart
+    after those imports would pay for them twice (about a second)."""
+    script = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    if os.path.basename(script) == "dftgen" == os.path.basename(sys.argv[0]):
+        reexec(sys.argv)
 
 
 def dask_config() -> dict:

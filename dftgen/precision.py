@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 PRECISIONS = ("float64", "float32")
 
@@ -28,6 +29,17 @@ def dtype(precision):
         enable_x64()
         return jnp.float64
     return jnp.float32
+
+
+def on_device(x, precision=None) -> jax.Array:
+    """x as a JAX array in `precision` (default its own dtype): a host array (NumPy, Python)
+    converted by NumPy and sent as it is, a JAX array (traced too) cast by JAX.
+    `jnp.asarray` of a host array runs a small copy program compiled for each new shape, and
+    a new shape's programs cost a fresh process tracing, lowering and loading them."""
+    dt = None if precision is None else dtype(precision)
+    if isinstance(x, jax.Array):
+        return jnp.asarray(x, dt)
+    return jax.device_put(np.asarray(x, dt))
 
 
 def enable_x64() -> None:

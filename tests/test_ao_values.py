@@ -110,10 +110,10 @@ def test_one_shape_bucket_one_compiled_program():
     b_co, b_nn = basis.build(co, "sto-3g"), basis.build(nn, "sto-3g")
     assert b_co.shape_key == b_nn.shape_key
     points = grids.build(co, 0).points[:999]  # a size no other test uses
-    before = orbitals._evaluate._cache_size()
+    before = orbitals._evaluate.cache_size()
     grids.ao_values(co, b_co, points, deriv=1)
     grids.ao_values(nn, b_nn, points, deriv=1)
-    assert orbitals._evaluate._cache_size() == before + 1
+    assert orbitals._evaluate.cache_size() == before + 1
 
 
 def test_vmap_over_molecules_of_one_shape_bucket():

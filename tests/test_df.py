@@ -55,11 +55,11 @@ def test_every_molecule_size_runs_the_programs_of_the_first(water):
 
     aux, bas = fitted(water)
     three_centre(water, bas, aux), metric(water, aux)
-    before = (auxiliary._tile_values._cache_size(), auxiliary._function_chunk._cache_size())
+    before = (auxiliary._tile_values.cache_size(), auxiliary._function_chunk.cache_size())
     peroxide = Molecule.from_smiles("OO", seed=0)
     aux, bas = fitted(peroxide)
     got = np.asarray(three_centre(peroxide, bas, aux))
-    assert (auxiliary._tile_values._cache_size(), auxiliary._function_chunk._cache_size()) == before
+    assert (auxiliary._tile_values.cache_size(), auxiliary._function_chunk.cache_size()) == before
     whole = auxiliary._three_centre(*layout_and_arrays(peroxide, bas), *layout_and_arrays(peroxide, aux), 0.0)
     assert np.max(np.abs(got - np.asarray(whole))) < 1e-13
     pmol = peroxide.to_pyscf("6-31g*")

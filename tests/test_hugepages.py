@@ -53,3 +53,26 @@ def test_switched_off_leaves_the_allocator_alone(tmp_path, monkeypatch):
     assert _run(tmp_path, DFTGEN_HUGEPAGES="off") == ""
     monkeypatch.setenv(hugepages.SWITCH, "off")
     assert hugepages.dask_config() == {}
+
+
+COMMAND = """
+import os, sys
+with open(sys.argv[1], "a") as log:  # one line a start
+    log.write("start\\n")
+import dftgen
+print(os.environ.get("GLIBC_TUNABLES", ""))
+"""
+
+
+@pytest.mark.skipif(not hugepages.wanted(), reason="huge pages need glibc on Linux")
+@pytest.mark.parametrize("name, starts", [("dftgen", 2), ("other", 1)])
+def test_import_restarts_only_the_dftgen_command(tmp_path, name, starts):
+    """`import dftgen` restarts the `dftgen` console script with the tunables, before the
+    package's own imports; any other program importing dftgen runs on untouched."""
+    script, log = tmp_path / name, tmp_path / "starts"
+    script.write_text(COMMAND)
+    environ = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", hugepages.SWITCH)}
+    out = subprocess.run([sys.executable, str(script), str(log)], env=environ,
+                         capture_output=True, text=True, check=True)
+    assert log.read_text().count("start") == starts
+    assert out.stdout.strip() == (OURS if name == "dftgen" else "")

@@ -101,11 +101,11 @@ def test_every_molecule_size_runs_the_programs_of_the_first(test_molecules):
     from dftgen.integrals.layout import layout_and_arrays
 
     integrals.one_electron_integrals(test_molecules["water"], "sto-3g")
-    before = one_electron._one_electron_chunk._cache_size()
+    before = one_electron._one_electron_chunk.cache_size()
     for name in ("methane", "nine_heavy"):
         mol = test_molecules[name]
         got = integrals.one_electron_integrals(mol, "sto-3g")
         whole = one_electron._jitted["all"](*layout_and_arrays(mol, "sto-3g"))
         for a, b in zip(got, whole):
             assert np.max(np.abs(np.asarray(a) - np.asarray(b))) < 1e-13
-    assert one_electron._one_electron_chunk._cache_size() == before
+    assert one_electron._one_electron_chunk.cache_size() == before

@@ -13,10 +13,10 @@ square root of Becke's radius ratio), clipped to [-1/2, 1/2] so nu stays monoton
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.precision import enable_x64
 
 _CHUNK_ELEMENTS = 1 << 23  # elements of one (natm, natm, chunk) temporary
@@ -28,7 +28,7 @@ def size_adjustment(radii: np.ndarray) -> np.ndarray:
     return np.clip(0.25 * (1.0 / chi - chi), -0.5, 0.5)
 
 
-@jax.jit
+@executables.jit
 def cell_functions(points, atoms, adjustment):
     """Unnormalised Becke cell functions P_i at points (one fused XLA loop over the atom pairs
     and points, faster than the same in numpy).

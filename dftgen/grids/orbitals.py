@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import precision as _precision
+from dftgen import executables, precision as _precision
 from dftgen.basis import cart2ao, cart_powers
 
 BLOCK_SIZE = 256  # points per block: intermediates stay O(BLOCK_SIZE * nao), in the caches
@@ -162,6 +162,10 @@ class _Layout:
     def of(shape_key) -> _Layout:
         return _Layout(shape_key)
 
+    @property
+    def static_key(self):
+        return self.key  # everything above is made from it (`executables.static_text`)
+
     def __hash__(self):
         return hash(self.key)
 
@@ -169,7 +173,7 @@ class _Layout:
         return isinstance(other, _Layout) and other.key == self.key
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6))
+@executables.jit(static_argnums=(0, 5, 6))
 def _evaluate(layout, positions, exponents, coefficients, points, deriv, block_size):
     """(1 + 3 deriv, nao, npts): AO-major, points along the fast axis, so that every step
     vectorises over points (faster than points-major plus the transposition into this

@@ -23,12 +23,12 @@ only for the groups that did not fit.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.grids.orbitals import AOSource, _Layout, _shell_group
 
 CHUNK = 2048  # grid points per chunk: finer screening against thinner products
@@ -112,7 +112,7 @@ class ScreenedSource:
         return cls(source, groups, chunk, held)
 
 
-@functools.partial(jax.jit, static_argnums=2)
+@executables.jit(static_argnums=2)
 def _peaks(source: AOSource, start, size: int) -> jax.Array:
     """(nao,): the largest |value| or |gradient component| of each AO on points
     start..start+size."""
@@ -164,7 +164,7 @@ def value_bytes(screened: ScreenedSource, group: ChunkGroup) -> int:
     return n * (1 + 3 * screened.deriv) * rows * screened.chunk * 8
 
 
-@jax.jit
+@executables.jit
 def _group_values(screened: ScreenedSource, group: ChunkGroup) -> jax.Array:
     return jax.lax.map(lambda c: screened.values(*c), (group.starts, group.shells, group.live))
 

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.integrals.eri import (ClassData, _banded_tile_block, _class_data, _class_order,
                                   _class_pair_tiles, _hermite_sign, _pair_bytes, _split,
                                   _tile_plan, primitive_bounds)
@@ -158,7 +159,7 @@ THREE_CENTRE_THRESHOLD = 1e-14
 THREE_CENTRE_BLOCK_BYTES = 64 << 20
 
 
-@functools.partial(jax.jit, static_argnums=3)
+@executables.jit(static_argnums=3)
 def _function_chunk(q, coefs, centre, kind):
     data = function_data_of(q, coefs, centre, kind)
     return data, primitive_bounds(data, max(kind.ls))
@@ -172,7 +173,7 @@ def _function_data_stepwise(layout: Layout, kind: Kind, groups: list[int],
                      len(groups), FUNCTION_CHUNK, kind)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+@executables.jit(static_argnums=(3, 4, 5))
 def _tile_values(bra: ClassData, ket: ClassData, steps, lx: int, ly: int, omega: float):
     """(CALL_STEPS, tx, fx, ty, fy): the tile pairs steps (CALL_STEPS, 2) of a block of
     BLOCK bra tiles and one of BLOCK ket tiles, unscreened."""
@@ -346,7 +347,7 @@ def metric_stepwise(aux_layout: Layout, aux_arrays, omega: float = 0.0) -> np.nd
     return out
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 4))
+@executables.jit(static_argnums=(0, 2, 4))
 def _three_centre(layout, arrays, aux_layout, aux_arrays, omega):
     return three_centre_matrix(layout, arrays, aux_layout, aux_arrays, omega=omega)
 
@@ -363,7 +364,7 @@ def three_centre(mol, basis, auxbasis, omega: float = 0.0) -> jnp.ndarray:
     return _three_centre(layout, arrays, aux_layout, aux_arrays, float(omega))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
+@executables.jit(static_argnums=(0, 2))
 def _metric(aux_layout, aux_arrays, omega):
     return metric_matrix(aux_layout, aux_arrays, omega=omega)
 

@@ -55,7 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import basis as basis_mod
+from dftgen import basis as basis_mod, executables
 from dftgen.integrals import stored, triangle
 from dftgen.integrals.auxiliary import (metric, slab_edges, three_centre, three_centre_slabs,
                                         three_centre_stepwise)
@@ -114,7 +114,7 @@ def _eigen_factor(w: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
     return (v * jnp.where(kept, jax.lax.rsqrt(jnp.where(kept, w, 1.0)), 0.0)).T
 
 
-@jax.jit
+@executables.jit
 def _factor(metric_pq: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """(factor (naux, naux), whether it is the Cholesky factor L of the metric): L where the
     metric is positive definite beyond rounding (smallest eigenvalue above naux eps times
@@ -150,7 +150,7 @@ def _fit_rows_jvp(primals, tangents):
     return b, _apply(factor, ok, d_three - 0.5 * d_metric @ _apply(factor, ok, b, True))
 
 
-@jax.jit
+@executables.jit
 def _fit(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
     """B (naux, npair) from (P|Q) (naux, naux) and (P|ij) (naux, nao, nao)."""
     i, j, _, _ = triangle.pairs(three.shape[1])
@@ -202,7 +202,7 @@ def rounded(fitted: FittedERI, dtype) -> FittedERI:
     return FittedERI(*(None if b is None else b.astype(dtype) for b in fitted))
 
 
-@jax.jit
+@executables.jit
 def _fit_slab(factor: jnp.ndarray, is_cholesky: jnp.ndarray, slab: jnp.ndarray) -> jnp.ndarray:
     """The columns (naux, c) of B from those of (P|ij) (naux, c)."""
     return _apply(factor, is_cholesky, slab)

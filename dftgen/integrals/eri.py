@@ -64,6 +64,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.integrals import triangle
 from dftgen.integrals.hermite import coulomb_hermite_terms, hermite_tuples
 from dftgen.integrals.layout import (BasisArrays, Kind, Layout, PairClass, angular,
@@ -637,7 +638,7 @@ def screening_order(data, primitive: list, threshold):
     return data, bounds, [xp.argsort(o, stable=True) for o in order]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
+@executables.jit(static_argnums=(0, 3))
 def _needed_per_class_pair(layout, arrays, threshold, chunk_bytes):
     """`_band_pairs_needed` of every class pair of `_plans`, in its order."""
     classes, plans, _ = _plans(layout, jnp.dtype(arrays.exponents.dtype).itemsize, chunk_bytes)
@@ -671,7 +672,7 @@ def skipped_fraction(mol, basis, precision: str = "float64", threshold: float | 
     return 1.0 - done / total
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@executables.jit(static_argnums=1)
 def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     """Dense (nao, nao, nao, nao) ERIs from the s8-packed vector.
 
@@ -687,7 +688,7 @@ def unpack(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     return packed[triangle.index(pair[:, :, None, None], pair[None, None])]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5, 6))
+@executables.jit(static_argnums=(0, 3, 4, 5, 6))
 def _eri_jit(layout, arrays, threshold, screen, chunk_bytes, packed, omega):
     out = eri_packed(layout, arrays, threshold if screen else 0.0, chunk_bytes, omega)
     return out if packed else unpack(out, layout.nao)

@@ -30,18 +30,18 @@ the rest to the float64 ones; both write into one float64 packed vector.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.integrals.eri import (DEFAULT_THRESHOLD, ClassData, TilePlan, _band_pairs_needed,
                                   _eri_jit, _padded_tiles, _pair_ao_index, _plans, class_data_of,
                                   hermite_support, n_packed, primitive_bounds, screened_tile,
                                   screening_order, unpack)
 from dftgen.integrals.layout import Layout, PairClass, is_traced, layout_and_arrays, trace_counts
 from dftgen.integrals.pairs import by_chunks, max_l, pair_data_of_sides
+from dftgen.precision import on_device
 
 #: a class pair's program reads a block of BLOCK tiles of each class, sent to it once
 BLOCK = 8
@@ -50,7 +50,7 @@ BLOCK = 8
 CALL_STEPS = 16
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
+@executables.jit(static_argnums=(2, 3))
 def _class_chunk(side_a, side_b, kind_a, kind_b) -> tuple[ClassData, jnp.ndarray]:
     """ClassData and `primitive_bounds` (n, pp) of n pairs from both sides' gathered data."""
     trace_counts["eri_class_chunk"] += 1
@@ -59,7 +59,7 @@ def _class_chunk(side_a, side_b, kind_a, kind_b) -> tuple[ClassData, jnp.ndarray
     return data, primitive_bounds(data, l)
 
 
-@functools.partial(jax.jit, static_argnums=(7, 8, 9, 10, 11))
+@executables.jit(static_argnums=(7, 8, 9, 10, 11))
 def _tile_chunk(bra: ClassData, ket: ClassData, rows, cols, steps, need, dump, lx: int, ly: int,
                 bands: tuple, support: tuple, omega: float) -> tuple[jnp.ndarray, jnp.ndarray]:
     """The tile pairs steps (CALL_STEPS, 2) (bra tile, ket tile within the blocks) one after
@@ -245,7 +245,7 @@ def eri(mol, basis, packed: bool = True, precision: str = "float64",
     if threshold is None:
         threshold = DEFAULT_THRESHOLD[precision]
     if not is_traced(arrays):
-        out = jnp.asarray(eri_packed_stepwise(layout, arrays, float(threshold), int(chunk_bytes),
+        out = on_device(eri_packed_stepwise(layout, arrays, float(threshold), int(chunk_bytes),
                                               float(omega), float(float32_below)))
         return out if packed else unpack(out, layout.nao)
     if float32_below > 0:

@@ -28,12 +28,11 @@ Pure jnp functions, traceable inside a jitted SCF loop, for ERIs in one of three
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.integrals import df, symmetric, triangle
 from dftgen.integrals.eri import n_packed, unpack
 from dftgen.integrals.symmetric import SymmetricBlocks
@@ -110,17 +109,17 @@ def _fock_blocks(packed: jnp.ndarray, packed_lr, nao: int, hybrid: float,
     return jnp.where(jnp.asarray(p < npair) & jnp.asarray(q < npair), blocks, 0.0)
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+@executables.jit(static_argnums=(2, 3, 4))
 def _fock_full(packed, packed_lr, nao: int, hybrid: float, long_range: float) -> SymmetricBlocks:
     return SymmetricBlocks(_fock_blocks(packed, packed_lr, nao, hybrid, long_range))
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+@executables.jit(static_argnums=(2, 3, 4))
 def _fock_rounded(packed, packed_lr, nao: int, hybrid: float, long_range: float) -> jnp.ndarray:
     return _fock_blocks(packed, packed_lr, nao, hybrid, long_range).astype(jnp.float32)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+@executables.jit(static_argnums=(3, 4, 5))
 def _fock_remainder(packed, packed_lr, hi: jnp.ndarray, nao: int, hybrid: float,
                     long_range: float) -> jnp.ndarray:
     return remainder(_fock_blocks(packed, packed_lr, nao, hybrid, long_range), hi)
@@ -135,7 +134,7 @@ def _fock_pair(packed, packed_lr, nao: int, hybrid: float, long_range: float) ->
                                                            long_range)))
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@executables.jit(static_argnums=1)
 def pair_matrices(packed: jnp.ndarray, nao: int) -> jnp.ndarray:
     """The Coulomb and exchange supermatrices (2, npair, npair) from the s8-packed ERIs."""
     return jnp.stack(_supermatrices(packed, nao))

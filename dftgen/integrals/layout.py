@@ -24,7 +24,7 @@ import numpy as np
 from scipy.linalg import block_diag
 
 from dftgen.basis import BasisSet, Shell, build, cart2ao, cart_powers
-from dftgen.precision import dtype as precision_dtype
+from dftgen.precision import on_device
 
 
 class Kind(NamedTuple):
@@ -166,12 +166,11 @@ def layout_of(shells: tuple[Shell, ...], natoms: int) -> Layout:
 
 def basis_arrays(mol, basis: BasisSet, precision: str = "float64") -> BasisArrays:
     """The traced inputs for `mol` in `basis`; positions stay a tracer if they are one."""
-    dt = precision_dtype(precision)
     return BasisArrays(
-        positions=jnp.asarray(mol.positions).astype(dt),
-        charges=jnp.asarray(np.asarray(mol.numbers), dtype=dt),
-        exponents=jnp.asarray(basis.exponents, dtype=dt),
-        coefficients=jnp.asarray(basis.coefficients, dtype=dt),
+        positions=on_device(mol.positions, precision),
+        charges=on_device(mol.numbers, precision),
+        exponents=on_device(basis.exponents, precision),
+        coefficients=on_device(basis.coefficients, precision),
     )
 
 

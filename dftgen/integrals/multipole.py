@@ -8,15 +8,14 @@ and likewise for y and z. An s-s pair has no E_100 term.
 
 from __future__ import annotations
 
-import functools
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.integrals.layout import BasisArrays, Layout, is_traced, layout_and_arrays
 from dftgen.integrals.one_electron import PAIR_CHUNK, _assemble
 from dftgen.integrals.pairs import PairData, by_chunks, pair_data, pair_data_of_sides
+from dftgen.precision import on_device
 
 
 def _dipole_blocks(pd: PairData, origin) -> jnp.ndarray:
@@ -36,13 +35,14 @@ def dipole_matrices(layout: Layout, arrays: BasisArrays, origin) -> jnp.ndarray:
     """(3, nao, nao) position integrals about `origin` (3,), Bohr (pure; vmappable)."""
     blocks = [(cls, _dipole_blocks(pair_data(layout, cls, arrays), origin))
               for cls in layout.pair_classes(unique=False, pad=True)]
-    return jnp.stack([_assemble(layout, [(cls, b[:, k]) for cls, b in blocks]) for k in range(3)])
+    return on_device(np.stack([_assemble(layout, [(cls, b[:, k]) for cls, b in blocks])
+                               for k in range(3)]))
 
 
-_dipole_jit = jax.jit(dipole_matrices, static_argnums=0)
+_dipole_jit = executables.jit(dipole_matrices, static_argnums=0)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4))
+@executables.jit(static_argnums=(3, 4))
 def _dipole_chunk(side_a, side_b, origin, kind_a, kind_b):
     return _dipole_blocks(pair_data_of_sides(side_a, side_b, kind_a, kind_b), origin)
 
@@ -51,11 +51,12 @@ def dipole(mol, basis, precision: str = "float64", origin=(0.0, 0.0, 0.0)) -> jn
     """<m| r - origin |n> for x, y, z: (3, nao, nao) in Bohr, PySCF's int1e_r order.
     Concrete positions go through programs every molecule size shares (`by_chunks`)."""
     layout, arrays = layout_and_arrays(mol, basis, precision)
-    origin = jnp.asarray(origin, arrays.positions.dtype)
+    origin = on_device(origin, arrays.positions.dtype)
     if is_traced(arrays):
         return _dipole_jit(layout, arrays, origin)
     concrete = BasisArrays(*(np.asarray(a) for a in arrays))
     blocks = [(cls, by_chunks(_dipole_chunk, layout, cls, concrete, np.asarray(origin),
                               chunk=PAIR_CHUNK))
               for cls in layout.pair_classes(unique=False, pad=True)]
-    return jnp.stack([_assemble(layout, [(cls, b[:, k]) for cls, b in blocks]) for k in range(3)])
+    return on_device(np.stack([_assemble(layout, [(cls, b[:, k]) for cls, b in blocks])
+                               for k in range(3)]))

@@ -14,19 +14,17 @@ The `*_matrix(layout, arrays)` kernels are pure functions of traced arrays: vmap
 
 from __future__ import annotations
 
-import functools
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.basis import BasisSet
 from dftgen.integrals.hermite import coulomb_hermite
 from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, is_traced,
                                      layout_and_arrays, trace_counts)
 from dftgen.integrals.pairs import (PairData, by_chunks, kinetic_pairs, kinetic_pairs_of_sides,
                                     max_l, pair_data, pair_data_of_sides)
-from dftgen.precision import dtype as precision_dtype
+from dftgen.precision import on_device
 
 
 def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
@@ -43,7 +41,7 @@ def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
     if isinstance(values[0], np.ndarray):  # blocks computed by `_by_chunks` on the host
         out = np.zeros(shape, dtype=values[0].dtype)
         out[np.concatenate(rows), np.concatenate(cols)] = np.concatenate(values)
-        return jnp.asarray(out)
+        return on_device(out)
     out = jnp.zeros(shape, dtype=values[0].dtype)
     return out.at[np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(values), unique_indices=True)
 
@@ -113,6 +111,7 @@ def nuclear_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
                               for cls in layout.pair_classes(unique=False, pad=True)])
 
 
+@executables.jit
 def nuclear_repulsion_energy(positions, charges) -> jnp.ndarray:
     """sum_{A<B} Z_A Z_B / |R_A - R_B| in Hartree (pure; differentiable)."""
     n = positions.shape[-2]
@@ -129,7 +128,7 @@ def one_electron_matrices(layout: Layout, arrays: BasisArrays):
 
 
 _jitted = {
-    name: jax.jit(fn, static_argnums=0)
+    name: executables.jit(fn, static_argnums=0)
     for name, fn in [("overlap", overlap_matrix), ("kinetic", kinetic_matrix),
                      ("nuclear", nuclear_matrix), ("all", one_electron_matrices)]
 }
@@ -139,12 +138,12 @@ _jitted = {
 PAIR_CHUNK, ATOM_CHUNK = 256, 32
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
+@executables.jit(static_argnums=(2, 3))
 def _overlap_chunk(side_a, side_b, kind_a, kind_b):
     return _overlap_of(pair_data_of_sides(side_a, side_b, kind_a, kind_b))
 
 
-@functools.partial(jax.jit, static_argnums=(4, 5, 6))
+@executables.jit(static_argnums=(4, 5, 6))
 def _one_electron_chunk(side_a, side_b, positions, charges, parts, kind_a, kind_b):
     """The `parts` ("overlap", "kinetic", "nuclear") of pairs' blocks; nuclear: the
     attraction to the nuclei at positions (ATOM_CHUNK, 3) of charges (ATOM_CHUNK,)."""
@@ -202,7 +201,7 @@ one_electron_integrals = _public("all")
 one_electron_integrals.__doc__ = """(S, T, V) in one compiled program: cheaper to compile than three."""
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
+@executables.jit(static_argnums=(0, 2))
 def _cross_overlap(layout, arrays, n_rows):
     return cross_overlap_matrix(layout, arrays, n_rows)
 
@@ -225,6 +224,5 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
 
 def nuclear_repulsion(mol, precision: str = "float64") -> jnp.ndarray:
     """Nuclear repulsion energy of `mol` (Hartree), a scalar; differentiable in positions."""
-    dt = precision_dtype(precision)
-    charges = jnp.asarray(np.asarray(mol.numbers), dtype=dt)
-    return nuclear_repulsion_energy(jnp.asarray(mol.positions).astype(dt), charges)
+    return nuclear_repulsion_energy(on_device(mol.positions, precision),
+                                    on_device(mol.numbers, precision))

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import grids, xc
+from dftgen import executables, grids, xc
 from dftgen.integrals import df
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings
@@ -80,7 +80,7 @@ def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: Batch
     several through one vmapped program or `map_batch`."""
     n_orbitals = _orbitals_needed(inputs, settings)
     if len(inputs) == 1 and map_batch is None:
-        return jax.tree.map(lambda a: a[None], iterate(inputs[0], settings, n_orbitals))
+        return jax.tree.map(lambda a: np.asarray(a)[None], iterate(inputs[0], settings, n_orbitals))
     npts = max(i.weights.shape[0] for i in inputs)
     npts = -(-npts // GRID_PAD_MULTIPLE) * GRID_PAD_MULTIPLE
     width = max((i.dm0_orbitals.shape[1] for i in inputs if i.dm0_orbitals is not None),
@@ -117,7 +117,8 @@ def iterate_one(settings: Settings, n_orbitals: int | None = None):
 
 @functools.lru_cache(maxsize=None)
 def _batched_iterate(settings: Settings, n_orbitals: int | None):
-    return jax.jit(jax.vmap(iterate_one(settings, n_orbitals)))
+    return executables.jit(jax.vmap(iterate_one(settings, n_orbitals)),
+                           name="dftgen.scf.driver.batched_iterate", context=(settings, n_orbitals))
 
 
 def grid_points(numbers, settings: Settings) -> int:

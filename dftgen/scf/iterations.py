@@ -14,13 +14,13 @@ Energies in Hartree; all matrices (nao, nao) in the AO basis unless named otherw
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from dftgen import grids, integrals, xc
+from dftgen import executables, grids, integrals, xc
+from dftgen.precision import on_device
 from dftgen.presets import Settings
 
 
@@ -104,7 +104,7 @@ def fock_and_energy(dm, inputs: SCFInputs, xc_name: str, orbitals=None):
     return inputs.h + veff, energy + inputs.e_nuc
 
 
-@functools.partial(jax.jit, static_argnames=("method",))
+@executables.jit(static_argnames=("method",))
 def orthogonaliser(s, method: str = "cholesky"):
     """X with X^T S X = 1: inverse transpose Cholesky factor, or Loewdin's S^-1/2."""
     if method == "cholesky":
@@ -178,7 +178,7 @@ def _symmetric_pinv_solve(a, b):
     return v @ (w_inv * (v.T @ b))
 
 
-@functools.partial(jax.jit, static_argnames=("settings", "n_orbitals"))
+@executables.jit(static_argnames=("settings", "n_orbitals"))
 def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None) -> SCFState:
     """Run the SCF of functional `settings.xc` from inputs.dm0: `settings.max_iter` cycles in
     fixed mode, or until |dE| < conv_tol and grad_norm < conv_tol_grad in converge mode.
@@ -251,7 +251,7 @@ def iterate(inputs: SCFInputs, settings: Settings, n_orbitals: int | None = None
     return SCFState(dm, fock, energy, history, cycles, done, grad_norm, final)
 
 
-@functools.partial(jax.jit, static_argnames=("xc_name", "n_orbitals"))
+@executables.jit(static_argnames=("xc_name", "n_orbitals"))
 def final_evaluation(last_fock, inputs: SCFInputs, xc_name: str, n_orbitals: int | None = None):
     """Density, Fock matrix, total energy and orbitals from the last Fock matrix, once.
     n_orbitals: as `iterate` takes it (fitted exchange from the orbitals).
@@ -279,5 +279,5 @@ def final_results(state: SCFState, inputs: SCFInputs, xc_name: str,
     (float64: the final evaluation's)."""
     if state.final is not None:
         return state.final
-    return final_evaluation(jnp.asarray(state.fock, inputs.h.dtype), inputs, xc_name,
+    return final_evaluation(on_device(state.fock, inputs.h.dtype), inputs, xc_name,
                             n_orbitals)

@@ -27,6 +27,7 @@ from dftgen.integrals import df, symmetric
 from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import Float32Pair
+from dftgen.precision import on_device
 from dftgen.precision import dtype as precision_dtype
 from dftgen.presets import Settings
 from dftgen.scf.iterations import SCFInputs, orthogonaliser
@@ -211,8 +212,8 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
         # the float64 evaluation's half (a Float32Pair's lo) is left to finish while the
         # host computes AO values: it is needed only at the end
         jax.block_until_ready(eri)
-    ao64 = jnp.zeros((1, bas.nao, 1), jnp.float64)
-    ao_work = ao64.astype(work_dtype)
+    ao64 = on_device(np.zeros((1, bas.nao, 1)), "float64")
+    ao_work = on_device(np.zeros((1, bas.nao, 1)), work_dtype)
     weights = np.zeros(1)
     if setup.grid is not None:
         deriv = 1 if functional.is_gga else 0
@@ -233,17 +234,17 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
         dm0_orbitals = (guess.minao_orbitals(mol, bas, s64) if settings.init_guess == "minao"
                         else guess.core_orbitals(h64, s64, setup.n_occ))
         dm0 = dm0_orbitals @ dm0_orbitals.T
-        x64 = np.asarray(orthogonaliser(jnp.asarray(s64, jnp.float64), settings.orthogonalisation))
+        x64 = np.asarray(orthogonaliser(s64, settings.orthogonalisation))
     occ = np.zeros(bas.nao)
     occ[:setup.n_occ] = 2.0
 
     def inputs(dt, eri_array, ao_array):
         return SCFInputs(
-            h=jnp.asarray(h64, dt), s=jnp.asarray(s64, dt), x=jnp.asarray(x64, dt), eri=eri_array,
-            ao=ao_array, weights=jnp.asarray(weights, dt), dm0=jnp.asarray(dm0, dt),
-            occ=jnp.asarray(occ, dt), e_nuc=jnp.asarray(e_nuc, dt),
+            h=on_device(h64, dt), s=on_device(s64, dt), x=on_device(x64, dt), eri=eri_array,
+            ao=ao_array, weights=on_device(weights, dt), dm0=on_device(dm0, dt),
+            occ=on_device(occ, dt), e_nuc=on_device(e_nuc, dt),
             # fitted exchange and the density on the grid from the guess's orbitals
-            dm0_orbitals=jnp.asarray(dm0_orbitals, dt),
+            dm0_orbitals=on_device(dm0_orbitals, dt),
         )
 
     work = inputs(work_dtype, eri, ao_work)

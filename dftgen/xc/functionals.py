@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from functools import partial
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
+from dftgen import executables
 from dftgen.precision import dtype as precision_dtype
 from dftgen.xc import attenuated, b97, gga, lda
 
@@ -228,7 +228,7 @@ def energy_and_potential(xc: str | Functional, rho, sigma=None):
     return e, vrho, vsigma
 
 
-@partial(jax.jit, static_argnums=0)
+@executables.jit(static_argnums=0)
 def _eval_xc(f: Functional, rho, sigma):
     e, vrho, vsigma = energy_and_potential(f, rho, sigma)
     positive = rho > 0

@@ -21,12 +21,11 @@ not negligible on it, as PySCF's non0tab does.
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from dftgen import executables
 from dftgen.grids.orbitals import AOSource
 from dftgen.grids.screened import ScreenedSource
 from dftgen.precision import dtype as precision_dtype
@@ -99,7 +98,7 @@ def source_chunk(source: AOSource, nao: int) -> int:
     return int(min(SOURCE_CHUNK_MAX, max(256, SOURCE_CHUNK_BYTES // per_point // 256 * 256)))
 
 
-@partial(jax.jit, static_argnums=(0, 4))
+@executables.jit(static_argnums=(0, 4))
 def _vxc(f: Functional, ao, weights, dm, chunk_size: int, orbitals=None):
     npts = weights.shape[0]
     n_full = npts // chunk_size
@@ -124,7 +123,7 @@ def _vxc(f: Functional, ao, weights, dm, chunk_size: int, orbitals=None):
     return total
 
 
-@partial(jax.jit, static_argnums=0)
+@executables.jit(static_argnums=0)
 def _vxc_screened(f: Functional, ao: ScreenedSource, weights, dm, orbitals=None):
     """`_vxc` chunk by chunk over a screen: each chunk's kept AO values, the matching
     rows and columns of dm, its potential added into those of V (a dump row and column at

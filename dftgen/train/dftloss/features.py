@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings
 from dftgen import scf
@@ -109,7 +110,7 @@ def features_of(prepared: scf.Problem, inputs: SCFInputs, settings: Settings) ->
     )
 
 
-_fock_and_energy = jax.jit(fock_and_energy, static_argnames="xc_name")
+_fock_and_energy = executables.jit(fock_and_energy, static_argnames="xc_name")
 
 
 def stack(features: list[MoleculeFeatures]) -> MoleculeFeatures:

@@ -1,0 +1,310 @@
+"""Compiled programs that a fresh process reads back without tracing or lowering them.
+
+JAX's persistent cache (`compilation_cache`) is keyed by the lowered program, so a process
+traces and lowers a function before it can look the function up: for the ~70 programs of one
+QM1B molecule that is ~5 s on one core, ten times its SCF. `jit` keys a program instead by
+what decides it, known before any tracing: the function's name, its static arguments
+(`static_text`), the tree structure, shapes and dtypes of the others, JAX's x64 mode, the
+device kind and a hash of dftgen's source. The serialized executable sits in JAX's cache
+directory (named for the CPU kind, JAX's version and the XLA flags:
+`compilation_cache.fingerprint`) in JAX's entry format (`<key>-cache` beside `<key>-atime`),
+so the size cap, `dftgen cache info` and `dftgen cache prune` treat both kinds of entry
+alike.
+
+What the key cannot name goes to the plain `jax.jit` function: a traced argument (inside
+another jit, grad or vmap), a keyword the signature cannot place, an argument that is not an
+array or Python number, an array on another device than the default one, a static argument
+without `static_text`, and every call while JAX's cache is off or a default device is set.
+A program compiled here is compiled by XLA (`_compile_fresh`) and stored here only, not in
+JAX's cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import logging
+import os
+import pickle
+import tempfile
+import time
+import weakref
+import zlib
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import serialize_executable
+
+from dftgen import compilation_cache
+
+PREFIX = "dftgen-"  # beside JAX's "jit_<name>-<hash>" entries
+logger = logging.getLogger(__name__)
+
+
+class _NotKeyed(Exception):
+    """An argument this layer cannot key: the call goes to the plain jitted function."""
+
+
+def _leaf_type(x, device):
+    """What a compiled program depends on of one argument leaf: shape, dtype, weak type; a
+    JAX array elsewhere than on `device` (the default one) is not keyed."""
+    if isinstance(x, jax.core.Tracer):
+        raise _NotKeyed
+    if isinstance(x, jax.Array):
+        if x.sharding.device_set != {device}:
+            raise _NotKeyed
+        return x.shape, x.dtype.str, x.weak_type
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.shape, x.dtype.str, False
+    if isinstance(x, (bool, int, float, complex)):
+        return type(x).__name__
+    raise _NotKeyed
+
+
+def static_text(x) -> str:
+    """Text that names a static argument (or a pytree node's static data) completely, so
+    equal texts mean equal programs; _NotKeyed for what it cannot name so: objects without
+    a known structure, closures, lambdas. An object built from plain data names that data
+    in a `static_key` attribute."""
+    if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
+        return repr(x)
+    if isinstance(x, np.dtype):
+        return f"dtype({np.dtype(x).str})"
+    if isinstance(x, (np.ndarray, np.generic)):
+        digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+        return f"array({x.dtype.str}, {x.shape}, {digest})"
+    name = f"{type(x).__module__}.{type(x).__qualname__}"
+    if hasattr(x, "static_key"):
+        return f"{name}({static_text(x.static_key)})"
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        fields = (f"{f.name}={static_text(getattr(x, f.name))}" for f in dataclasses.fields(x))
+        return f"{name}({', '.join(fields)})"
+    if isinstance(x, (tuple, list)):
+        return f"{name}({', '.join(static_text(v) for v in x)})"
+    if isinstance(x, (frozenset, set)):
+        return f"{name}({', '.join(sorted(static_text(v) for v in x))})"
+    if isinstance(x, dict):
+        return f"{name}({', '.join(sorted(f'{static_text(k)}: {static_text(v)}' for k, v in x.items()))})"
+    if (inspect.isfunction(x) and x.__closure__ is None and "<" not in x.__qualname__
+            and x.__module__.split(".")[0] == "dftgen"):
+        return f"function {x.__module__}.{x.__qualname__}"  # its code: `source_hash`
+    raise _NotKeyed
+
+
+def tree_text(tree) -> str:
+    """`static_text` of a pytree structure: every node's type and static data."""
+    data = tree.node_data()
+    if data is None:
+        return "*"
+    kind, aux = data
+    children = ", ".join(tree_text(child) for child in tree.children())
+    return f"{kind.__module__}.{kind.__qualname__}[{static_text(aux)}]({children})"
+
+
+def python_files_hash(package: Path) -> str:
+    """sha256 of the names and contents of every Python file under a directory."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def source_hash() -> str:
+    """`python_files_hash` of the dftgen package: part of every key."""
+    return python_files_hash(Path(__file__).parent)
+
+
+def _cache_directory() -> Path | None:
+    """The directory JAX's persistent cache writes to now, or None when it is off."""
+    path = jax.config.jax_compilation_cache_dir
+    return Path(path) if path and jax.config.jax_enable_compilation_cache else None
+
+
+_programs: weakref.WeakSet = weakref.WeakSet()
+
+
+def clear() -> None:
+    """Drop every executable this process holds in memory (the disk entries stay)."""
+    for program in list(_programs):
+        program.loaded.clear()
+
+
+compilation_cache.on_clear(clear)
+
+
+class Program:
+    """A `jax.jit` function whose executables are keyed and stored by this module; called as
+    the function it wraps."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), name: str | None = None,
+                 context=()):
+        try:
+            self.signature = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self.signature = None
+        names = list(self.signature.parameters) if self.signature else []
+        if isinstance(static_argnums, int):
+            static_argnums = (static_argnums,)
+        if isinstance(static_argnames, str):
+            static_argnames = (static_argnames,)
+        # by position too: arguments arrive here by position, and lower() must know them
+        self.static = frozenset(static_argnums) | {names.index(n) for n in static_argnames}
+        self.jitted = jax.jit(fun, static_argnums=tuple(sorted(self.static)),
+                              static_argnames=static_argnames)
+        self.name = name or f"{fun.__module__}.{fun.__qualname__}"
+        self.context = context  # what a closure bound, where `fun` is one
+        self.loaded: dict = {}
+        functools.update_wrapper(self, fun)
+        _programs.add(self)
+
+    def __call__(self, *args, **kwargs):
+        if _cache_directory() is None or jax.config.jax_default_device is not None:
+            return self.jitted(*args, **kwargs)
+        device = jax.devices()[0]  # where jit runs uncommitted arguments
+        try:
+            positional = self._positional(args, kwargs)
+            dynamic = tuple(a for i, a in enumerate(positional) if i not in self.static)
+            static = tuple(positional[i] for i in sorted(self.static) if i < len(positional))
+            leaves, tree = jax.tree.flatten(dynamic)
+            key = (tree, tuple(_leaf_type(x, device) for x in leaves), static,
+                   jax.config.jax_enable_x64, device)
+        except _NotKeyed:
+            return self.jitted(*args, **kwargs)
+        compiled = self.loaded.get(key)
+        if compiled is None:
+            compiled = self.loaded[key] = self._load_or_compile(key, positional, device)
+            if compiled is None:
+                del self.loaded[key]
+                return self.jitted(*args, **kwargs)
+        return compiled(*dynamic)
+
+    def lower(self, *args, **kwargs):
+        """`jax.jit`'s lower: the traced program, for a caller that compiles it itself."""
+        return self.jitted.lower(*args, **kwargs)
+
+    def cache_size(self) -> int:
+        """Executables held in memory: read or compiled here, and compiled by plain jit."""
+        return len(self.loaded) + self.jitted._cache_size()
+
+    def _positional(self, args, kwargs) -> tuple:
+        """Every argument by position, defaults filled in; keyword-only ones are left to the
+        function (a `functools.partial`'s bound keywords: its `context`)."""
+        if self.signature is None:
+            if kwargs:
+                raise _NotKeyed
+            return args
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            raise _NotKeyed from None
+        if any(self.signature.parameters[n].kind is inspect.Parameter.KEYWORD_ONLY
+               for n in bound.arguments):
+            raise _NotKeyed  # a keyword-only default belongs to the function (its context)
+        bound.apply_defaults()
+        return bound.args
+
+    def _load_or_compile(self, key, positional, device):
+        """The executable of `key`, from disk where an entry is there, else compiled and
+        written; None where an argument has no `static_text`."""
+        try:
+            text = repr((self.name, static_text(self.context), static_text(key[2]),
+                         tree_text(key[0]), key[1], key[3], device.platform,
+                         device.device_kind, device.client.platform_version))
+        except _NotKeyed:
+            return None
+        digest = hashlib.sha256((text + source_hash()).encode()).hexdigest()
+        path = _cache_directory() / f"{PREFIX}{self.name.rsplit('.', 1)[-1]}-{digest}"
+        compilation_cache.before_program()
+        compiled = _read(path, device)
+        if compiled is not None:
+            compilation_cache.record_hit()
+            return compiled
+        compiled = _compile_fresh(self.jitted.lower(*positional))
+        _write(path, compiled)
+        return compiled
+
+
+#: an option with no effect on the program that gives it a JAX cache key of its own
+_OWN_KEY = {"xla_embed_ir_in_executable": False}
+
+
+def _compile_fresh(lowered):
+    """Compile with XLA, never from JAX's persistent cache: an executable JAX read from its
+    cache serializes without its kernels (a later process loads it and fails with "Function
+    ... not found"). Under `_OWN_KEY` JAX finds no entry, and it writes none while
+    min_compile_time is infinite (one process-wide setting, restored at once)."""
+    before = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float("inf"))
+    try:
+        return lowered.compile(compiler_options=_OWN_KEY)
+    finally:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", before)
+
+
+@functools.cache
+def _prepare_runtime() -> None:
+    """XLA:CPU's LAPACK kernels take their function pointers from SciPy when JAX first lowers
+    a linear-algebra operation: an executable read back without lowering needs them set."""
+    jax.jit(jnp.linalg.cholesky).lower(np.eye(1))
+
+
+def _read(path: Path, device):
+    """The executable stored at path, or None where there is none or it cannot be loaded."""
+    entry = path.with_name(path.name + compilation_cache.ENTRY_SUFFIX)
+    try:
+        blob = entry.read_bytes()
+    except FileNotFoundError:
+        return None
+    _prepare_runtime()
+    try:
+        compiled = serialize_executable.deserialize_and_load(
+            *pickle.loads(zlib.decompress(blob)), execution_devices=[device])
+    except Exception as error:  # a damaged or foreign entry: compile again and replace it
+        logger.warning("compiled program %s could not be loaded (%s: %s); compiling it again",
+                       entry.name, type(error).__name__, error)
+        return None
+    _touch(path)
+    return compiled
+
+
+def _write(path: Path, compiled) -> None:
+    """Store an executable at path in one rename, so a reader never sees half of it; one
+    that cannot be serialized (a host callback: `stored.rows`) is compiled in every process."""
+    try:
+        blob = zlib.compress(pickle.dumps(serialize_executable.serialize(compiled)), 1)
+    except Exception as error:
+        logger.debug("compiled program %s not stored: %s", path.name, error)
+        return
+    entry = path.with_name(path.name + compilation_cache.ENTRY_SUFFIX)
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
+            f.write(blob)
+        os.replace(f.name, entry)
+        _touch(path)
+    except OSError as error:  # a full or read-only cache costs the next process a compile
+        logger.warning("compiled program %s not stored: %s", entry.name, error)
+
+
+def _touch(path: Path) -> None:
+    """JAX's access stamp: nanoseconds since the epoch, 8 bytes little-endian."""
+    stamp = path.with_name(path.name + compilation_cache.ATIME_SUFFIX)
+    try:
+        stamp.write_bytes(time.time_ns().to_bytes(8, "little"))
+    except OSError:
+        pass
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), name: str | None = None,
+        context=()):
+    """`jax.jit` with executables kept by this module's key: as a decorator, with or without
+    arguments. name, context: the key's name for fun (default its module and qualified
+    name) and what a closure bound (its `static_text` is part of the key)."""
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, name=name, context=context)
+    return Program(fun, static_argnums, static_argnames, name, context)

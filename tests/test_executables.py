@@ -1,0 +1,137 @@
+"""Compiled programs keyed before tracing (`dftgen.executables`): a fresh process reads them
+back without tracing, runs them to the same bits, and anything the key cannot name goes to
+plain jax.jit."""
+
+import dataclasses
+import functools
+import logging
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dftgen import compilation_cache, executables
+from dftgen.presets import Settings
+
+SCRIPT = """
+import hashlib, sys
+import numpy as np
+import jax
+from dftgen import compilation_cache, executables
+from dftgen.grids import becke
+from dftgen.scf.iterations import orthogonaliser
+
+executables._prepare_runtime()  # its own small trace, made by readers only
+traces = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, seconds, **kw: traces.append(event)
+    if event == "/jax/core/compile/jaxpr_trace_duration" else None)
+before = compilation_cache.programs()
+rng = np.random.default_rng(0)
+a = rng.normal(size=(6, 6))
+x = np.asarray(orthogonaliser(a @ a.T + 6 * np.eye(6)))
+cells = np.asarray(becke.cell_functions(rng.normal(size=(50, 3)), rng.normal(size=(3, 3)),
+                                        np.zeros((3, 3))))
+got = compilation_cache.programs() - before
+digest = hashlib.sha256(x.tobytes() + cells.tobytes()).hexdigest()
+print(len(traces), got.compiled, got.from_cache, digest)
+"""
+
+
+def _fresh_process(cache) -> list[str]:
+    env = dict(os.environ, DFTGEN_JAX_CACHE=str(cache))
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.split()
+
+
+def test_a_fresh_process_reads_its_programs_back_without_tracing(tmp_path):
+    """The second process traces nothing, loads both programs (one a LAPACK Cholesky, whose
+    kernels need SciPy's pointers set first) and gets the same bits."""
+    traced, compiled, _, first = _fresh_process(tmp_path)
+    assert int(traced) >= 2 and int(compiled) >= 2
+    traced, compiled, from_cache, second = _fresh_process(tmp_path)
+    assert (int(traced), int(compiled), int(from_cache)) == (0, 0, 2)
+    assert second == first
+    stored = [p for p in tmp_path.rglob(f"{executables.PREFIX}*{compilation_cache.ENTRY_SUFFIX}")]
+    assert len(stored) == 2  # and nothing of them in JAX's own entries (`_compile_fresh`)
+    assert not [p for p in tmp_path.rglob("jit_orthogonaliser*")]
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+    """This process's programs stored under tmp_path for one test (JAX's own cache stays)."""
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    executables.clear()
+    yield tmp_path
+    jax.config.update("jax_compilation_cache_dir", before)
+    executables.clear()
+
+
+@executables.jit(static_argnums=1)
+def _scaled_sum(x, power: int):
+    return jnp.sum(x ** power)
+
+
+def test_a_damaged_entry_is_compiled_again_and_replaced(cache_dir, caplog):
+    x = np.arange(5.0)
+    assert float(_scaled_sum(x, 2)) == 30.0
+    (entry,) = cache_dir.glob(f"{executables.PREFIX}*{compilation_cache.ENTRY_SUFFIX}")
+    entry.write_bytes(b"not a program")
+    executables.clear()
+    with caplog.at_level(logging.WARNING, logger="dftgen.executables"):
+        assert float(_scaled_sum(x, 2)) == 30.0
+    assert "could not be loaded" in caplog.text
+    executables.clear()
+    before = compilation_cache.programs()
+    assert float(_scaled_sum(x, 2)) == 30.0
+    assert compilation_cache.programs() - before == compilation_cache.Programs(0, 1)
+
+
+def test_each_static_value_and_shape_has_its_own_program(cache_dir):
+    assert float(_scaled_sum(np.arange(5.0), 3)) == 100.0
+    assert float(_scaled_sum(np.arange(4.0), 3)) == 36.0
+    assert float(_scaled_sum(np.arange(4, dtype=np.float32), 3)) == 36.0
+    assert len(list(cache_dir.glob(f"*{compilation_cache.ENTRY_SUFFIX}"))) == 3
+
+
+def test_traced_arguments_go_to_plain_jit(cache_dir):
+    """grad and vmap through a stored program trace it as jax.jit would; nothing is stored."""
+    x = np.arange(1.0, 4.0)
+    assert np.allclose(jax.grad(_scaled_sum)(x, 2), 2 * x)
+    assert np.allclose(jax.vmap(_scaled_sum, in_axes=(0, None))(np.stack([x, x]), 2), 14.0)
+    assert list(cache_dir.iterdir()) == []
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    name: str
+    sizes: tuple
+
+
+def test_static_text_names_every_field_and_refuses_what_it_cannot_name():
+    text = executables.static_text
+    assert text(_Options("a", (1, 2.5))) != text(_Options("a", (1, 2.25)))
+    qm1b = Settings()
+    assert text(qm1b) != text(dataclasses.replace(qm1b, conv_tol=1e-8))
+    assert text(np.arange(3.0)) != text(np.arange(3.0) + 1e-15)
+    for unnamed in (lambda v: v, functools.partial(np.sum, axis=0), object()):
+        with pytest.raises(executables._NotKeyed):
+            text(unnamed)
+
+
+def test_source_hash_follows_every_python_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    first = executables.python_files_hash(tmp_path)
+    (tmp_path / "notes.txt").write_text("not code")
+    assert executables.python_files_hash(tmp_path) == first
+    (tmp_path / "sub" / "b.py").write_text("y = 3\n")
+    assert executables.python_files_hash(tmp_path) != first
+    assert len(executables.source_hash()) == 64
