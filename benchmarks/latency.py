@@ -10,7 +10,8 @@ Each molecule is written to an xyz file, then two rounds run over all of them:
   * warm: the same commands again, every program read back from the cache.
 
 Within a round each molecule's two processes run one after the other (dftgen, then PySCF),
-so the machine's load falls on both alike. Wall-clock seconds of the whole process.
+so the machine's load falls on both alike. Wall-clock seconds of the whole process: the
+`dftgen` command installed beside this interpreter, PySCF's imports included.
 
     python benchmarks/latency.py --n 3 --out benchmarks/results/latency-qm1b-cpu.md
 """
@@ -69,7 +70,9 @@ def main():
         paths.append(os.path.join(folder, f"m{k}.xyz"))
         with open(paths[-1], "w") as f:
             f.write(mol.to_xyz())
-    dftgen_cmd = [sys.executable, "-m", "dftgen.cli", "run", "--preset", opts.preset, "--json", "--xyz"]
+    # the `dftgen` command a user types (installed beside this interpreter)
+    command = os.path.join(os.path.dirname(sys.executable), "dftgen")
+    dftgen_cmd = [command, "run", "--preset", opts.preset, "--json", "--xyz"]
     pyscf_cmd = [sys.executable, "-c", PYSCF_CHILD]
     pyscf_args = [settings.basis, settings.xc, str(settings.grid_level), str(settings.max_iter)]
     rows = []

@@ -29,10 +29,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 
 import numpy as np
 
+from dftgen import pyscf_data
 from dftgen.elements import UnsupportedElementError, symbol
 
 L_MAX = 3  # s, p, d, f
@@ -172,13 +172,9 @@ def build(mol, name: str, shells: str = "spherical", l_max: int = L_MAX) -> Basi
 @functools.lru_cache(maxsize=None)
 def _element_shells(name: str, z: int, l_max: int = L_MAX) -> tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...]:
     """(l, exponents, normalised coefficients) for each shell of element z in basis `name`."""
-    from pyscf.gto import basis as pyscf_basis
-
     element = symbol(z)
     try:
-        with warnings.catch_warnings():  # PySCF suggests installing an online basis exchange
-            warnings.simplefilter("ignore")
-            raw = pyscf_basis.load(name, element)
+        raw = pyscf_data.basis(name, element)
     except (KeyError, RuntimeError, OSError, ValueError) as err:
         if _is_known_basis(name):
             raise UnsupportedElementError(
@@ -205,14 +201,10 @@ def _element_shells(name: str, z: int, l_max: int = L_MAX) -> tuple[tuple[int, t
 
 def _is_known_basis(name: str) -> bool:
     """Whether PySCF has `name` at all (for telling an unknown basis from a missing element)."""
-    from pyscf.gto import basis as pyscf_basis
-
     for element in ("H", "C"):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if pyscf_basis.load(name, element):
-                    return True
+            if pyscf_data.basis(name, element):
+                return True
         except (KeyError, RuntimeError, OSError, ValueError):
             continue
     return False

@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from dftgen import integrals
+from dftgen import integrals, pyscf_data
 from dftgen.basis import BasisSet, Shell, normalised_contraction
 from dftgen.elements import symbol
 
@@ -63,13 +63,11 @@ def minao_orbitals(mol, basis: BasisSet, s: np.ndarray | None = None) -> np.ndar
 @functools.lru_cache(maxsize=None)
 def _atomic_minimal_shells(z: int):
     """(l, exponents, coefficients, occupation per AO) of each occupied ANO shell of element z."""
-    from pyscf.data.elements import NRSRHF_CONFIGURATION
-    from pyscf.gto import basis as pyscf_basis
-
-    ano = pyscf_basis.load("ano", symbol(z))
+    ano = pyscf_data.basis("ano", symbol(z))
+    configuration = pyscf_data.configuration(z)
     shells = []
     for l in range(4):
-        electrons = NRSRHF_CONFIGURATION[z][l]
+        electrons = configuration[l]
         if electrons == 0:
             continue
         capacity = 2 * (2 * l + 1)
