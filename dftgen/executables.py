@@ -5,7 +5,8 @@ traces and lowers a function before it can look the function up: for the ~70 pro
 QM1B molecule that is ~5 s on one core, ten times its SCF. `jit` keys a program instead by
 what decides it, known before any tracing: the function's name, its static arguments
 (`static_text`), the tree structure, shapes and dtypes of the others, JAX's x64 mode, the
-device kind and a hash of dftgen's source. The serialized executable sits in JAX's cache
+device kind and a hash of the source of its module and every dftgen module that one imports
+(`source_hash`: an edit elsewhere in dftgen keeps the program). The serialized executable sits in JAX's cache
 directory (named for the CPU kind, JAX's version and the XLA flags:
 `compilation_cache.fingerprint`) in JAX's entry format (`<key>-cache` beside `<key>-atime`),
 so the size cap, `dftgen cache info` and `dftgen cache prune` treat both kinds of entry
@@ -28,6 +29,7 @@ import inspect
 import logging
 import os
 import pickle
+import re
 import tempfile
 import time
 import weakref
@@ -91,7 +93,7 @@ def static_text(x) -> str:
         return f"{name}({', '.join(sorted(f'{static_text(k)}: {static_text(v)}' for k, v in x.items()))})"
     if (inspect.isfunction(x) and x.__closure__ is None and "<" not in x.__qualname__
             and x.__module__.split(".")[0] == "dftgen"):
-        return f"function {x.__module__}.{x.__qualname__}"  # its code: `source_hash`
+        return f"function {x.__module__}.{x.__qualname__} {source_hash(x.__module__)}"
     raise _NotKeyed
 
 
@@ -105,18 +107,58 @@ def tree_text(tree) -> str:
     return f"{kind.__module__}.{kind.__qualname__}[{static_text(aux)}]({children})"
 
 
-def python_files_hash(package: Path) -> str:
-    """sha256 of the names and contents of every Python file under a directory."""
-    digest = hashlib.sha256()
+_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+(\([^)]*\)|[^\n]+)|import\s+([\w., ]+))",
+                     re.M)
+
+
+def import_graph(package: Path, prefix: str) -> dict[str, tuple[Path, set[str]]]:
+    """Each module of a package (dotted name under `prefix`) -> its file and the package's
+    modules its source imports anywhere (function bodies too); `from pkg import name`
+    counts as pkg.name where that is a module, else as pkg."""
+    files = {}
     for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+        parts = path.relative_to(package).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        files[".".join((prefix, *parts))] = path
+    graph = {}
+    for name, path in files.items():
+        found = set()
+        for source, names, plain in _IMPORT.findall(path.read_text()):
+            if plain:
+                found.update(m.split(" as ")[0].strip() for m in plain.split(","))
+            for item in names.strip("()").split(","):
+                item = item.split(" as ")[0].strip()
+                found.add(f"{source}.{item}" if f"{source}.{item}" in files else source)
+        graph[name] = (path, found & files.keys())
+    return graph
+
+
+def closure_hash(graph: dict[str, tuple[Path, set[str]]], module: str) -> str:
+    """sha256 of the names and sources of `module` and every module it imports, directly or
+    through others (empty for a module outside the graph)."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in graph:
+            continue
+        seen.add(name)
+        todo.extend(graph[name][1])
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode() + b"\0" + graph[name][0].read_bytes())
     return digest.hexdigest()
 
 
 @functools.cache
-def source_hash() -> str:
-    """`python_files_hash` of the dftgen package: part of every key."""
-    return python_files_hash(Path(__file__).parent)
+def source_hash(module: str) -> str:
+    """`closure_hash` of a dftgen module: a program's key changes with its module's source
+    and with that of every dftgen module it imports, and with no other edit."""
+    return closure_hash(_dftgen_graph(), module)
+
+
+@functools.cache
+def _dftgen_graph():
+    return import_graph(Path(__file__).parent, "dftgen")
 
 
 def _cache_directory() -> Path | None:
@@ -157,6 +199,7 @@ class Program:
         self.jitted = jax.jit(fun, static_argnums=tuple(sorted(self.static)),
                               static_argnames=static_argnames)
         self.name = name or f"{fun.__module__}.{fun.__qualname__}"
+        self.module = fun.__module__ if name is None else name.rsplit(".", 1)[0]
         self.context = context  # what a closure bound, where `fun` is one
         self.loaded: dict = {}
         functools.update_wrapper(self, fun)
@@ -217,7 +260,7 @@ class Program:
                          device.device_kind, device.client.platform_version))
         except _NotKeyed:
             return None
-        digest = hashlib.sha256((text + source_hash()).encode()).hexdigest()
+        digest = hashlib.sha256((text + source_hash(self.module)).encode()).hexdigest()
         path = _cache_directory() / f"{PREFIX}{self.name.rsplit('.', 1)[-1]}-{digest}"
         compilation_cache.before_program()
         compiled = _read(path, device)
@@ -291,6 +334,8 @@ def _write(path: Path, compiled) -> None:
             f.write(blob)
         os.replace(f.name, entry)
         _touch(path)
+        # JAX keeps its directory within the cap only when it writes an entry itself
+        compilation_cache.prune(max_gb=compilation_cache.max_bytes() / 2**30, base=path.parent)
     except OSError as error:  # a full or read-only cache costs the next process a compile
         logger.warning("compiled program %s not stored: %s", entry.name, error)
 

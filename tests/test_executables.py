@@ -125,13 +125,43 @@ def test_static_text_names_every_field_and_refuses_what_it_cannot_name():
             text(unnamed)
 
 
-def test_source_hash_follows_every_python_file(tmp_path):
+def test_a_key_follows_the_sources_its_module_imports_and_no_other(tmp_path):
+    """pkg.a imports pkg.b inside a function, pkg.b imports pkg.sub.c; pkg.d stands alone."""
     (tmp_path / "sub").mkdir()
-    (tmp_path / "a.py").write_text("x = 1\n")
-    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
-    first = executables.python_files_hash(tmp_path)
-    (tmp_path / "notes.txt").write_text("not code")
-    assert executables.python_files_hash(tmp_path) == first
-    (tmp_path / "sub" / "b.py").write_text("y = 3\n")
-    assert executables.python_files_hash(tmp_path) != first
-    assert len(executables.source_hash()) == 64
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "a.py").write_text("def f():\n    from pkg import b as bee\n    return bee.g()\n")
+    (tmp_path / "b.py").write_text("from pkg.sub.c import (h,\n    k)\ndef g():\n    return h()\n")
+    (tmp_path / "sub" / "c.py").write_text("def h():\n    return 1\nk = 2\n")
+    (tmp_path / "d.py").write_text("import os\n")
+    graph = executables.import_graph(tmp_path, "pkg")
+    assert graph["pkg.a"][1] == {"pkg.b"} and graph["pkg.b"][1] == {"pkg.sub.c"}
+    first = {m: executables.closure_hash(graph, m) for m in ("pkg.a", "pkg.d")}
+    (tmp_path / "d.py").write_text("import sys\n")
+    assert executables.closure_hash(graph, "pkg.a") == first["pkg.a"]
+    assert executables.closure_hash(graph, "pkg.d") != first["pkg.d"]
+    (tmp_path / "sub" / "c.py").write_text("def h():\n    return 2\nk = 2\n")
+    assert executables.closure_hash(graph, "pkg.a") != first["pkg.a"]
+
+
+def test_the_kernel_does_not_depend_on_the_pipeline():
+    """Editing the pipeline, the CLI or the trainers keeps every compiled SCF program."""
+    graph = executables._dftgen_graph()
+    seen, todo = set(), ["dftgen.scf.iterations", "dftgen.integrals.eri_stepwise"]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name][1])
+    assert "dftgen.xc.vxc" in seen and "dftgen.integrals.eri" in seen
+    assert not [m for m in seen if m.startswith(("dftgen.pipeline", "dftgen.train", "dftgen.cli"))]
+
+
+def test_stored_programs_keep_the_directory_within_its_cap(cache_dir, monkeypatch):
+    """The least recently used entries go once the directory passes DFTGEN_JAX_CACHE_MAX_GB."""
+    x = np.arange(3.0)
+    _scaled_sum(x, 2)
+    (first,) = cache_dir.glob(f"*{compilation_cache.ENTRY_SUFFIX}")
+    monkeypatch.setenv(compilation_cache.MAX_GB_ENV, str(1.5 * first.stat().st_size / 2**30))
+    _scaled_sum(x, 3)
+    (kept,) = cache_dir.glob(f"*{compilation_cache.ENTRY_SUFFIX}")
+    assert kept != first
