@@ -53,15 +53,16 @@ class _NotKeyed(Exception):
 
 def _leaf_type(x, device):
     """What a compiled program depends on of one argument leaf: shape, dtype, weak type; a
-    JAX array elsewhere than on `device` (the default one) is not keyed."""
+    JAX array elsewhere than on `device` (the default one; None: the only one) is not
+    keyed."""
     if isinstance(x, jax.core.Tracer):
         raise _NotKeyed
     if isinstance(x, jax.Array):
-        if x.sharding.device_set != {device}:
+        if device is not None and x.sharding.device_set != {device}:
             raise _NotKeyed
-        return x.shape, x.dtype.str, x.weak_type
+        return x.shape, x.dtype, x.weak_type
     if isinstance(x, (np.ndarray, np.generic)):
-        return x.shape, x.dtype.str, False
+        return x.shape, x.dtype, False
     if isinstance(x, (bool, int, float, complex)):
         return type(x).__name__
     raise _NotKeyed
@@ -190,6 +191,9 @@ class Program:
         except (TypeError, ValueError):
             self.signature = None
         names = list(self.signature.parameters) if self.signature else []
+        kinds = [p.kind for p in self.signature.parameters.values()] if self.signature else []
+        plain = all(k is inspect.Parameter.POSITIONAL_OR_KEYWORD for k in kinds)
+        self.positional_count = len(kinds) if self.signature and plain else -1
         if isinstance(static_argnums, int):
             static_argnums = (static_argnums,)
         if isinstance(static_argnames, str):
@@ -214,7 +218,8 @@ class Program:
             dynamic = tuple(a for i, a in enumerate(positional) if i not in self.static)
             static = tuple(positional[i] for i in sorted(self.static) if i < len(positional))
             leaves, tree = jax.tree.flatten(dynamic)
-            key = (tree, tuple(_leaf_type(x, device) for x in leaves), static,
+            only = None if jax.device_count() == 1 else device  # one device: no check per leaf
+            key = (tree, tuple(_leaf_type(x, only) for x in leaves), static,
                    jax.config.jax_enable_x64, device)
         except _NotKeyed:
             return self.jitted(*args, **kwargs)
@@ -237,6 +242,8 @@ class Program:
     def _positional(self, args, kwargs) -> tuple:
         """Every argument by position, defaults filled in; keyword-only ones are left to the
         function (a `functools.partial`'s bound keywords: its `context`)."""
+        if not kwargs and len(args) == self.positional_count:
+            return args  # the common call: every parameter by position, no defaults to fill
         if self.signature is None:
             if kwargs:
                 raise _NotKeyed

@@ -105,7 +105,7 @@ def test_traced_arguments_go_to_plain_jit(cache_dir):
     x = np.arange(1.0, 4.0)
     assert np.allclose(jax.grad(_scaled_sum)(x, 2), 2 * x)
     assert np.allclose(jax.vmap(_scaled_sum, in_axes=(0, None))(np.stack([x, x]), 2), 14.0)
-    assert list(cache_dir.iterdir()) == []
+    assert not list(cache_dir.glob(f"{executables.PREFIX}*"))  # (JAX may write its own)
 
 
 @dataclasses.dataclass(frozen=True)
