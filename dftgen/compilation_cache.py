@@ -73,7 +73,7 @@ def fingerprint() -> str:
     from dftgen.data.provenance import cpu
 
     model, flags = cpu()
-    parts = [model, " ".join(sorted(flags)), _version("jax"), _version("jaxlib"),
+    parts = [model, " ".join(sorted(flags)), package_version("jax"), package_version("jaxlib"),
              " ".join(xla_flags.chosen())]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
@@ -305,6 +305,15 @@ def entries(base: Path | None = None) -> list[Entry]:
     return sorted(found, key=lambda e: e.last_used)
 
 
+def touch(stem: Path) -> None:
+    """Mark the entry `<stem>-cache` used now, in JAX's format (`<stem>-atime`: nanoseconds
+    since the epoch, 8 bytes little-endian), for least-recently-used eviction."""
+    try:
+        stem.with_name(stem.name + ATIME_SUFFIX).write_bytes(time.time_ns().to_bytes(8, "little"))
+    except OSError:
+        pass  # a read-only cache: the entry just looks older
+
+
 def info(base: Path | None = None) -> dict:
     """Where the cache is, its size and entries, per machine kind and in all."""
     base = root() if base is None else base
@@ -347,7 +356,8 @@ def prune(max_gb: float | None = None, older_than_days: float | None = None,
     return removed, freed
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """An installed package's version, "unknown" where it is not installed."""
     try:
         return version(package)
     except PackageNotFoundError:

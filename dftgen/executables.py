@@ -27,11 +27,8 @@ import functools
 import hashlib
 import inspect
 import logging
-import os
 import pickle
 import re
-import tempfile
-import time
 import weakref
 import zlib
 from pathlib import Path
@@ -42,6 +39,7 @@ import numpy as np
 from jax.experimental import serialize_executable
 
 from dftgen import compilation_cache
+from dftgen.atomic_files import atomic_path
 
 PREFIX = "dftgen-"  # beside JAX's "jit_<name>-<hash>" entries
 logger = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ def static_text(x) -> str:
     if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
         return repr(x)
     if isinstance(x, np.dtype):
-        return f"dtype({np.dtype(x).str})"
+        return f"dtype({x.str})"
     if isinstance(x, (np.ndarray, np.generic)):
         digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
         return f"array({x.dtype.str}, {x.shape}, {digest})"
@@ -323,13 +321,13 @@ def _read(path: Path, device):
         logger.warning("compiled program %s could not be loaded (%s: %s); compiling it again",
                        entry.name, type(error).__name__, error)
         return None
-    _touch(path)
+    compilation_cache.touch(path)
     return compiled
 
 
 def _write(path: Path, compiled) -> None:
-    """Store an executable at path in one rename, so a reader never sees half of it; one
-    that cannot be serialized (a host callback: `stored.rows`) is compiled in every process."""
+    """Store an executable at path, whole or not at all (`atomic_path`); one that cannot be
+    serialized (a host callback: `stored.rows`) is compiled in every process."""
     try:
         blob = zlib.compress(pickle.dumps(serialize_executable.serialize(compiled)), 1)
     except Exception as error:
@@ -337,23 +335,13 @@ def _write(path: Path, compiled) -> None:
         return
     entry = path.with_name(path.name + compilation_cache.ENTRY_SUFFIX)
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(blob)
-        os.replace(f.name, entry)
-        _touch(path)
+        with atomic_path(entry) as tmp:
+            tmp.write_bytes(blob)
+        compilation_cache.touch(path)
         # JAX keeps its directory within the cap only when it writes an entry itself
         compilation_cache.prune(max_gb=compilation_cache.max_bytes() / 2**30, base=path.parent)
     except OSError as error:  # a full or read-only cache costs the next process a compile
         logger.warning("compiled program %s not stored: %s", entry.name, error)
-
-
-def _touch(path: Path) -> None:
-    """JAX's access stamp: nanoseconds since the epoch, 8 bytes little-endian."""
-    stamp = path.with_name(path.name + compilation_cache.ATIME_SUFFIX)
-    try:
-        stamp.write_bytes(time.time_ns().to_bytes(8, "little"))
-    except OSError:
-        pass
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), name: str | None = None,

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from dftgen import compilation_cache
+from dftgen.atomic_files import write_text_atomically
 
 
 def _directory() -> Path | None:
     base = compilation_cache.root()
-    if base is None:
-        return None
-    try:
-        return base / f"pyscf-{version('pyscf')}"
-    except PackageNotFoundError:
-        return None
+    return None if base is None else base / f"pyscf-{compilation_cache.package_version('pyscf')}"
 
 
 def _stored(key: str, read):
@@ -46,9 +39,7 @@ def _stored(key: str, read):
     value = read()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
-            json.dump(value, f)
-        os.replace(f.name, path)  # whole or not at all, for readers in other processes
+        write_text_atomically(path, json.dumps(value))  # readers in other processes
     except OSError:
         pass  # a read-only cache: the next process reads PySCF again
     return value
