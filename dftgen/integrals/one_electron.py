@@ -1,5 +1,6 @@
 """One-electron integrals by McMurchie-Davidson: overlap S, kinetic energy T, nuclear
-attraction V, and the nuclear repulsion energy.
+attraction V, position integrals <m|r|n> (`matrices`, with S, T and V in the same programs;
+`dftgen.integrals.multipole`), and the nuclear repulsion energy.
 
     S_mn = (pi/p)^(3/2) E_000,
     T_mn = -1/2 <m|nabla^2|n>              (overlaps with shifted powers, see pairs.py),
@@ -27,23 +28,29 @@ from dftgen.integrals.pairs import (PairData, by_chunks, kinetic_pairs, kinetic_
 from dftgen.precision import on_device
 
 
-def _assemble(layout: Layout, blocks, n_rows: int | None = None) -> jnp.ndarray:
+def _assemble(layout: Layout, blocks, n_rows: int | None = None, mirror: bool = False) -> jnp.ndarray:
     """Scatter per-class blocks (npair, nfunc_a * nfunc_b) into a (nao, nao) matrix, or with
-    n_rows its block [:n_rows, n_rows:] (which the pairs must fill)."""
+    n_rows its block [:n_rows, n_rows:] (which the pairs must fill). mirror: the classes are
+    `unique` ones of a symmetric matrix, each block written at (b, a) transposed too."""
     rows, cols, values = [], [], []
     for cls, block in blocks:
         aos_a = np.array([layout.groups[a].aos for a, _ in cls.pairs])
         aos_b = np.array([layout.groups[b].aos for _, b in cls.pairs]) - (n_rows or 0)
-        rows.append(np.broadcast_to(aos_a[:, :, None], (len(aos_a), aos_a.shape[1], aos_b.shape[1])).ravel())
-        cols.append(np.broadcast_to(aos_b[:, None, :], (len(aos_a), aos_a.shape[1], aos_b.shape[1])).ravel())
+        shape = (len(aos_a), aos_a.shape[1], aos_b.shape[1])
+        rows.append(np.broadcast_to(aos_a[:, :, None], shape).ravel())
+        cols.append(np.broadcast_to(aos_b[:, None, :], shape).ravel())
         values.append(block.reshape(-1))
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    if mirror:  # the transposes first: a pair with itself then keeps its block as computed
+        rows, cols = np.concatenate([cols, rows]), np.concatenate([rows, cols])
+        values = values + values
     shape = (layout.nao, layout.nao) if n_rows is None else (n_rows, layout.nao - n_rows)
     if isinstance(values[0], np.ndarray):  # blocks computed by `_by_chunks` on the host
         out = np.zeros(shape, dtype=values[0].dtype)
-        out[np.concatenate(rows), np.concatenate(cols)] = np.concatenate(values)
+        out[rows, cols] = np.concatenate(values)
         return on_device(out)
     out = jnp.zeros(shape, dtype=values[0].dtype)
-    return out.at[np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(values), unique_indices=True)
+    return out.at[rows, cols].set(jnp.concatenate(values), unique_indices=not mirror)
 
 
 def _overlap_block(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
@@ -62,6 +69,21 @@ def _nuclear_of(pd: PairData, positions, charges, l: int) -> jnp.ndarray:
     scale = (-2.0 * jnp.pi) / pd.p[..., None] * charges
     herm = coulomb_hermite(l, pd.p[..., None], r, scale).sum(axis=2)  # (npair, pp, nh)
     return jnp.einsum("xqh,xqhf->xf", herm, pd.e)
+
+
+def _dipole_of(pd: PairData, origin) -> jnp.ndarray:
+    """(npair, 3, nfunc_a * nfunc_b): a pair class's x, y, z integrals about origin (3,):
+    <m| x - O_x |n> = (pi/p)^(3/2) (E_100 + (P_x - O_x) E_000), as `dftgen.integrals.multipole`
+    derives; an s-s pair has no E_100 term."""
+    norm = ((jnp.pi / pd.p) ** 1.5)[..., None]
+    e000 = pd.e[:, :, 0]
+    out = []
+    for k in range(3):
+        # hermite_tuples orders (1,0,0), (0,1,0), (0,0,1) right after (0,0,0)
+        first = pd.e[:, :, 1 + k] if pd.e.shape[2] > 1 else 0.0
+        shifted = first + (pd.centre[:, :, k] - origin[k])[..., None] * e000
+        out.append((norm * shifted).sum(axis=1))
+    return jnp.stack(out, axis=1)
 
 
 def overlap_matrix(layout: Layout, arrays: BasisArrays) -> jnp.ndarray:
@@ -133,9 +155,10 @@ _jitted = {
                      ("nuclear", nuclear_matrix), ("all", one_electron_matrices)]
 }
 
-#: pairs and atoms per call of the one-electron programs (`_stepwise`): one program serves
-#: every molecule size, and a QM1B molecule's classes take a call or two each
-PAIR_CHUNK, ATOM_CHUNK = 256, 32
+#: nuclei per call of the one-electron programs (`matrices`), padded with nuclei of charge 0:
+#: one program serves every molecule size, and a QM1B molecule's nuclei take one call
+ATOM_CHUNK = 32
+PARTS = ("overlap", "kinetic", "nuclear", "dipole")
 
 
 @executables.jit(static_argnums=(2, 3))
@@ -145,48 +168,63 @@ def _overlap_chunk(side_a, side_b, kind_a, kind_b):
 
 @executables.jit(static_argnums=(4, 5, 6))
 def _one_electron_chunk(side_a, side_b, positions, charges, parts, kind_a, kind_b):
-    """The `parts` ("overlap", "kinetic", "nuclear") of pairs' blocks; nuclear: the
-    attraction to the nuclei at positions (ATOM_CHUNK, 3) of charges (ATOM_CHUNK,)."""
+    """The `parts` (of PARTS) of pairs' blocks; nuclear: the attraction to the nuclei at
+    positions (ATOM_CHUNK, 3) of charges (ATOM_CHUNK,); dipole: (npair, 3, nfunc_a * nfunc_b)
+    about the origin of coordinates."""
     pd = pair_data_of_sides(side_a, side_b, kind_a, kind_b)
     make = {"overlap": lambda: _overlap_of(pd),
             "kinetic": lambda: kinetic_pairs_of_sides(side_a, side_b, kind_a, kind_b),
-            "nuclear": lambda: _nuclear_of(pd, positions, charges, max_l(kind_a) + max_l(kind_b))}
+            "nuclear": lambda: _nuclear_of(pd, positions, charges, max_l(kind_a) + max_l(kind_b)),
+            "dipole": lambda: _dipole_of(pd, jnp.zeros(3, pd.p.dtype))}
     return {part: make[part]() for part in parts}
 
 
-def _stepwise(name: str, layout: Layout, arrays: BasisArrays):
-    """`_jitted[name]` for concrete arrays, class by class through programs that every
-    molecule size shares (`by_chunks`; ATOM_CHUNK nuclei a call, padding nuclei of charge
-    0), assembled on the host."""
+def matrices(mol, basis, parts=PARTS, precision: str = "float64") -> dict:
+    """The one-electron matrices named in `parts` (of PARTS) of `basis` (a BasisSet or a
+    name) on concrete positions, in one pass over the pair classes: "overlap", "kinetic",
+    "nuclear" (nao, nao), Hartree, and "dipole" <m| r |n> (3, nao, nao), Bohr, about the
+    origin of coordinates (PySCF's int1e_r order).
+
+    Each class's pairs go through programs that every molecule size shares, `pairs.PAIR_CHUNK`
+    pairs a call (`by_chunks`; each unordered pair once, its transpose mirrored) and ATOM_CHUNK
+    nuclei (the nuclei beyond the first chunk in further calls, V only); assembled on the
+    host."""
+    layout, arrays = layout_and_arrays(mol, basis, precision)
     arrays = BasisArrays(*(np.asarray(a) for a in arrays))
-    parts = ("overlap", "kinetic", "nuclear") if name == "all" else (name,)
     natoms = len(arrays.charges)
     rows = np.minimum(np.arange(-(-natoms // ATOM_CHUNK) * ATOM_CHUNK), natoms - 1)
     charges = np.where(np.arange(len(rows)) < natoms, arrays.charges[rows], 0)
     blocks = {part: [] for part in parts}
-    for cls in layout.pair_classes(unique=False, pad=True):
-        for k in range(0, len(rows), ATOM_CHUNK):  # the nuclei beyond the first chunk: V only
+    for cls in layout.pair_classes(unique=True, pad=True):
+        for k in range(0, len(rows), ATOM_CHUNK):
             wanted = parts if k == 0 else tuple(p for p in parts if p == "nuclear")
             if not wanted:
                 break
             got = by_chunks(_one_electron_chunk, layout, cls, arrays,
                             arrays.positions[rows[k:k + ATOM_CHUNK]], charges[k:k + ATOM_CHUNK],
-                            wanted, chunk=PAIR_CHUNK)
+                            wanted)
             for part, block in got.items():
                 if k == 0:
                     blocks[part].append([cls, block])
                 else:
                     blocks[part][-1][1] = blocks[part][-1][1] + block
-    matrices = [_assemble(layout, blocks[part]) for part in parts]
-    return tuple(matrices) if name == "all" else matrices[0]
+    out = {part: _assemble(layout, blocks[part], mirror=True) for part in parts if part != "dipole"}
+    if "dipole" in parts:
+        out["dipole"] = on_device(np.stack([
+            _assemble(layout, [(cls, b[:, k]) for cls, b in blocks["dipole"]], mirror=True)
+            for k in range(3)]))
+    return out
 
 
 def _public(name):
+    parts = ("overlap", "kinetic", "nuclear") if name == "all" else (name,)
+
     def matrix(mol, basis, precision: str = "float64"):
         layout, arrays = layout_and_arrays(mol, basis, precision)
         if is_traced(arrays):
             return _jitted[name](layout, arrays)
-        return _stepwise(name, layout, arrays)
+        got = matrices(mol, basis, parts, precision)
+        return tuple(got[part] for part in parts) if name == "all" else got[name]
 
     return matrix
 
@@ -214,8 +252,7 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
     try:
         if not is_traced(arrays):
             concrete = BasisArrays(*(np.asarray(a) for a in arrays))
-            return _assemble(layout, [(cls, by_chunks(_overlap_chunk, layout, cls, concrete,
-                                                      chunk=PAIR_CHUNK))
+            return _assemble(layout, [(cls, by_chunks(_overlap_chunk, layout, cls, concrete))
                                       for cls in _across(layout, basis.nao)], basis.nao)
         return _cross_overlap(layout, arrays, basis.nao)
     except ValueError as err:

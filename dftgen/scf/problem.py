@@ -23,7 +23,7 @@ import numpy as np
 
 from dftgen import basis as basis_mod
 from dftgen import grids, guess, integrals, xc
-from dftgen.integrals import df, symmetric
+from dftgen.integrals import df, one_electron, symmetric
 from dftgen.integrals.symmetric import SymmetricBlocks
 from dftgen.molecule import Molecule, MoleculeError
 from dftgen.precision import Float32Pair
@@ -87,12 +87,14 @@ class Setup:
 class Problem:
     """One molecule's SCF arrays: `work` in the iteration precision, `exact` in float64 when
     the iterations run in float32 (None otherwise). `report` carries what a device layer
-    found when it admitted the molecule (None on a plain run)."""
+    found when it admitted the molecule (None on a plain run). `dipole` holds <m| r |n>
+    (3, nao, nao) in Bohr about the origin, float64, made with S, T and V."""
 
     setup: Setup
     work: SCFInputs
     exact: SCFInputs | None
     timings: dict[str, float]
+    dipole: np.ndarray
     report: dict | None = None
 
     @property
@@ -198,9 +200,8 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
     exact_needed = settings.precision != "float64"
 
     with timed(timings, "one_electron_s"):
-        s64, t64, v64 = (np.asarray(a) for a in
-                         integrals.one_electron_integrals(mol, bas, precision="float64"))
-        h64 = t64 + v64
+        one = {k: np.asarray(v) for k, v in one_electron.matrices(mol, bas).items()}
+        s64, h64 = one["overlap"], one["kinetic"] + one["nuclear"]
         e_nuc = float(integrals.nuclear_repulsion(mol))
     with timed(timings, "eri_s"):
         if setup.auxbasis is None:
@@ -249,7 +250,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
 
     work = inputs(work_dtype, eri, ao_work)
     exact = inputs(jnp.float64, exact_eri, ao64) if exact_needed else None
-    return Problem(setup, work, exact, timings)
+    return Problem(setup, work, exact, timings, one["dipole"])
 
 
 #: "mixed" ERIs: tile pairs whose Schwarz bound is below this (Hartree) run in float32

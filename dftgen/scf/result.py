@@ -9,7 +9,6 @@ import numpy as np
 
 from dftgen import dispersion, xc
 from dftgen.elements import DEBYE_AU, HARTREE_EV
-from dftgen.integrals.multipole import dipole
 from dftgen.presets import Settings
 from dftgen.scf.forces import forces
 from dftgen.scf.iterations import final_results
@@ -119,7 +118,7 @@ def finish(p: Problem, state, settings: Settings, want_forces: bool, keep: bool,
         lumo_ha=float(mo_energy[n]) if n < len(mo_energy) else float("nan"),
         gap_ha=float(mo_energy[n] - mo_energy[n - 1]) if n < len(mo_energy) else float("nan"),
         mo_energy=mo_energy,
-        dipole_debye=_dipole(p.mol, p.basis, dm64),
+        dipole_debye=_dipole(p.mol, p.dipole, dm64),
         mulliken_charges=_mulliken(p.mol, p.basis, dm64, s64),
         converged=converged,
         iterations=cycles,
@@ -159,9 +158,9 @@ def _mulliken(mol, bas, dm, s) -> np.ndarray:
     return mol.numbers - np.bincount(bas.ao_atom, weights=population, minlength=mol.natoms)
 
 
-def _dipole(mol, bas, dm) -> np.ndarray:
-    """Dipole moment (3,) in Debye about the origin: sum_A Z_A R_A - tr(D r)."""
-    r = np.asarray(dipole(mol, bas, precision="float64"))
+def _dipole(mol, r: np.ndarray, dm) -> np.ndarray:
+    """Dipole moment (3,) in Debye about the origin: sum_A Z_A R_A - tr(D r), r the position
+    integrals (3, nao, nao) about the origin."""
     nuclear = mol.numbers @ np.asarray(mol.positions, dtype=np.float64)
     electronic = np.einsum("xij,ji->x", r, dm)
     return (nuclear - electronic) * DEBYE_AU
