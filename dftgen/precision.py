@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftgen import executables
+
 PRECISIONS = ("float64", "float32")
 
 
@@ -37,9 +39,16 @@ def on_device(x, precision=None) -> jax.Array:
     `jnp.asarray` of a host array runs a small copy program compiled for each new shape, and
     a new shape's programs cost a fresh process tracing, lowering and loading them."""
     dt = None if precision is None else dtype(precision)
-    if isinstance(x, jax.Array):
+    if isinstance(x, jax.core.Tracer) or (isinstance(x, jax.Array) and dt in (None, x.dtype)):
         return jnp.asarray(x, dt)
+    if isinstance(x, jax.Array):  # a stored program: JAX's own cast is traced in every process
+        return _cast(x, jnp.dtype(dt).name)
     return jax.device_put(np.asarray(x, dt))
+
+
+@executables.jit(static_argnums=1)
+def _cast(x, name: str) -> jax.Array:
+    return x.astype(name)
 
 
 def enable_x64() -> None:

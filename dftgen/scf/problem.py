@@ -225,7 +225,7 @@ def assemble(setup: Setup, settings: Settings, eri_precision: str | None = None)
                 ao64 = grids.ao_values(mol, bas, setup.grid.points, deriv=deriv,
                                        precision="float64", ao_major=True)
                 ao64 = ao64 if functional.is_gga else ao64[None]
-                ao_work = ao64.astype(work_dtype).block_until_ready()
+                ao_work = on_device(ao64, work_dtype).block_until_ready()
             else:
                 source = grids.AOSource.of(mol, bas, setup.grid.points, deriv)
                 ao64 = ao_work = grids.hold(grids.screen(source), AO_VALUE_BYTES)
