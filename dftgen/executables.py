@@ -29,6 +29,7 @@ import inspect
 import logging
 import pickle
 import re
+import threading
 import weakref
 import zlib
 from pathlib import Path
@@ -281,17 +282,39 @@ class Program:
 _OWN_KEY = {"xla_embed_ir_in_executable": False}
 
 
+class _NoPersistentWrites:
+    """While any thread is inside it, JAX writes nothing to its persistent cache
+    (min_compile_time infinite: one process-wide setting, restored when the last leaves)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._before = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._inside == 0:
+                self._before = jax.config.jax_persistent_cache_min_compile_time_secs
+                jax.config.update("jax_persistent_cache_min_compile_time_secs", float("inf"))
+            self._inside += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                jax.config.update("jax_persistent_cache_min_compile_time_secs", self._before)
+
+
+_no_persistent_writes = _NoPersistentWrites()
+
+
 def _compile_fresh(lowered):
     """Compile with XLA, never from JAX's persistent cache: an executable JAX read from its
     cache serializes without its kernels (a later process loads it and fails with "Function
-    ... not found"). Under `_OWN_KEY` JAX finds no entry, and it writes none while
-    min_compile_time is infinite (one process-wide setting, restored at once)."""
-    before = jax.config.jax_persistent_cache_min_compile_time_secs
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", float("inf"))
-    try:
+    ... not found"). Under `_OWN_KEY` JAX finds no entry, and it writes none while any thread
+    compiles here (`_NoPersistentWrites`: threads compile side by side, `dftgen.threads`)."""
+    with _no_persistent_writes:
         return lowered.compile(compiler_options=_OWN_KEY)
-    finally:
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", before)
 
 
 @functools.cache

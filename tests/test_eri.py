@@ -192,6 +192,18 @@ def test_hermite_coefficients_outside_their_support_are_zero(water):
     assert len(eri_module.hermite_support(sp, sp)) == 46
 
 
+def test_class_pairs_on_threads_give_the_same_bits(test_molecules, monkeypatch):
+    """The class pairs (and their float32 and float64 parts) run on threads where the
+    process has cores (`dftgen.threads`): the same integrals, bit for bit, as one thread."""
+    from dftgen import threads
+
+    layout, arrays = layout_and_arrays(test_molecules["benzene"], "sto-3g")
+    monkeypatch.setattr(threads, "count", lambda: 1)
+    serial = eri_packed_stepwise(layout, arrays, 1e-10, float32_below=1e-2)
+    monkeypatch.setattr(threads, "count", lambda: 3)
+    assert np.array_equal(eri_packed_stepwise(layout, arrays, 1e-10, float32_below=1e-2), serial)
+
+
 @pytest.mark.parametrize("name", ["benzene", "nine_heavy"])
 def test_mixed_precision_within_its_bound(name, test_molecules):
     """Tile pairs bounded below 1e-2 in float32, the rest in float64: every integral within

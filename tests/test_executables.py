@@ -114,6 +114,22 @@ class _Options:
     sizes: tuple
 
 
+def test_programs_compiled_on_threads_leave_nothing_in_jax_cache(cache_dir):
+    """Threads compiling side by side (`dftgen.threads`): each program stored once by this
+    module, none in JAX's own entries (whose executables would serialize without their
+    kernels), and JAX's write threshold restored when the last one is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = jax.config.jax_persistent_cache_min_compile_time_secs
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda n: float(_scaled_sum(np.arange(float(n)), 2)), range(3, 11)))
+    assert got == [sum(k * k for k in range(n)) for n in range(3, 11)]
+    assert jax.config.jax_persistent_cache_min_compile_time_secs == before
+    assert len(list(cache_dir.glob(f"{executables.PREFIX}*{compilation_cache.ENTRY_SUFFIX}"))) == 8
+    assert not [p for p in cache_dir.glob(f"*{compilation_cache.ENTRY_SUFFIX}")
+                if not p.name.startswith(executables.PREFIX)]
+
+
 def test_static_text_names_every_field_and_refuses_what_it_cannot_name():
     text = executables.static_text
     assert text(_Options("a", (1, 2.5))) != text(_Options("a", (1, 2.25)))

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import executables
+from dftgen import executables, threads
 from dftgen.integrals.eri import (DEFAULT_THRESHOLD, ClassData, TilePlan, _band_pairs_needed,
                                   _eri_jit, _padded_tiles, _pair_ao_index, _plans, class_data_of,
                                   hermite_support, n_packed, primitive_bounds, screened_tile,
@@ -164,7 +164,8 @@ def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
                          f"and threshold={threshold:g}")
     classes, plans, _ = _plans(layout, arrays.exponents.dtype.itemsize, chunk_bytes, True)
     ls = [max_l(c.kind_a) + max_l(c.kind_b) for c in classes]
-    data, primitive = zip(*(class_data_and_bounds(layout, c, arrays) for c in classes))
+    data, primitive = zip(*threads.map_list(lambda c: class_data_and_bounds(layout, c, arrays),
+                                            classes))
     if threshold > 0:
         data, bounds, back = screening_order(list(data), list(primitive), threshold)
         orders = [np.argsort(b) for b in back]
@@ -172,22 +173,31 @@ def eri_packed_stepwise(layout: Layout, arrays, threshold: float = 0.0,
         orders = [np.arange(len(c.pairs)) for c in classes]
     packed = np.zeros(n_packed(layout.nao) + 1, arrays.exponents.dtype)
     index_dtype = _index_dtype(layout.nao)
-    for (x, y), plan in plans.items():
+
+    def class_pair(item) -> None:
+        """One class pair's tile pairs of one precision: "float32" (mixed precision's small
+        ones), "float64" (the rest, or all of them), or "all" (unmixed, the arrays' own)."""
+        (x, y), plan, part = item
         if threshold > 0:
             need = _band_pairs_needed((bounds[x], bounds[y]), plan, threshold)
         else:
             need = np.ones((len(plan.steps),) + plan.bands, bool)
+        if part != "all":
+            small = _tile_pair_bounds((bounds[x], bounds[y]), plan) < float32_below
+            need = need & (small if part == "float32" else ~small)[:, None, None]
         ntx, nty = plan.ntiles
         rows = _tile_pair_index(layout, classes[x], orders[x], plan.tx, ntx, index_dtype)
         cols = _tile_pair_index(layout, classes[y], orders[y], plan.ty, nty, index_dtype)
-        support = hermite_support(classes[y].kind_a, classes[y].kind_b)
-        if float32_below > 0:
-            small = _tile_pair_bounds((bounds[x], bounds[y]), plan) < float32_below
-            _class_pair_into(packed, _as32(data[x]), _as32(data[y]), (ls[x], ls[y]), plan,
-                             need & small[:, None, None], rows, cols, support, omega)
-            need = need & ~small[:, None, None]
-        _class_pair_into(packed, data[x], data[y], (ls[x], ls[y]), plan, need, rows, cols,
-                         support, omega)
+        bra, ket = (data[x], data[y]) if part != "float32" else (_as32(data[x]), _as32(data[y]))
+        _class_pair_into(packed, bra, ket, (ls[x], ls[y]), plan, need, rows, cols,
+                         hermite_support(classes[y].kind_a, classes[y].kind_b), omega)
+
+    # each writes disjoint entries (and the dump at the end): they run side by side on the
+    # cores this process may use, and on a first run compile side by side, largest first
+    parts = ("float32", "float64") if float32_below > 0 else ("all",)
+    items = sorted(((xy, plan, part) for xy, plan in plans.items() for part in parts),
+                   key=lambda item: -len(item[1].steps) * item[1].tx * item[1].ty)
+    threads.map_list(class_pair, items)
     return packed[:-1]
 
 

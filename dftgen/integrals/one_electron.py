@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import executables
+from dftgen import executables, threads
 from dftgen.basis import BasisSet
 from dftgen.integrals.hermite import coulomb_hermite
 from dftgen.integrals.layout import (BasisArrays, Layout, PairClass, is_traced,
@@ -187,27 +187,30 @@ def matrices(mol, basis, parts=PARTS, precision: str = "float64") -> dict:
 
     Each class's pairs go through programs that every molecule size shares, `pairs.PAIR_CHUNK`
     pairs a call (`by_chunks`; each unordered pair once, its transpose mirrored) and ATOM_CHUNK
-    nuclei (the nuclei beyond the first chunk in further calls, V only); assembled on the
-    host."""
+    nuclei (the nuclei beyond the first chunk in further calls, V only), the classes side by
+    side on the process's cores (`dftgen.threads`); assembled on the host."""
     layout, arrays = layout_and_arrays(mol, basis, precision)
     arrays = BasisArrays(*(np.asarray(a) for a in arrays))
     natoms = len(arrays.charges)
     rows = np.minimum(np.arange(-(-natoms // ATOM_CHUNK) * ATOM_CHUNK), natoms - 1)
     charges = np.where(np.arange(len(rows)) < natoms, arrays.charges[rows], 0)
-    blocks = {part: [] for part in parts}
-    for cls in layout.pair_classes(unique=True, pad=True):
+
+    def class_blocks(cls) -> dict:
+        """A class's blocks of each part (classes run side by side: `threads`)."""
+        got = {}
         for k in range(0, len(rows), ATOM_CHUNK):
             wanted = parts if k == 0 else tuple(p for p in parts if p == "nuclear")
             if not wanted:
                 break
-            got = by_chunks(_one_electron_chunk, layout, cls, arrays,
-                            arrays.positions[rows[k:k + ATOM_CHUNK]], charges[k:k + ATOM_CHUNK],
-                            wanted)
-            for part, block in got.items():
-                if k == 0:
-                    blocks[part].append([cls, block])
-                else:
-                    blocks[part][-1][1] = blocks[part][-1][1] + block
+            for part, block in by_chunks(_one_electron_chunk, layout, cls, arrays,
+                                         arrays.positions[rows[k:k + ATOM_CHUNK]],
+                                         charges[k:k + ATOM_CHUNK], wanted).items():
+                got[part] = block if k == 0 else got[part] + block
+        return got
+
+    classes = layout.pair_classes(unique=True, pad=True)
+    got = threads.map_list(class_blocks, classes)
+    blocks = {part: [(cls, g[part]) for cls, g in zip(classes, got)] for part in parts}
     out = {part: _assemble(layout, blocks[part], mirror=True) for part in parts if part != "dipole"}
     if "dipole" in parts:
         out["dipole"] = on_device(np.stack([
@@ -252,8 +255,10 @@ def cross_overlap(mol, basis, other, precision: str = "float64") -> jnp.ndarray:
     try:
         if not is_traced(arrays):
             concrete = BasisArrays(*(np.asarray(a) for a in arrays))
-            return _assemble(layout, [(cls, by_chunks(_overlap_chunk, layout, cls, concrete))
-                                      for cls in _across(layout, basis.nao)], basis.nao)
+            classes = _across(layout, basis.nao)
+            blocks = threads.map_list(lambda cls: by_chunks(_overlap_chunk, layout, cls, concrete),
+                                      classes)
+            return _assemble(layout, list(zip(classes, blocks)), basis.nao)
         return _cross_overlap(layout, arrays, basis.nao)
     except ValueError as err:
         raise ValueError(f"cross overlap <{basis.name}|{other.name}>: {err}") from None
