@@ -89,25 +89,25 @@ def class_data_and_bounds(layout: Layout, cls: PairClass, arrays) -> tuple[Class
 
 def tile_blocks(data: ClassData, size: int, keep: str) -> list[ClassData]:
     """A class's entries (NumPy) cut into tiles of `size` and blocks of BLOCK tiles (the
-    last entry repeated as padding), each block's JAX arrays (BLOCK, size, ...) sent once;
-    `keep` ("bra" or "ket") names the contraction field that side reads (the other is
-    None)."""
+    last entry repeated as padding), each block's arrays (BLOCK, size, ...) contiguous NumPy
+    ones: a call takes them as they are, cheaper on a CPU than a `device_put` of every leaf
+    beforehand; `keep` ("bra" or "ket") names the contraction field that side reads (the
+    other is None)."""
     nblock = -(-data.p.shape[0] // (size * BLOCK))
     rows = np.minimum(np.arange(nblock * BLOCK * size), data.p.shape[0] - 1)
     # one padded copy of each field, cut into blocks (views)
     fields = [None if name not in ("p", "centre", keep) else
               a[rows].reshape((nblock, BLOCK, size) + a.shape[1:])
               for name, a in zip(ClassData._fields, data)]
-    return jax.device_put([ClassData(*(None if f is None else f[k] for f in fields))
-                           for k in range(nblock)])
+    return [ClassData(*(None if f is None else np.ascontiguousarray(f[k]) for f in fields))
+            for k in range(nblock)]
 
 
 def _index_blocks(index: np.ndarray) -> list:
-    """`_tile_pair_index` (ntile, size, nfunc) in blocks of BLOCK tiles (-1 as padding), each
-    sent once."""
+    """`_tile_pair_index` (ntile, size, nfunc) in blocks of BLOCK tiles (-1 as padding)."""
     pad = -index.shape[0] % BLOCK
     index = np.concatenate([index, np.full((pad,) + index.shape[1:], -1, index.dtype)])
-    return jax.device_put(list(index.reshape((-1, BLOCK) + index.shape[1:])))
+    return list(index.reshape((-1, BLOCK) + index.shape[1:]))
 
 
 def _tile_pair_index(layout: Layout, cls: PairClass, order: np.ndarray, size: int,
