@@ -109,3 +109,19 @@ def test_every_molecule_size_runs_the_programs_of_the_first(test_molecules):
         for a, b in zip(got, whole):
             assert np.max(np.abs(np.asarray(a) - np.asarray(b))) < 1e-13
     assert one_electron._one_electron_chunk.cache_size() == before
+
+
+def test_every_part_in_one_pass_equals_pyscf_beyond_one_nucleus_chunk():
+    """`one_electron.matrices` as the SCF calls it (S, T, V and the position integrals from
+    the same programs, each unordered pair once and mirrored) on dodecane, 38 atoms: more
+    nuclei than one call takes (ATOM_CHUNK), so V sums two calls. 1e-10 max abs against
+    int1e_ovlp, int1e_kin, int1e_nuc and int1e_r."""
+    from dftgen import Molecule
+    from dftgen.integrals import one_electron
+
+    mol = Molecule.from_smiles("CCCCCCCCCCCC", seed=0)
+    assert mol.natoms > one_electron.ATOM_CHUNK
+    got = one_electron.matrices(mol, "sto-3g")
+    pm = mol.to_pyscf("sto-3g")
+    for part, name in zip(one_electron.PARTS, PYSCF_NAMES + ("int1e_r",)):
+        assert np.max(np.abs(np.asarray(got[part]) - pm.intor(name))) < 1e-10, part

@@ -31,26 +31,30 @@ from dftgen.precision import on_device
 def _assemble(layout: Layout, blocks, n_rows: int | None = None, mirror: bool = False) -> jnp.ndarray:
     """Scatter per-class blocks (npair, nfunc_a * nfunc_b) into a (nao, nao) matrix, or with
     n_rows its block [:n_rows, n_rows:] (which the pairs must fill). mirror: the classes are
-    `unique` ones of a symmetric matrix, each block written at (b, a) transposed too."""
+    `unique` ones of a symmetric matrix, the block of each pair of two groups also written
+    transposed at (b, a)."""
     rows, cols, values = [], [], []
     for cls, block in blocks:
         aos_a = np.array([layout.groups[a].aos for a, _ in cls.pairs])
         aos_b = np.array([layout.groups[b].aos for _, b in cls.pairs]) - (n_rows or 0)
         shape = (len(aos_a), aos_a.shape[1], aos_b.shape[1])
-        rows.append(np.broadcast_to(aos_a[:, :, None], shape).ravel())
-        cols.append(np.broadcast_to(aos_b[:, None, :], shape).ravel())
-        values.append(block.reshape(-1))
+        r, c = (np.broadcast_to(a, shape).ravel() for a in (aos_a[:, :, None], aos_b[:, None, :]))
+        v = block.reshape(-1)
+        if mirror:  # a group with itself holds its whole block already
+            across = np.repeat(np.array([a != b for a, b in cls.pairs]), shape[1] * shape[2])
+            r, c, v = (np.concatenate([r, c[across]]), np.concatenate([c, r[across]]),
+                       np.concatenate([v, v[across]]))
+        rows.append(r)
+        cols.append(c)
+        values.append(v)
     rows, cols = np.concatenate(rows), np.concatenate(cols)
-    if mirror:  # the transposes first: a pair with itself then keeps its block as computed
-        rows, cols = np.concatenate([cols, rows]), np.concatenate([rows, cols])
-        values = values + values
     shape = (layout.nao, layout.nao) if n_rows is None else (n_rows, layout.nao - n_rows)
     if isinstance(values[0], np.ndarray):  # blocks computed by `_by_chunks` on the host
         out = np.zeros(shape, dtype=values[0].dtype)
         out[rows, cols] = np.concatenate(values)
         return on_device(out)
     out = jnp.zeros(shape, dtype=values[0].dtype)
-    return out.at[rows, cols].set(jnp.concatenate(values), unique_indices=not mirror)
+    return out.at[rows, cols].set(jnp.concatenate(values), unique_indices=True)
 
 
 def _overlap_block(layout: Layout, cls: PairClass, arrays: BasisArrays) -> jnp.ndarray:
@@ -189,7 +193,11 @@ def matrices(mol, basis, parts=PARTS, precision: str = "float64") -> dict:
     pairs a call (`by_chunks`; each unordered pair once, its transpose mirrored) and ATOM_CHUNK
     nuclei (the nuclei beyond the first chunk in further calls, V only), the classes side by
     side on the process's cores (`dftgen.threads`); assembled on the host."""
-    layout, arrays = layout_and_arrays(mol, basis, precision)
+    return _matrices(*layout_and_arrays(mol, basis, precision), parts)
+
+
+def _matrices(layout: Layout, arrays: BasisArrays, parts) -> dict:
+    """`matrices` of concrete arrays."""
     arrays = BasisArrays(*(np.asarray(a) for a in arrays))
     natoms = len(arrays.charges)
     rows = np.minimum(np.arange(-(-natoms // ATOM_CHUNK) * ATOM_CHUNK), natoms - 1)
@@ -226,7 +234,7 @@ def _public(name):
         layout, arrays = layout_and_arrays(mol, basis, precision)
         if is_traced(arrays):
             return _jitted[name](layout, arrays)
-        got = matrices(mol, basis, parts, precision)
+        got = _matrices(layout, arrays, parts)
         return tuple(got[part] for part in parts) if name == "all" else got[name]
 
     return matrix
