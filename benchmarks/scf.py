@@ -16,7 +16,11 @@ Molecules per hour of a pass = molecules / the slowest worker's wall time in it.
 each code's best timed pass with the spread of its passes (steady state), and each code's
 first pass (dftgen including its compilation); per molecule the best of its timed runs.
 `--workers 1 --threads 2` measures one process using both cores instead (the latency of one
-molecule).
+molecule); with `--batch` dftgen labels each worker's molecules in one `run_dft_batch` call
+(a per-molecule row then shows the pass's wall time over its molecules), which spreads them
+over the worker's cores (a JAX CPU device each), while PySCF runs them one after another on
+its OpenMP threads: `--workers 1 --threads 2 --batch` is one process on both cores, and
+`--workers 1 --threads 1 --batch` the same process on one.
 
 Settings: a preset of `dftgen.presets.PRESETS` (`--preset`, default qm1b), with `--xc`,
 `--basis`, `--shells`, `--grid-level`, `--eri` and `--auxbasis` overriding it. dftgen runs
@@ -119,17 +123,27 @@ def component_split(mol, settings, builds):
     return split
 
 
-def dftgen_pass(mols, settings: Settings) -> dict:
-    """One run of dftgen per molecule: the pass's wall time and a row per molecule."""
+def dftgen_pass(mols, settings: Settings, batch: bool) -> dict:
+    """One run of dftgen per molecule, or one `run_dft_batch` of them all (batch; a row's
+    seconds are then the pass's wall time over its molecules): the pass's wall time and a
+    row per molecule."""
     import dftgen
 
-    rows, start = [], time.perf_counter()
+    def row(result, seconds):
+        return {"s": seconds, "energy": result.energy_ha, "gap": result.gap_ha,
+                "nao": result.nao, "builds": result.iterations + 1,
+                "auxbasis": result.auxbasis if result.two_electron_method == "df" else None}
+
+    start = time.perf_counter()
+    if batch:
+        results = dftgen.run_dft_batch(mols, settings)
+        wall = time.perf_counter() - start
+        return {"wall": wall, "rows": [row(r, wall / len(mols)) for r in results]}
+    rows = []
     for mol in mols:
         t0 = time.perf_counter()
         result = dftgen.run_dft(mol, settings)
-        rows.append({"s": time.perf_counter() - t0, "energy": result.energy_ha,
-                     "gap": result.gap_ha, "nao": result.nao, "builds": result.iterations + 1,
-                     "auxbasis": result.auxbasis if result.two_electron_method == "df" else None})
+        rows.append(row(result, time.perf_counter() - t0))
     return {"wall": time.perf_counter() - start, "rows": rows}
 
 
@@ -143,7 +157,7 @@ def pyscf_pass(mols, settings: Settings, auxbases: list[str | None]) -> dict:
 
 
 def worker(settings: Settings, smiles: list[str], index: int, threads: int, barrier,
-           repeats: int) -> dict:
+           repeats: int, batch: bool) -> dict:
     """One worker's molecules: each code's first pass, then `repeats` alternating timed
     passes, every pass started together with the other workers; then dftgen's split."""
     _pin(index, threads)
@@ -158,7 +172,7 @@ def worker(settings: Settings, smiles: list[str], index: int, threads: int, barr
         return out
 
     barrier.wait()
-    first = {"dftgen": done("dftgen first", dftgen_pass(mols, settings))}
+    first = {"dftgen": done("dftgen first", dftgen_pass(mols, settings, batch))}
     auxbases = [row["auxbasis"] for row in first["dftgen"]["rows"]]
     barrier.wait()
     first["pyscf"] = done("PySCF first", pyscf_pass(mols, settings, auxbases))
@@ -166,7 +180,7 @@ def worker(settings: Settings, smiles: list[str], index: int, threads: int, barr
     def one_pass(code):
         barrier.wait()
         if code == "dftgen":
-            return done("dftgen timed", dftgen_pass(mols, settings))
+            return done("dftgen timed", dftgen_pass(mols, settings, batch))
         return done("PySCF timed", pyscf_pass(mols, settings, auxbases))
 
     timed = harness.alternate(CODES, repeats, one_pass)
@@ -183,13 +197,14 @@ def _naux(mol, settings: Settings) -> int:
     return df.auxiliary_basis(mol, settings.basis, settings.auxbasis, settings.shells).nao
 
 
-def run_all(settings: Settings, smiles: list[str], workers: int, threads: int, repeats: int):
+def run_all(settings: Settings, smiles: list[str], workers: int, threads: int, repeats: int,
+            batch: bool):
     """Every worker's output, and which worker holds which molecules."""
     context = multiprocessing.get_context("spawn")
     shares = [smiles[k::workers] for k in range(workers)]
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         barrier = manager.Barrier(workers)
-        futures = [pool.submit(worker, settings, share, k, threads, barrier, repeats)
+        futures = [pool.submit(worker, settings, share, k, threads, barrier, repeats, batch)
                    for k, share in enumerate(shares)]
         return [f.result() for f in futures]
 
@@ -207,10 +222,11 @@ def merged(passes: list[dict]) -> tuple[list, float]:
     return in_order([p["rows"] for p in passes]), max(p["wall"] for p in passes)
 
 
-def bench(settings: Settings, smiles: list[str], workers: int, threads: int, repeats: int) -> str:
+def bench(settings: Settings, smiles: list[str], workers: int, threads: int, repeats: int,
+          batch: bool) -> str:
     """The table and summary of one run, as markdown."""
     n = len(smiles)
-    outputs = run_all(settings, smiles, workers, threads, repeats)
+    outputs = run_all(settings, smiles, workers, threads, repeats, batch)
     first = {code: merged([out["first"][code] for out in outputs]) for code in CODES}
     timed = {code: [merged([out["timed"][code][r] for out in outputs]) for r in range(repeats)]
              for code in CODES}
@@ -295,6 +311,8 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="worker processes (default: one per core)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+    parser.add_argument("--batch", action="store_true",
+                        help="dftgen labels a worker's molecules in one run_dft_batch call")
     parser.add_argument("--repeats", type=int, default=2,
                         help="timed passes per code, alternating (default 2)")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
@@ -310,7 +328,7 @@ def main(argv=None) -> None:
 
     notes = [settings_line(settings, args.preset), cache,
              f"protocol: {workers} pinned worker(s) x {args.threads} thread(s), both codes in "
-             f"every worker; first passes of dftgen then PySCF, then {args.repeats} round(s) of "
+             f"every worker, dftgen {'one run_dft_batch a pass' if args.batch else 'a run_dft a molecule'}; first passes of dftgen then PySCF, then {args.repeats} round(s) of "
              "dftgen pass, PySCF pass (benchmarks/scf.py's docstring)"]
     note = shells_note(Molecule.from_smiles(smiles[0], seed=0), settings)
     notes += [note] if note else []
@@ -318,7 +336,7 @@ def main(argv=None) -> None:
     head = harness.header(title, [sys.argv[0], *(sys.argv[1:] if argv is None else argv)], notes)
     print(head, flush=True)
     cpu = harness.CpuShare()
-    report = bench(settings, smiles, workers, args.threads, args.repeats)
+    report = bench(settings, smiles, workers, args.threads, args.repeats, args.batch)
     text = f"{head}\n{report}\n{cpu.report()}\n"
     print(report + "\n" + cpu.report())
     if args.out:

@@ -6,6 +6,9 @@ from dftgen import hugepages, xla_flags
 
 hugepages.reexec_console_script()  # before the imports below, which a restart would repeat
 xla_flags.apply()  # before anything below can start JAX's backend
+from dftgen import threads  # noqa: E402
+
+threads.configure()  # a CPU device a core, before JAX's backend starts
 
 from dftgen import compilation_cache, data  # noqa: E402
 from dftgen.molecule import EmbeddingError, Molecule, MoleculeError, SmilesError  # noqa: E402

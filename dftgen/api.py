@@ -8,7 +8,7 @@ refuses what does not fit and reports the admission and estimated cost in `DFTRe
 from __future__ import annotations
 
 from dftgen import device as device_layer
-from dftgen import scf
+from dftgen import scf, threads
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings, default_forces, resolve
 from dftgen.scf import DFTResult
@@ -42,10 +42,17 @@ def run_dft_batch(mols: list[Molecule], preset: str | Settings = "qm1b", *,
                   forces: bool | None = None,
                   keep_orbitals: bool = False, device=None, guess=None, **overrides) -> list[DFTResult]:
     """`run_dft` for many molecules, one compiled program per shape bucket; results in input
-    order. With a device of n > 1 (an emulated IPU Pod), each bucket's molecules are split
-    across the n devices."""
-    settings = resolve(preset, **overrides)
-    forces = default_forces(preset) if forces is None else forces
+    order. Each bucket's molecules are split across the process's cores (a JAX CPU device
+    each, `dftgen.threads`), or with a device of n > 1 (an emulated IPU Pod) across its n
+    devices; BLAS runs on one thread a call meanwhile."""
+    with threads.blas_on_one_thread():
+        return _run(mols, resolve(preset, **overrides),
+                    default_forces(preset) if forces is None else forces, keep_orbitals, device,
+                    guess)
+
+
+def _run(mols, settings, forces, keep_orbitals, device, guess) -> list[DFTResult]:
+    """`run_dft_batch` with its settings resolved: by the guess, the default backend or a device."""
     if guess is not None:
         if device is not None:
             raise ValueError("guess: a network's initial guess runs on JAX's default backend, not on a device")

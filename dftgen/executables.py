@@ -14,18 +14,21 @@ alike.
 
 What the key cannot name goes to the plain `jax.jit` function: a traced argument (inside
 another jit, grad or vmap), a keyword the signature cannot place, an argument that is not an
-array or Python number, an array on another device than the default one, a static argument
-without `static_text`, and every call while JAX's cache is off or a default device is set.
+array or Python number, an array on another device than the one the call runs on, a static argument
+without `static_text`, and every call while JAX's cache is off or `jax.default_device` names
+a platform instead of a device. An executable is loaded once per device it runs on.
 A program compiled here is compiled by XLA (`_compile_fresh`) and stored here only, not in
 JAX's cache.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import hashlib
 import inspect
+import io
 import logging
 import pickle
 import re
@@ -37,6 +40,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src.lib import xla_client
 from jax.experimental import serialize_executable
 
 from dftgen import compilation_cache
@@ -209,9 +213,9 @@ class Program:
         _programs.add(self)
 
     def __call__(self, *args, **kwargs):
-        if _cache_directory() is None or jax.config.jax_default_device is not None:
+        device = _default_device()  # where jit runs uncommitted arguments
+        if _cache_directory() is None or device is None:
             return self.jitted(*args, **kwargs)
-        device = jax.devices()[0]  # where jit runs uncommitted arguments
         try:
             positional = self._positional(args, kwargs)
             dynamic = tuple(a for i, a in enumerate(positional) if i not in self.static)
@@ -268,14 +272,34 @@ class Program:
             return None
         digest = hashlib.sha256((text + source_hash(self.module)).encode()).hexdigest()
         path = _cache_directory() / f"{PREFIX}{self.name.rsplit('.', 1)[-1]}-{digest}"
-        compilation_cache.before_program()
-        compiled = _read(path, device)
-        if compiled is not None:
-            compilation_cache.record_hit()
+        with _entry_lock(path):  # another thread's compile of it is read back, not repeated
+            compilation_cache.before_program()
+            compiled = _read(path, device)
+            if compiled is not None:
+                compilation_cache.record_hit()
+                return compiled
+            compiled = _compile_fresh(self.jitted.lower(*positional))
+            _write(path, compiled)
             return compiled
-        compiled = _compile_fresh(self.jitted.lower(*positional))
-        _write(path, compiled)
-        return compiled
+
+
+def _default_device():
+    """The device a call runs on: `jax.default_device`'s where this thread set one (None
+    where that names a platform, not a device), else JAX's first."""
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.devices()[0]
+    return device if isinstance(device, jax.Device) else None
+
+
+_entry_locks: dict[Path, threading.Lock] = {}
+_entry_locks_lock = threading.Lock()
+
+
+def _entry_lock(path: Path) -> threading.Lock:
+    """One lock per stored entry: threads on different devices wanting one program take turns."""
+    with _entry_locks_lock:
+        return _entry_locks.setdefault(path, threading.Lock())
 
 
 #: an option with no effect on the program that gives it a JAX cache key of its own
@@ -338,14 +362,43 @@ def _read(path: Path, device):
         return None
     _prepare_runtime()
     try:
-        compiled = serialize_executable.deserialize_and_load(
-            *pickle.loads(zlib.decompress(blob)), execution_devices=[device])
+        compiled = _load(*pickle.loads(zlib.decompress(blob)), device)
     except Exception as error:  # a damaged or foreign entry: compile again and replace it
         logger.warning("compiled program %s could not be loaded (%s: %s); compiling it again",
                        entry.name, type(error).__name__, error)
         return None
     compilation_cache.touch(path)
     return compiled
+
+
+class _OnDevice(serialize_executable._JaxPjrtUnpickler):
+    """JAX's unpickler of a serialized executable, loading it on `device` whichever CPU device
+    it was compiled for: every device the entry names reads as `device`, and the machine code
+    is given that device's assignment (as JAX's own cache does on GPUs)."""
+
+    def __init__(self, file, device):
+        super().__init__(file, device.client, [device])
+        self.devices_by_id = collections.defaultdict(lambda: device)
+        self.options = xla_client.CompileOptions()
+        self.options.device_assignment = xla_client.DeviceAssignment.create(
+            np.array([[device.id]]))
+
+    def persistent_load(self, pid):
+        if pid[0] == "exec":
+            return self.backend.deserialize_executable(pid[1], self.execution_devices,
+                                                       self.options)
+        return super().persistent_load(pid)
+
+
+def _load(serialized: bytes, in_tree, out_tree, device) -> jax.stages.Compiled:
+    """`serialize_executable.deserialize_and_load` for a one-device program, on `device`
+    whichever device it was compiled for."""
+    version, unloaded, args_info, no_kwargs, const_args = _OnDevice(io.BytesIO(serialized),
+                                                                    device).load()
+    if version != serialize_executable._SERIALIZATION_VERSION:
+        raise ValueError(f"serialized by another JAX (format {version})")
+    return jax.stages.Compiled(unloaded.load(), const_args, in_tree.unflatten(args_info),
+                               out_tree, no_kwargs=no_kwargs)
 
 
 def _write(path: Path, compiled) -> None:

@@ -5,8 +5,10 @@ import os
 
 import pytest
 
-# one XLA thread per pytest worker: `make test` runs two workers on two cores
+# one XLA thread and one CPU device per pytest worker: `make test` runs two workers on two
+# cores (a test of several devices runs a process of its own)
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+os.environ.setdefault("JAX_NUM_CPU_DEVICES", "1")
 
 from dftgen import Molecule  # noqa: E402
 

@@ -20,12 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import executables, grids, xc
+from dftgen import executables, grids, threads, xc
 from dftgen.integrals import df
 from dftgen.molecule import Molecule
 from dftgen.presets import Settings
 from dftgen.scf.iterations import SCFInputs, iterate
-from dftgen.scf.problem import Problem, Setup, assemble, setup
+from dftgen.scf.problem import Problem, Setup, assemble, physical_memory, setup, working_bytes
 from dftgen.scf.result import DFTResult, finish
 
 GRID_PAD_MULTIPLE = 256  # batched grids are padded to a multiple of this many points
@@ -50,7 +50,10 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
                build: Callable[[Setup, Settings], Problem] = assemble,
                map_batch: BatchMap | None = None) -> list[DFTResult]:
     """Bucket by bucket: a bucket's arrays (the P supermatrix: nao^4/8 values a molecule) are
-    built, iterated and released before the next bucket's are made.
+    built, iterated and released before the next bucket's are made. Where the process has
+    several CPU devices (`dftgen.threads`) and no map_batch is given, each bucket is split
+    into a share a device and the shares run side by side, one a device at a time, as many
+    at once as half of the machine's memory holds (`working_bytes`).
 
     build: makes one molecule's Problem (default `assemble`; a device layer checks and
         admits the molecule there). map_batch: maps the one-molecule SCF over a stacked
@@ -61,7 +64,8 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
         naux = None if s.auxbasis is None else s.auxbasis.nao  # fitted ERIs stack by naux
         buckets.setdefault((s.basis.shape_key, naux), []).append(i)
     results: list[DFTResult | None] = [None] * len(setups)
-    for indices in buckets.values():
+
+    def run_share(indices: list[int]) -> None:
         group = [build(setups[i], settings) for i in indices]
         n_orbitals = _orbitals_needed([p.work for p in group], settings)
         start = time.perf_counter()
@@ -72,6 +76,18 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
             p.timings["scf_s"] = elapsed
             results[i] = finish(p, jax.tree.map(lambda a: a[k], states), settings, forces,
                                 keep_orbitals, n_orbitals)
+
+    if map_batch is not None:
+        for indices in buckets.values():
+            run_share(indices)
+        return results
+    # as many molecules side by side as half of the machine's memory holds
+    side_by_side = max(1, min(len(threads.devices()), physical_memory() // 2 // max(
+        working_bytes(setups[indices[0]]) for indices in buckets.values())))
+    shares = [share.tolist() for indices in buckets.values()
+              for share in np.array_split(indices, min(side_by_side, len(indices)))]
+    shares.sort(key=lambda share: -len(share) * setups[share[0]].basis.nao ** 3)  # largest first
+    threads.map_devices(run_share, shares, side_by_side)
     return results
 
 

@@ -149,6 +149,19 @@ def _fitted_tensors(functional: xc.Functional, precision: str) -> float:
     return tensors * (1.5 if precision_dtype(precision) == jnp.float32 else 1.0)
 
 
+def working_bytes(setup: Setup) -> int:
+    """Bytes of a molecule's largest arrays, held through its SCF: the ERIs in float64 (the
+    fitted ones within the bound they are kept in memory to) and the AO values on the grid
+    with their gradients (within theirs)."""
+    nao = setup.basis.nao
+    npair = nao * (nao + 1) // 2
+    if setup.auxbasis is None:
+        eri = symmetric.stored_elements(npair) * 8
+    else:
+        eri = min(2 * setup.auxbasis.nao * npair * 8, FITTED_ERI_BYTES)
+    return eri + min(4 * nao * setup.npts * 8, AO_VALUE_BYTES)
+
+
 def _pair_eri_fits(nao: int, itemsize: int = 8) -> bool:
     """Whether the exact ERIs' P supermatrix of nao functions fits in PAIR_ERI_BYTES."""
     npair = nao * (nao + 1) // 2
