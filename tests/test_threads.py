@@ -16,7 +16,7 @@ import pytest
 import threadpoolctl
 from conftest import WATER_XYZ
 
-from dftgen import Molecule, run_dft, threads
+from dftgen import Molecule, run_dft, run_dft_batch, threads
 
 BATCH = """
 import json
@@ -77,6 +77,10 @@ def test_a_batch_on_two_devices_equals_each_molecule_run_alone(water):
     alone = [run_dft(m, "qm1b").energy_ha for m in (
         water, Molecule.from_smiles("C", seed=0), Molecule(water.numbers, water.positions * 1.02))]
     assert got["energies"] == alone
+
+
+def test_an_empty_batch_is_an_empty_list():
+    assert run_dft_batch([]) == []
 
 
 def test_molecules_that_would_not_fit_side_by_side_run_one_at_a_time():

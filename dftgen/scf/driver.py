@@ -83,7 +83,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
         return results
     # as many molecules side by side as half of the machine's memory holds
     side_by_side = max(1, min(len(threads.devices()), physical_memory() // 2 // max(
-        working_bytes(setups[indices[0]]) for indices in buckets.values())))
+        (working_bytes(setups[indices[0]]) for indices in buckets.values()), default=1)))
     shares = [share.tolist() for indices in buckets.values()
               for share in np.array_split(indices, min(side_by_side, len(indices)))]
     shares.sort(key=lambda share: -len(share) * setups[share[0]].basis.nao ** 3)  # largest first
