@@ -81,13 +81,13 @@ def _pool_map(fn, items: list, places: list, own_core: bool) -> list:
     JAX's default), each taking the next item when it is free; the results in the items'
     order. own_core: each thread counts as one core (`count()`)."""
     results: list = [None] * len(items)
-    next_index = itertools.count()  # next() on it is atomic under Python's lock
+    next_index = itertools.count()  # shared by the threads: next() on it is atomic
 
     def work(device):
         _local.own_core = own_core
         try:
             with jax.default_device(device) if device is not None else contextlib.nullcontext():
-                for i in iter(lambda: next(next_index), None):
+                for i in next_index:
                     if i >= len(items):
                         return
                     results[i] = fn(items[i])
