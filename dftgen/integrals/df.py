@@ -30,8 +30,7 @@ where memory allows.
 Where the metric is not positive definite beyond rounding, B = W^-1/2 V^T (P|ij) over the
 eigenpairs (W, V) of the metric with eigenvalues above LINEAR_DEPENDENCE, the pseudo-inverse
 PySCF's `df.incore.cholesky_eri` falls back to when its Cholesky factorisation fails. Forces
-differentiate either form as PySCF's DF gradients do, d(M^-1) = -M^-1 dM M^-1 with M^-1 the
-(pseudo-)inverse.
+differentiate either form as PySCF's DF gradients do (`df_gradient`).
 
 Range-separated exchange is fitted as PySCF's `DF.range_coulomb(omega)` does it: a second B
 from the same auxiliary basis with both (P|ij) and (P|Q) of erf(omega r)/r. That metric is
@@ -57,7 +56,7 @@ import numpy as np
 
 from dftgen import basis as basis_mod, executables
 from dftgen.integrals import stored, triangle
-from dftgen.integrals.auxiliary import (metric, slab_edges, three_centre, three_centre_slabs,
+from dftgen.integrals.auxiliary import (metric, slab_edges, three_centre_slabs,
                                         three_centre_stepwise)
 from dftgen.integrals.layout import is_traced, layout_and_arrays
 
@@ -134,44 +133,24 @@ def _apply(factor: jnp.ndarray, is_cholesky: jnp.ndarray, v: jnp.ndarray,
         lambda: (factor.T if transposed else factor) @ v)
 
 
-@jax.custom_jvp
-def _fit_rows(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
-    """B = X (P|ij) (naux, n) from the metric (naux, naux) and (P|ij) (naux, n)."""
-    return _apply(*_factor(metric_pq), three)
-
-
-@_fit_rows.defjvp
-def _fit_rows_jvp(primals, tangents):
-    (metric_pq, three), (d_metric, d_three) = primals, tangents
-    factor, ok = _factor(metric_pq)
-    b = _apply(factor, ok, three)
-    # the ERIs depend on X^T X = M^-1 only; dX = -X dM M^-1 / 2 gives PySCF's
-    # d(M^-1) = -M^-1 dM M^-1 for either factor (the pseudo-inverse's own has more terms)
-    return b, _apply(factor, ok, d_three - 0.5 * d_metric @ _apply(factor, ok, b, True))
-
-
-@executables.jit
-def _fit(metric_pq: jnp.ndarray, three: jnp.ndarray) -> jnp.ndarray:
-    """B (naux, npair) from (P|Q) (naux, naux) and (P|ij) (naux, nao, nao)."""
-    i, j, _, _ = triangle.pairs(three.shape[1])
-    return _fit_rows(metric_pq, three[:, i, j])
-
-
 def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0,
                in_file: bool = False) -> FittedERI:
     """The fitted ERIs of `mol` in `basis` (a BasisSet or a name) with the auxiliary BasisSet
     `auxbasis` (`auxiliary_basis`), in float64, of 1/r (omega 0) or of erf(omega r)/r
-    (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`); positions may be JAX
-    tracers (the result is differentiable). Made in place for concrete positions: memory B
-    and a slab, where the differentiable route holds (P|ij) whole beside B. in_file
-    (concrete positions): B is written to a temporary file (`stored`), FILE_SLAB_BYTES of
-    (P|ij) computed and fitted at a time, and read back a block at a time at every build."""
-    metric_pq = metric(mol, auxbasis, omega)
+    (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`), made in place:
+    memory B and a slab. in_file: B is written to a temporary file (`stored`),
+    FILE_SLAB_BYTES of (P|ij) computed and fitted at a time, and read back a block at a
+    time at every build. Positions are concrete (`df_gradient` differentiates the fitted
+    energies).
+
+    Raises:
+        TypeError: the positions are JAX tracers."""
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
     if is_traced(arrays, aux_arrays):
-        return FittedERI(_fit(metric_pq, three_centre(mol, basis, auxbasis, omega)))
-    factor = _factor(metric_pq)
+        raise TypeError("fitted_eri takes concrete positions; the gradient of a fitted "
+                        "energy is dftgen.integrals.df_gradient.gradient")
+    factor = _factor(metric(mol, auxbasis, omega))
     shape = (aux_layout.nao, layout.nao * (layout.nao + 1) // 2)
     if not in_file:
         b = _aligned_zeros(shape)

@@ -2,60 +2,124 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dftgen import grids, integrals, xc
-from dftgen.integrals import df
+from dftgen import executables, integrals, xc
+from dftgen.grids import AOSource
+from dftgen.integrals import df_gradient
 from dftgen.presets import Settings
 from dftgen.scf.problem import Setup
+from dftgen.xc.vxc import source_chunk
 
 
 def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np.ndarray:
-    """-dE/dR (natoms, 3) in Hartree/Bohr at the final density D (nao, nao), by JAX autodiff
-    (no differentiation through the iterations); mo_energy and occ (nao,), mo_coeff (nao, nao).
+    """-dE/dR (natoms, 3) in Hartree/Bohr at the final density D (nao, nao); mo_energy and
+    occ (nao,), mo_coeff (nao, nao).
 
-    With D held fixed, the energy's dependence on R through the orthonormality constraint
-    C^T S C = 1 gives the Pulay term: dE/dR = dE/dR|_D - tr(W dS/dR) with the energy-weighted
-    density W = sum_i occ_i e_i C_i C_i^T. The grid stays fixed in space (no grid response),
-    as in PySCF's default analytic gradients. With density-fitted ERIs (setup.auxbasis) the
-    fitted energy is differentiated, the auxiliary functions moving with their atoms (PySCF's
-    DF gradients with auxbasis_response), a range-separated functional's long-range exchange
-    from its own fit of erf(omega r)/r.
+    With D held fixed (no differentiation through the iterations), the energy's dependence
+    on R through the orthonormality constraint C^T S C = 1 gives the Pulay term:
+    dE/dR = dE/dR|_D - tr(W dS/dR) with the energy-weighted density
+    W = sum_i occ_i e_i C_i C_i^T. Each part of the energy is differentiated on its own
+    (JAX autodiff), so that one part's intermediates are held at a time: the one-electron
+    and nuclear terms, the two-electron energy (exact ERIs, or density-fitted ones
+    contracted with the density as they are made, `df_gradient`, the auxiliary functions
+    moving with their atoms as in PySCF's DF gradients), and the XC energy one chunk of
+    grid points at a time. The grid stays fixed in space (no grid response), as in PySCF's
+    default analytic gradients. A range-separated functional's long-range exchange comes
+    from the ERIs (or the fit) of erf(omega r)/r.
     """
     functional = xc.functional(settings.xc)
-    w = jnp.asarray((mo_coeff * (occ * mo_energy)) @ mo_coeff.T)
-    dm = jnp.asarray(dm)
-    grid, bas = setup.grid, setup.basis
-    points = None if grid is None else jnp.asarray(grid.points)
-    weights = None if grid is None else jnp.asarray(grid.weights, jnp.float64)
+    dm = np.asarray(dm, np.float64)
+    w = (mo_coeff * (occ * mo_energy)) @ mo_coeff.T
+    gradient = _one_electron_gradient(setup, jnp.asarray(dm), jnp.asarray(w))
+    if setup.auxbasis is None:
+        gradient = gradient + _exact_two_electron_gradient(setup, functional, jnp.asarray(dm))
+    else:
+        gradient = gradient + _fitted_two_electron_gradient(setup, functional, dm)
+    if functional.terms:
+        gradient = gradient + _xc_gradient(setup, settings.xc, dm)
+    return -gradient
 
-    def lagrangian(positions):
-        mol = setup.mol.with_positions(positions)
-        s = integrals.overlap(mol, bas, precision="float64")
-        h = integrals.kinetic(mol, bas, precision="float64") + integrals.nuclear(
-            mol, bas, precision="float64")
-        j, k = integrals.jk(_two_electron_integrals(mol, bas, setup.auxbasis, 0.0), dm)
-        energy = (jnp.vdot(dm, h) + 0.5 * jnp.vdot(dm, j)
-                  - 0.25 * functional.hybrid * jnp.vdot(dm, k)
-                  + integrals.nuclear_repulsion(mol) - jnp.vdot(w, s))
+
+def _one_electron_gradient(setup: Setup, dm, w) -> np.ndarray:
+    """d/dR (natoms, 3) of tr(D h) + E_nuc - tr(W S)."""
+    def energy(positions):
+        mol, bas = setup.mol.with_positions(positions), setup.basis
+        h = (integrals.kinetic(mol, bas, precision="float64")
+             + integrals.nuclear(mol, bas, precision="float64"))
+        return (jnp.vdot(dm, h) + integrals.nuclear_repulsion(mol)
+                - jnp.vdot(w, integrals.overlap(mol, bas, precision="float64")))
+    return np.asarray(jax.grad(energy)(_positions(setup)))
+
+
+def _exact_two_electron_gradient(setup: Setup, functional: xc.Functional, dm) -> np.ndarray:
+    """d/dR (natoms, 3) of tr(D J)/2 - hybrid tr(D K)/4 - long_range tr(D K_lr)/4 from the
+    exact ERIs (of erf(omega r)/r for K_lr)."""
+    def energy(positions):
+        mol, bas = setup.mol.with_positions(positions), setup.basis
+        j, k = integrals.jk(integrals.eri(mol, bas, precision="float64"), dm)
+        e = 0.5 * jnp.vdot(dm, j) - 0.25 * functional.hybrid * jnp.vdot(dm, k)
         if functional.is_range_separated:
-            eri_lr = _two_electron_integrals(mol, bas, setup.auxbasis, functional.omega)
-            k_lr = integrals.jk(eri_lr, dm)[1]
-            energy = energy - 0.25 * functional.long_range * jnp.vdot(dm, k_lr)
-        if functional.terms:
-            ao = grids.ao_values(mol, bas, points, deriv=1 if functional.is_gga else 0,
-                                 precision="float64")
-            energy = energy + xc.vxc(settings.xc, ao, weights, dm, precision="float64")[1]
-        return energy
-
-    positions = jnp.asarray(setup.mol.positions, jnp.float64)
-    return -np.asarray(jax.grad(lagrangian)(positions))
+            k_lr = integrals.jk(integrals.eri(mol, bas, precision="float64",
+                                              omega=functional.omega), dm)[1]
+            e = e - 0.25 * functional.long_range * jnp.vdot(dm, k_lr)
+        return e
+    return np.asarray(jax.grad(energy)(_positions(setup)))
 
 
-def _two_electron_integrals(mol, bas, auxbasis, omega: float):
-    """float64 ERIs of 1/r (omega 0) or erf(omega r)/r: exact, or fitted with `auxbasis`."""
-    if auxbasis is None:
-        return integrals.eri(mol, bas, precision="float64", omega=omega)
-    return df.fitted_eri(mol, bas, auxbasis, omega)
+def _fitted_two_electron_gradient(setup: Setup, functional: xc.Functional, dm: np.ndarray
+                                  ) -> np.ndarray:
+    """`_exact_two_electron_gradient` with the ERIs fitted in setup.auxbasis."""
+    orbitals = _orbitals_of(dm)
+    gradient = df_gradient.gradient(setup.mol, setup.basis, setup.auxbasis, orbitals, 1.0,
+                                    functional.hybrid)
+    if functional.is_range_separated:
+        gradient = gradient + df_gradient.gradient(setup.mol, setup.basis, setup.auxbasis,
+                                                   orbitals, 0.0, functional.long_range,
+                                                   functional.omega)
+    return gradient
+
+
+def _orbitals_of(dm: np.ndarray) -> np.ndarray:
+    """C (nao, m) with D = C C^T for a density D (nao, nao) of m occupied orbitals: its
+    eigenvectors of non-negligible eigenvalue, times their square roots."""
+    w, v = np.linalg.eigh(dm)
+    kept = w > 1e-10 * w[-1]
+    return v[:, kept] * np.sqrt(w[kept])
+
+
+def _xc_gradient(setup: Setup, xc_name: str, dm: np.ndarray) -> np.ndarray:
+    """d/dR (natoms, 3) of E_xc[D] on setup's grid (fixed in space), one chunk of points at
+    a time: E_xc is a sum over the points, and a chunk's AO values and their derivatives
+    are all that its gradient holds."""
+    functional = xc.functional(xc_name)
+    source = AOSource.of(setup.mol, setup.basis, setup.grid.points,
+                         deriv=1 if functional.is_gga else 0)
+    chunk = min(source_chunk(source, setup.basis.nao), source.npts)
+    weights = np.asarray(setup.grid.weights, np.float64)
+    orbitals = jnp.asarray(_orbitals_of(dm))
+    gradient = np.zeros((setup.mol.natoms, 3))
+    for start in range(0, source.npts, chunk):
+        part = dataclasses.replace(source, points=source.points[start:start + chunk])
+        w = np.zeros(chunk)
+        w[:part.npts] = weights[start:start + chunk]  # the last chunk padded with weight 0
+        gradient += np.asarray(_xc_chunk_gradient(xc_name, part.padded(chunk), jnp.asarray(w),
+                                                  jnp.asarray(dm), orbitals))
+    return gradient
+
+
+@executables.jit(static_argnums=0)
+def _xc_chunk_gradient(xc_name: str, source: AOSource, weights, dm, orbitals):
+    """d/dR (natoms, 3) of E_xc on the points of `source` with their weights (npts,)."""
+    def energy(positions):
+        moved = dataclasses.replace(source, positions=positions)
+        return xc.vxc(xc_name, moved, weights, dm, orbitals=orbitals)[1]
+    return jax.grad(energy)(source.positions)
+
+
+def _positions(setup: Setup) -> jnp.ndarray:
+    return jnp.asarray(setup.mol.positions, jnp.float64)
