@@ -4,13 +4,12 @@ the attenuated operator (`DF.range_coulomb`): the integrals to 1e-10, the long-r
 1e-10, converged wB97X, wB97X-D3BJ and CAM-B3LYP SCF energies to 1e-8 Ha and HOMO/LUMO to
 1e-7 Ha, forces to 1e-6 Ha/Bohr against PySCF's DF gradients."""
 
-import jax
 import numpy as np
 import pytest
 from dftgen import run_dft
 from dftgen import scf as dftgen_scf
 from dftgen.basis import build
-from dftgen.integrals import df, two_electron
+from dftgen.integrals import df, df_gradient, triangle, two_electron
 from dftgen.integrals.auxiliary import metric, three_centre
 from dftgen.precision import enable_x64
 from dftgen.presets import Settings
@@ -44,26 +43,36 @@ def test_metric_singular_to_rounding_takes_the_eigenvalue_route():
     """The fitted (ij|kl) = T^T X^T X T with X^T X the metric's inverse where it is positive
     definite, its pseudo-inverse over eigenvalues above LINEAR_DEPENDENCE where it is
     singular to rounding (there a Cholesky factorisation succeeds or fails by accident), and
-    either differentiated as d(M^-1) = -M^-1 dM M^-1 (PySCF's DF gradients)."""
+    the fitted energy's derivative weights (`df_gradient`) those of d(M^-1) = -M^-1 dM M^-1
+    with M^-1 either (PySCF's DF gradients): sum dT G + sum dM H equals the energy's
+    directional derivative to 1e-10."""
     enable_x64()
     rng = np.random.default_rng(0)
-    a, three = rng.normal(size=(6, 4)), rng.normal(size=(6, 5))
-    d_metric, d_three = rng.normal(size=(6, 6)), rng.normal(size=(6, 5))
+    nao, naux, coulomb, exchange = 3, 6, 1.0, 0.7
+    i, j, _, _ = triangle.pairs(nao)
+    a, orbitals = rng.normal(size=(naux, 4)), rng.normal(size=(nao, 2))
+    three, d_three = (triangle.unpack(rng.normal(size=(naux, len(i))), nao) for _ in range(2))
+    d_metric = rng.normal(size=(naux, naux))
     d_metric = d_metric + d_metric.T
+    dm = orbitals @ orbitals.T
     singular = a @ a.T  # rank 4: two eigenvalues of rounding size
-    for m, is_cholesky in [(singular + np.eye(6), True), (singular, False)]:
+    for m, is_cholesky in [(singular + np.eye(naux), True), (singular, False)]:
         inverse = np.linalg.pinv(m, rcond=1e-10, hermitian=True)
-        assert bool(df._factor(m)[1]) == is_cholesky
-
-        def fitted(m, t):
-            b = df._fit_rows(m, t)
-            return b.T @ b
-
-        value, derivative = jax.jvp(fitted, (m, three), (d_metric, d_three))
-        np.testing.assert_allclose(value, three.T @ inverse @ three, rtol=0, atol=1e-10)
-        expected = (d_three.T @ inverse @ three + three.T @ inverse @ d_three
-                    - three.T @ inverse @ d_metric @ inverse @ three)
-        np.testing.assert_allclose(derivative, expected, rtol=0, atol=1e-10)
+        factor = df._factor(m)
+        assert bool(factor[1]) == is_cholesky
+        b = df._apply(*factor, three[:, i, j])
+        np.testing.assert_allclose(b.T @ b, three[:, i, j].T @ inverse @ three[:, i, j],
+                                   rtol=0, atol=1e-10)
+        d = np.einsum("pij,ij->p", three, dm)
+        pairs = np.einsum("pij,jk,qkl,li->pq", three, dm, three, dm)  # tr(T_P D T_Q D)
+        d_d = np.einsum("pij,ij->p", d_three, dm)
+        d_pairs = np.einsum("pij,jk,qkl,li->pq", d_three, dm, three, dm)
+        d_inverse = -inverse @ d_metric @ inverse
+        expected = (coulomb * (d @ inverse @ d_d + 0.5 * d @ d_inverse @ d)
+                    - 0.25 * exchange * (2 * np.sum(inverse * d_pairs) + np.sum(d_inverse * pairs)))
+        g, h = df_gradient._weights(*factor, b, orbitals, coulomb, exchange)
+        got = np.sum(triangle.unpack(g, nao) * d_three) + np.sum(h * d_metric)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
 
 
 def test_long_range_exchange_matches_pyscf(water):

@@ -111,53 +111,27 @@ def _aux_indices(layout: Layout, groups: list[int]) -> np.ndarray:
     return np.array([layout.groups[g].aos for g in groups])
 
 
-def _three_centre_blocks(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
-                         aux_arrays: BasisArrays, chunk_bytes: int, omega: float):
-    """(P|ij) from traced arrays, block by block: yields (p, rows, cols, off, block) for
-    every unique orbital pair class against every auxiliary kind, block (n, fa, fb, naux_k,
-    fk) the integrals of the class's n pairs (a, b) with the kind's functions, p, rows and
-    cols index arrays of their auxiliary and AO indices that broadcast against it, and off
-    (n, 1, 1, 1, 1) whether a pair has a != b (its block stands for (j, i) as well)."""
+def three_centre_matrix(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
+                        aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20,
+                        omega: float = 0.0) -> jnp.ndarray:
+    """(P|ij) as (naux, nao, nao) from traced arrays (pure): every unique orbital pair class
+    against every auxiliary kind, each block written to both (i, j) and (j, i); omega > 0:
+    of erf(omega r)/r (Bohr^-1)."""
+    trace_counts["three_centre"] += 1
     aux = {kind: function_data(aux_layout, kind, groups, aux_arrays)
            for kind, groups in _kinds(aux_layout).items()}
+    out = jnp.zeros((aux_layout.nao, layout.nao, layout.nao), arrays.exponents.dtype)
     for cls in _class_order(layout):
         pairs = _class_data(layout, cls, arrays)
         lx = max(cls.kind_a.ls) + max(cls.kind_b.ls)
         rows = np.array([layout.groups[a].aos for a, _ in cls.pairs])[:, :, None, None, None]
         cols = np.array([layout.groups[b].aos for _, b in cls.pairs])[:, None, :, None, None]
-        off = np.array([a != b for a, b in cls.pairs])[:, None, None, None, None]
         for (kind, groups), functions in zip(_kinds(aux_layout).items(), aux.values()):
             block = _block(pairs, functions, lx, max(kind.ls), chunk_bytes, omega)
             block = block.reshape(rows.shape[0], rows.shape[1], cols.shape[2], *block.shape[2:])
-            yield _aux_indices(aux_layout, groups)[None, None, None], rows, cols, off, block
-
-
-def three_centre_matrix(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
-                        aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20,
-                        omega: float = 0.0) -> jnp.ndarray:
-    """(P|ij) as (naux, nao, nao) from traced arrays (pure), each block written to both
-    (i, j) and (j, i); omega > 0: of erf(omega r)/r (Bohr^-1)."""
-    trace_counts["three_centre"] += 1
-    out = jnp.zeros((aux_layout.nao, layout.nao, layout.nao), arrays.exponents.dtype)
-    for p, rows, cols, _, block in _three_centre_blocks(layout, arrays, aux_layout, aux_arrays,
-                                                         chunk_bytes, omega):
-        out = out.at[p, rows, cols].set(block).at[p, cols, rows].set(block)
+            p = _aux_indices(aux_layout, groups)[None, None, None]
+            out = out.at[p, rows, cols].set(block).at[p, cols, rows].set(block)
     return out
-
-
-def three_centre_contracted(layout: Layout, arrays: BasisArrays, aux_layout: Layout,
-                            aux_arrays: BasisArrays, weights: jnp.ndarray,
-                            chunk_bytes: int = 4 << 20, omega: float = 0.0) -> jnp.ndarray:
-    """sum_{P,i,j} (P|ij) G_Pij from traced arrays (pure) for symmetric G_P given as their
-    lower triangles, weights (naux, npair) (`dftgen.integrals.triangle`): block by block,
-    without (P|ij) whole, so that its gradient holds one block's integrals at a time;
-    omega > 0: of erf(omega r)/r (Bohr^-1)."""
-    total = jnp.zeros((), weights.dtype)
-    for p, rows, cols, off, block in _three_centre_blocks(layout, arrays, aux_layout,
-                                                           aux_arrays, chunk_bytes, omega):
-        g = weights[p, triangle.index(rows, cols)] * np.where(off, 2.0, 1.0)
-        total = total + jnp.vdot(block, g)
-    return total
 
 
 def metric_matrix(aux_layout: Layout, aux_arrays: BasisArrays, chunk_bytes: int = 4 << 20,

@@ -17,11 +17,11 @@ d(M^-1) = -M^-1 dM M^-1. M^-1 is X^T X of the fit's factor X (`df`): the inverse
 pseudo-inverse where the metric is singular to rounding, differentiated as PySCF does.
 From the fitted tensor B = X T: e = X^T (B w D) and Z = X^T (C^T B_P C).
 
-G and H are numbers; the derivatives of the integrals are then taken by autodiff of
-sum T G and sum M H with G and H fixed, one block of (P|ij) at a time
-(`auxiliary.three_centre_contracted`): the memory is B's and G's, naux nao^2 / 2 values
-each, where differentiating through the fit and the Fock builds held every intermediate
-of (P|ij) at once (over 23 GB at 10 heavy atoms in def2-SVP).
+G and H are numbers; the integrals' derivatives are then contracted with them as they are
+made (`auxiliary_gradient`, through programs every molecule size shares): the memory is
+B's and G's, naux nao^2 / 2 values each, where differentiating through the fit and the
+Fock builds held every intermediate of (P|ij) at once (over 23 GB at 10 heavy atoms in
+def2-SVP).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import numpy as np
 
 from dftgen import executables
 from dftgen.integrals import triangle
-from dftgen.integrals.auxiliary import metric, metric_matrix, three_centre_contracted
+from dftgen.integrals.auxiliary import metric
+from dftgen.integrals.auxiliary_gradient import metric_gradient, three_centre_gradient
 from dftgen.integrals.df import EXCHANGE_BLOCK_BYTES, _apply, _factor, fitted_eri
-from dftgen.integrals.layout import layout_and_arrays
+from dftgen.integrals.layout import BasisArrays, layout_and_arrays
 
 
 def gradient(mol, basis, auxbasis, orbitals, coulomb: float, exchange: float,
@@ -44,14 +45,14 @@ def gradient(mol, basis, auxbasis, orbitals, coulomb: float, exchange: float,
     omega > 0, Bohr^-1), D = orbitals orbitals^T (orbitals (nao, m)), in float64."""
     layout, arrays = layout_and_arrays(mol, basis, "float64")
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
+    arrays, aux_arrays = (BasisArrays(*(np.asarray(a) for a in arr)) for arr in (arrays, aux_arrays))
     factor = _factor(metric(mol, auxbasis, omega))
     b = fitted_eri(mol, basis, auxbasis, omega).b
     g, h = _weights(*factor, b, jnp.asarray(orbitals, jnp.float64), float(coulomb),
                     float(exchange))
     del b
-    return np.asarray(_three_centre_gradient(layout, arrays, aux_layout, aux_arrays, g,
-                                             float(omega))
-                      + _metric_gradient(aux_layout, aux_arrays, h, float(omega)))
+    return (three_centre_gradient(layout, arrays, aux_layout, aux_arrays, np.asarray(g), omega)
+            + metric_gradient(aux_layout, aux_arrays, np.asarray(h), omega))
 
 
 @executables.jit(static_argnums=(4, 5))
@@ -75,22 +76,3 @@ def _weights(factor: jnp.ndarray, is_cholesky: jnp.ndarray, b: jnp.ndarray,
     g = g - 0.5 * exchange * jax.lax.map(
         lambda z_p: (orbitals @ z_p.reshape(m, m) @ orbitals.T)[i, j], z, batch_size=rows)
     return g, h + 0.25 * exchange * (z @ z.T)
-
-
-@executables.jit(static_argnums=(0, 2, 5))
-def _three_centre_gradient(layout, arrays, aux_layout, aux_arrays, weights, omega):
-    """d/dR of sum (P|ij) G_Pij (natoms, 3), weights G as lower triangles (naux, npair)."""
-    def contracted(positions):
-        return three_centre_contracted(layout, arrays._replace(positions=positions),
-                                       aux_layout, aux_arrays._replace(positions=positions),
-                                       weights, omega=omega)
-    return jax.grad(contracted)(arrays.positions)
-
-
-@executables.jit(static_argnums=(0, 3))
-def _metric_gradient(aux_layout, aux_arrays, weights, omega):
-    """d/dR of sum (P|Q) H_PQ (natoms, 3), weights H (naux, naux)."""
-    def contracted(positions):
-        return jnp.vdot(metric_matrix(aux_layout, aux_arrays._replace(positions=positions),
-                                      omega=omega), weights)
-    return jax.grad(contracted)(aux_arrays.positions)
