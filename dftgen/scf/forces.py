@@ -11,6 +11,7 @@ import numpy as np
 from dftgen import executables, integrals, xc
 from dftgen.grids import AOSource
 from dftgen.integrals import df_gradient
+from dftgen.integrals.one_electron_gradient import one_electron_gradient
 from dftgen.presets import Settings
 from dftgen.scf.problem import Setup
 from dftgen.xc.vxc import source_chunk
@@ -35,7 +36,7 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
     functional = xc.functional(settings.xc)
     dm = np.asarray(dm, np.float64)
     w = (mo_coeff * (occ * mo_energy)) @ mo_coeff.T
-    gradient = _one_electron_gradient(setup, jnp.asarray(dm), jnp.asarray(w))
+    gradient = _one_electron_gradient(setup, dm, w)
     if setup.auxbasis is None:
         gradient = gradient + _exact_two_electron_gradient(setup, functional, jnp.asarray(dm))
     else:
@@ -45,15 +46,12 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
     return -gradient
 
 
-def _one_electron_gradient(setup: Setup, dm, w) -> np.ndarray:
+def _one_electron_gradient(setup: Setup, dm: np.ndarray, w: np.ndarray) -> np.ndarray:
     """d/dR (natoms, 3) of tr(D h) + E_nuc - tr(W S)."""
-    def energy(positions):
-        mol, bas = setup.mol.with_positions(positions), setup.basis
-        h = (integrals.kinetic(mol, bas, precision="float64")
-             + integrals.nuclear(mol, bas, precision="float64"))
-        return (jnp.vdot(dm, h) + integrals.nuclear_repulsion(mol)
-                - jnp.vdot(w, integrals.overlap(mol, bas, precision="float64")))
-    return np.asarray(jax.grad(energy)(_positions(setup)))
+    repulsion = jax.grad(lambda positions: integrals.nuclear_repulsion(
+        setup.mol.with_positions(positions)))(_positions(setup))
+    return (one_electron_gradient(*integrals.layout_and_arrays(setup.mol, setup.basis), dm, w)
+            + np.asarray(repulsion))
 
 
 def _exact_two_electron_gradient(setup: Setup, functional: xc.Functional, dm) -> np.ndarray:
