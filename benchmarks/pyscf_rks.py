@@ -21,10 +21,21 @@ def shells_note(mol, settings) -> str | None:
 
 
 def pyscf_run(mol, settings, auxbasis: str | None = None):
-    """(seconds around kernel(), energy, gap) of PySCF at the settings' functional (a "-d3bj"
-    suffix adds PySCF's D3(BJ) through pyscf-dispersion), basis, shells, grid level and
-    conv_tol, integrating the full grid (small_rho_cutoff 0, as dftgen does), density-fitted
-    with `auxbasis` when one is given; its defaults otherwise (DIIS, minao guess)."""
+    """(seconds around kernel(), energy, gap) of `mean_field`'s calculation."""
+    mf = mean_field(mol, settings, auxbasis)
+    start = time.perf_counter()
+    mf.kernel()
+    elapsed = time.perf_counter() - start
+    n = mf.mol.nelectron // 2
+    return elapsed, mf.e_tot, mf.mo_energy[n] - mf.mo_energy[n - 1]
+
+
+def mean_field(mol, settings, auxbasis: str | None = None):
+    """PySCF's RKS (RHF for Hartree-Fock), not yet run, at the settings' functional (a
+    "-d3bj" suffix adds PySCF's D3(BJ) through pyscf-dispersion), basis, shells, grid level
+    and conv_tol, integrating the full grid (small_rho_cutoff 0, as dftgen does),
+    density-fitted with `auxbasis` when one is given; its defaults otherwise (DIIS, minao
+    guess)."""
     from pyscf import dft, lib, scf
 
     pmol = mol.to_pyscf(settings.basis, cart=settings.shells != "spherical")
@@ -47,8 +58,4 @@ def pyscf_run(mol, settings, auxbasis: str | None = None):
         mf.with_df.max_memory = mf.max_memory
     mf.conv_tol = settings.conv_tol
     mf.verbose = 0
-    start = time.perf_counter()
-    mf.kernel()
-    elapsed = time.perf_counter() - start
-    n = pmol.nelectron // 2
-    return elapsed, mf.e_tot, mf.mo_energy[n] - mf.mo_energy[n - 1]
+    return mf

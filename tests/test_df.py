@@ -207,6 +207,29 @@ def test_hybrid_gga_forces_match_pyscf_density_fit_gradients(water):
                                atol=1e-6)
 
 
+def test_force_derivatives_of_a_new_molecule_size_compile_nothing(water):
+    """The derivatives forces contract (density fitting's, the one-electron integrals') go
+    through programs every molecule size shares: after water, hydrogen peroxide (the same
+    kinds of shells) runs the programs water compiled."""
+    from dftgen import Molecule
+    from dftgen.integrals import auxiliary_gradient, df_gradient, layout_and_arrays
+    from dftgen.integrals.one_electron_gradient import _chunk_gradient, one_electron_gradient
+
+    def derivatives(mol):
+        bas = build(mol, "sto-3g", "spherical")
+        aux = df.auxiliary_basis(mol, "sto-3g", "def2-universal-jkfit", "spherical")
+        orbitals = np.random.default_rng(0).normal(size=(bas.nao, 2))
+        dm = orbitals @ orbitals.T
+        return (df_gradient.gradient(mol, bas, aux, orbitals, 1.0, 0.25),
+                one_electron_gradient(*layout_and_arrays(mol, bas), dm, dm))
+
+    derivatives(water)
+    before = (auxiliary_gradient._block_gradient.cache_size(), _chunk_gradient.cache_size())
+    for gradient in derivatives(Molecule.from_smiles("OO", seed=0)):
+        assert np.all(np.isfinite(gradient)) and np.abs(gradient.sum(axis=0)).max() < 1e-8
+    assert (auxiliary_gradient._block_gradient.cache_size(), _chunk_gradient.cache_size()) == before
+
+
 @pytest.mark.slow
 def test_forces_match_pyscf_density_fit_gradients(water):
     result = run_dft(water, "accurate", xc="hf", eri="df", forces=True, **CONVERGED)

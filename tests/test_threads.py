@@ -66,6 +66,8 @@ def test_a_cpu_device_a_core_unless_the_user_chose(env, expected):
     assert devices == (cores if expected is None else expected)
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2,
+                    reason="side by side needs two cores (a device a core)")
 def test_a_batch_on_two_devices_equals_each_molecule_run_alone(water):
     """Two waters (one bucket: a share a device) and methane on two CPU devices: every
     molecule's SCF ran alone on one of the two devices with a core's worth of threads, and
