@@ -78,14 +78,15 @@ def three_centre_gradient(layout: Layout, arrays: BasisArrays, aux_layout: Layou
 
 def metric_gradient(aux_layout: Layout, aux_arrays: BasisArrays, weights: np.ndarray,
                     omega: float = 0.0) -> np.ndarray:
-    """sum_PQ H_PQ d(P|Q)/dR (natoms, 3) for weights H (naux, naux), concrete arrays;
-    omega > 0: of erf(omega r)/r (Bohr^-1)."""
+    """sum_PQ H_PQ d(P|Q)/dR (natoms, 3) for symmetric weights H (naux, naux), concrete
+    arrays; omega > 0: of erf(omega r)/r (Bohr^-1). Each pair of auxiliary kinds is taken
+    once, twice over where the two differ ((P|Q) = (Q|P))."""
     functions = [_take(y, np.flatnonzero(bounds > 0))  # not the padding's zero coefficients
                  for y, bounds in _function_entries(aux_layout, aux_arrays)]
     out = np.zeros((aux_layout.natoms, 3))
-    for x in functions:
-        for y in functions:
-            out += _contracted_gradient(
+    for n, x in enumerate(functions):
+        for m, y in enumerate(functions[n:]):
+            out += (1.0 if m == 0 else 2.0) * _contracted_gradient(
                 x, y, lambda bra, ket: weights[bra.index[:, :, None, None], ket.index[None, None]],
                 aux_layout.natoms, omega)
     return out
