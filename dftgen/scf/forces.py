@@ -26,12 +26,13 @@ def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np
     dE/dR = dE/dR|_D - tr(W dS/dR) with the energy-weighted density
     W = sum_i occ_i e_i C_i C_i^T. Each part of the energy is differentiated on its own
     (JAX autodiff), so that one part's intermediates are held at a time: the one-electron
-    and nuclear terms, the two-electron energy (exact ERIs, or density-fitted ones
-    contracted with the density as they are made, `df_gradient`, the auxiliary functions
-    moving with their atoms as in PySCF's DF gradients), and the XC energy one chunk of
-    grid points at a time. The grid stays fixed in space (no grid response), as in PySCF's
-    default analytic gradients. A range-separated functional's long-range exchange comes
-    from the ERIs (or the fit) of erf(omega r)/r.
+    terms contracted with D and W (`one_electron_gradient`) and the density-fitted
+    two-electron energy contracted with weights made from the fit (`df_gradient`, the
+    auxiliary functions moving with their atoms as in PySCF's DF gradients), both through
+    programs every molecule size shares; the exact ERIs' energy through the traced ERIs;
+    the XC energy one chunk of grid points at a time. The grid stays fixed in space (no
+    grid response), as in PySCF's default analytic gradients. A range-separated
+    functional's long-range exchange comes from the ERIs (or the fit) of erf(omega r)/r.
     """
     functional = xc.functional(settings.xc)
     dm = np.asarray(dm, np.float64)
