@@ -14,7 +14,10 @@ from dftgen.integrals import df_gradient
 from dftgen.integrals.one_electron_gradient import one_electron_gradient
 from dftgen.presets import Settings
 from dftgen.scf.problem import Setup
-from dftgen.xc.vxc import source_chunk
+
+#: float64 AO values (with derivatives) of the grid points one XC-gradient call takes: the
+#: backward pass holds several times these, and chunks this small stay in cache
+XC_GRADIENT_CHUNK_BYTES = 8 << 20
 
 
 def forces(setup: Setup, settings: Settings, dm, mo_energy, mo_coeff, occ) -> np.ndarray:
@@ -98,7 +101,8 @@ def _xc_gradient(setup: Setup, xc_name: str, dm: np.ndarray) -> np.ndarray:
     functional = xc.functional(xc_name)
     source = AOSource.of(setup.mol, setup.basis, setup.grid.points,
                          deriv=1 if functional.is_gga else 0)
-    chunk = min(source_chunk(source, setup.basis.nao), source.npts)
+    per_point = (1 + 3 * source.deriv) * setup.basis.nao * 8
+    chunk = min(max(256, XC_GRADIENT_CHUNK_BYTES // per_point // 256 * 256), source.npts)
     weights = np.asarray(setup.grid.weights, np.float64)
     orbitals = jnp.asarray(_orbitals_of(dm))
     gradient = np.zeros((setup.mol.natoms, 3))
