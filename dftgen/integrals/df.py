@@ -134,14 +134,14 @@ def _apply(factor: jnp.ndarray, is_cholesky: jnp.ndarray, v: jnp.ndarray,
 
 
 def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0,
-               in_file: bool = False) -> FittedERI:
+               in_file: bool = False, factor: tuple | None = None) -> FittedERI:
     """The fitted ERIs of `mol` in `basis` (a BasisSet or a name) with the auxiliary BasisSet
     `auxbasis` (`auxiliary_basis`), in float64, of 1/r (omega 0) or of erf(omega r)/r
     (omega > 0, Bohr^-1, metric included: PySCF's `DF.range_coulomb`), made in place:
     memory B and a slab. in_file: B is written to a temporary file (`stored`),
     FILE_SLAB_BYTES of (P|ij) computed and fitted at a time, and read back a block at a
     time at every build. Positions are concrete (`df_gradient` differentiates the fitted
-    energies).
+    energies). factor: the metric's `_factor`, where the caller has made it already.
 
     Raises:
         TypeError: the positions are JAX tracers."""
@@ -150,7 +150,7 @@ def fitted_eri(mol, basis, auxbasis: basis_mod.BasisSet, omega: float = 0.0,
     if is_traced(arrays, aux_arrays):
         raise TypeError("fitted_eri takes concrete positions; the gradient of a fitted "
                         "energy is dftgen.integrals.df_gradient.gradient")
-    factor = _factor(metric(mol, auxbasis, omega))
+    factor = _factor(metric(mol, auxbasis, omega)) if factor is None else factor
     shape = (aux_layout.nao, layout.nao * (layout.nao + 1) // 2)
     if not in_file:
         b = _aligned_zeros(shape)

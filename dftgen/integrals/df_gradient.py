@@ -47,7 +47,7 @@ def gradient(mol, basis, auxbasis, orbitals, coulomb: float, exchange: float,
     aux_layout, aux_arrays = layout_and_arrays(mol, auxbasis, "float64")
     arrays, aux_arrays = (BasisArrays(*(np.asarray(a) for a in arr)) for arr in (arrays, aux_arrays))
     factor = _factor(metric(mol, auxbasis, omega))
-    b = fitted_eri(mol, basis, auxbasis, omega).b
+    b = fitted_eri(mol, basis, auxbasis, omega, factor=factor).b
     g, h = _weights(*factor, b, jnp.asarray(orbitals, jnp.float64), float(coulomb),
                     float(exchange))
     del b
