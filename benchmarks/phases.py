@@ -13,8 +13,15 @@ Each molecule (benchmarks/molecules.py, ETKDGv3 conformers at seed 0) runs twice
     (J - a/2 K) and the eigensolver, times the builds (iterations + 1) with the iterations'
     remainder (DIIS, density) left as "iterations, other".
 
+With `--pyscf`, PySCF's own phases on the same core beside them, each the best of
+`--repeats` calls after one untimed: its grid, its ERIs (`int2e`, 8-fold packed, as its SCF
+keeps them in memory; exact ERIs only), one XC build (`nr_rks`, which evaluates the AO values
+inside) and one J/K build from the minao guess, and a fresh calculation's whole `kernel()`
+(timed once, its ERIs included) and the cycles it took.
+
     python benchmarks/phases.py                       # qm1b, 3 molecules
     python benchmarks/phases.py --n 5 --out benchmarks/results/phases-qm1b-cpu.md
+    python benchmarks/phases.py --preset accurate --n 1 --repeats 1 --pyscf
 """
 
 from __future__ import annotations
@@ -49,6 +56,36 @@ def best_of(fn, repeats: int) -> float:
         jax.block_until_ready(fn())
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def pyscf_phases(mol, settings, repeats: int) -> dict[str, float]:
+    """Seconds of PySCF's phases of one molecule and its cycles (module docstring)."""
+    from pyscf_rks import mean_field
+
+    mf = mean_field(mol, settings)
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    phases = {"grid": best(mf.grids.build) if hasattr(mf, "grids") else 0.0}
+    phases["eri"] = best(lambda: mf.mol.intor("int2e", aosym="s8")) if settings.eri == "exact" else float("nan")
+    dm = mf.get_init_guess()
+    phases["xc"] = best(lambda: mf._numint.nr_rks(mf.mol, mf.grids, mf.xc, dm)) if hasattr(mf, "_numint") else 0.0
+    phases["jk"] = best(lambda: mf.get_jk(mf.mol, dm))
+    # a fresh one: get_jk above left its in-memory ERIs on mf
+    mf, cycles = mean_field(mol, settings), []
+    mf.callback = lambda env: cycles.append(env["cycle"])
+    start = time.perf_counter()
+    mf.kernel()
+    phases["kernel"] = time.perf_counter() - start
+    phases["cycles"] = len(cycles)
+    return phases
 
 
 def molecule_phases(mol, settings, repeats: int) -> dict[str, float]:
@@ -87,6 +124,7 @@ def main(argv=None):
     parser.add_argument("--preset", default="qm1b")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per molecule")
     parser.add_argument("--core", type=int, default=0, help="the core to pin to")
+    parser.add_argument("--pyscf", action="store_true", help="PySCF's phases beside them")
     parser.add_argument("--out", help="also write the report to this file")
     opts = parser.parse_args(argv)
     os.sched_setaffinity(0, {opts.core})
@@ -117,6 +155,18 @@ def main(argv=None):
     lines += ["", "ERIs + P: the ERIs and the P supermatrix built from them, as the SCF takes "
                   "them (the ERIs alone are timed apart); XC, G and eigensolver: one of each "
                   "timed alone, times the Fock builds."]
+    if opts.pyscf:
+        lines += ["", "PySCF on the same core (one of each build timed alone; kernel() once):", "",
+                  "| molecule | grid | ERIs (int2e s8) | one XC build | one J/K build | "
+                  "kernel() | cycles | dftgen: cycles | dftgen: one XC build |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for smiles, p in rows:
+            q = pyscf_phases(Molecule.from_smiles(smiles, seed=0), settings, opts.repeats)
+            lines.append(f"| {smiles} | {q['grid'] * 1e3:.0f} | {q['eri'] * 1e3:.0f} | "
+                         f"{q['xc'] * 1e3:.0f} | {q['jk'] * 1e3:.0f} | {q['kernel'] * 1e3:.0f} | "
+                         f"{q['cycles']} | {p['cycles']} | "
+                         f"{p['scf_xc'] / (p['cycles'] + 1) * 1e3:.0f} |")
+        lines += ["", "ms; dftgen's one XC build is its \"of which XC\" over its Fock builds."]
     harness.publish(lines, opts.out)
 
 
