@@ -14,9 +14,10 @@ def water_on_pyscf_grid(water, level):
     return mol, grids, ao, dft.RKS(mol).get_init_guess()
 
 
-def pyscf_reference(mol, basis, xc, grid_level=0, cart=False, auxbasis=None):
+def pyscf_reference(mol, basis, xc, grid_level=0, cart=False, auxbasis=None, conv_tol_grad=None):
     """PySCF's converged RKS (RHF for xc="hf") on a dftgen Molecule, with Cartesian shells if
-    `cart`, density-fitted with `auxbasis` if given: (mf, energy, HOMO, LUMO) in Hartree."""
+    `cart`, density-fitted with `auxbasis` if given, to conv_tol 1e-11 and `conv_tol_grad`
+    (None: PySCF's default, sqrt(conv_tol)): (mf, energy, HOMO, LUMO) in Hartree."""
     pmol = mol.to_pyscf(basis, cart=cart)
     mf = scf.RHF(pmol) if xc == "hf" else dft.RKS(pmol)
     if auxbasis is not None:
@@ -26,6 +27,7 @@ def pyscf_reference(mol, basis, xc, grid_level=0, cart=False, auxbasis=None):
         mf.grids.level = grid_level
         mf.small_rho_cutoff = 0.0
     mf.conv_tol = 1e-11
+    mf.conv_tol_grad = conv_tol_grad
     mf.kernel()
     assert mf.converged
     n = pmol.nelectron // 2

@@ -174,6 +174,31 @@ def test_scf_matches_pyscf_density_fit(request, xc, molecule, level):
     assert abs(result.lumo_ha - lumo) <= 1e-6
 
 
+#: water to 11 heavy atoms (paracetamol), the closed-shell elements H, C, N, O
+WATER_TO_ELEVEN = ["O", "N", "C=O", "CCO", "c1ccoc1", "CC(=O)NC", "c1ccccc1", "Oc1ccccc1CO",
+                   "CC1=NOC(C)=C1C(N)=O", "CC(=O)Nc1ccc(O)cc1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("basis", ["6-31g*", "def2-svp"])
+@pytest.mark.parametrize("smiles", WATER_TO_ELEVEN)
+def test_df_energies_equal_pyscf_from_water_to_eleven_heavy_atoms(smiles, basis):
+    """B3LYP with density fitting (PySCF's default auxiliary basis for each basis) converged
+    tightly on both sides: energies within 1e-8 Ha of PySCF's `density_fit()`, HOMO and LUMO
+    within 1e-7 Ha (grid level 0, the same on both sides)."""
+    from dftgen import Molecule
+
+    mol = Molecule.from_smiles(smiles, seed=0)
+    result = run_dft(mol, "accurate", basis=basis, grid_level=0, eri="df",
+                     **dict(CONVERGED, conv_tol_grad=1e-8))
+    assert result.converged and result.auxbasis == df.default_auxbasis(mol, basis)
+    _, e, homo, lumo = pyscf_reference(mol, basis, "b3lyp", 0, auxbasis=result.auxbasis,
+                                       conv_tol_grad=1e-8)
+    assert abs(result.energy_ha - e) <= 1e-8
+    assert abs(result.homo_ha - homo) <= 1e-7
+    assert abs(result.lumo_ha - lumo) <= 1e-7
+
+
 def test_settings_check_eri_and_auxbasis():
     assert Settings().eri == "exact" and Settings().auxbasis is None
     Settings(eri="df", auxbasis="def2-universal-jkfit")
