@@ -15,9 +15,9 @@ Each molecule (benchmarks/molecules.py, ETKDGv3 conformers at seed 0) runs twice
 
 With `--pyscf`, PySCF's own phases on the same core beside them, each the best of
 `--repeats` calls after one untimed: its grid, its ERIs (`int2e`, 8-fold packed, as its SCF
-keeps them in memory; exact ERIs only), one XC build (`nr_rks`, which evaluates the AO values
-inside) and one J/K build from the minao guess, and a fresh calculation's whole `kernel()`
-(timed once, its ERIs included) and the cycles it took.
+keeps them in memory; presets with exact ERIs only), one XC build (`nr_rks`, which
+evaluates the AO values inside) and one J/K build from the minao guess, and a fresh
+calculation's whole `kernel()` (timed once, its ERIs included) and the cycles it took.
 
     python benchmarks/phases.py                       # qm1b, 3 molecules
     python benchmarks/phases.py --n 5 --out benchmarks/results/phases-qm1b-cpu.md
@@ -65,19 +65,16 @@ def pyscf_phases(mol, settings, repeats: int) -> dict[str, float]:
     mf = mean_field(mol, settings)
 
     def best(fn) -> float:
+        """`best_of` after one untimed call (PySCF's first calls set up caches)."""
         fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
+        return best_of(fn, repeats)
 
-    phases = {"grid": best(mf.grids.build) if hasattr(mf, "grids") else 0.0}
-    phases["eri"] = best(lambda: mf.mol.intor("int2e", aosym="s8")) if settings.eri == "exact" else float("nan")
     dm = mf.get_init_guess()
-    phases["xc"] = best(lambda: mf._numint.nr_rks(mf.mol, mf.grids, mf.xc, dm)) if hasattr(mf, "_numint") else 0.0
-    phases["jk"] = best(lambda: mf.get_jk(mf.mol, dm))
+    dft = hasattr(mf, "_numint")  # Hartree-Fock has no grid
+    phases = {"grid": best(mf.grids.build) if dft else 0.0,
+              "eri": best(lambda: mf.mol.intor("int2e", aosym="s8")),
+              "xc": best(lambda: mf._numint.nr_rks(mf.mol, mf.grids, mf.xc, dm)) if dft else 0.0,
+              "jk": best(lambda: mf.get_jk(mf.mol, dm))}
     # a fresh one: get_jk above left its in-memory ERIs on mf
     mf, cycles = mean_field(mol, settings), []
     mf.callback = lambda env: cycles.append(env["cycle"])
@@ -127,12 +124,14 @@ def main(argv=None):
     parser.add_argument("--pyscf", action="store_true", help="PySCF's phases beside them")
     parser.add_argument("--out", help="also write the report to this file")
     opts = parser.parse_args(argv)
-    os.sched_setaffinity(0, {opts.core})
-
     from dftgen.molecule import Molecule
     from dftgen.presets import PRESETS
 
     settings = PRESETS[opts.preset].settings
+    if opts.pyscf and settings.eri != "exact":
+        parser.error(f"--pyscf times PySCF's exact ERIs; preset {opts.preset} takes "
+                     f"eri={settings.eri!r} (benchmarks/df.py compares density fitting)")
+    os.sched_setaffinity(0, {opts.core})
     rows = []
     for smiles in QM1B_LIKE_SMILES[:opts.n]:
         mol = Molecule.from_smiles(smiles, seed=0)
