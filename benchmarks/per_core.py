@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
@@ -59,13 +60,13 @@ def main(argv=None):
 
     compiled = collections.defaultdict(lambda: [0, 0.0, 0.0])  # programs, compile s, all s
     load_or_compile, compile_fresh = executables.Program._load_or_compile, executables._compile_fresh
-    current = {}
+    current = threading.local()  # the program each thread compiles (they run side by side)
 
     def named_load_or_compile(program, key, positional, device):
         label = program.name.removeprefix("dftgen.")
         if program.name.endswith("_tile_chunk"):
             label += f" {key[2][:2]} {positional[0].p.dtype}"
-        current["label"] = label
+        current.label = label
         start = time.perf_counter()
         out = load_or_compile(program, key, positional, device)
         compiled[label][2] += time.perf_counter() - start
@@ -74,7 +75,7 @@ def main(argv=None):
     def timed_compile(lowered):
         start = time.perf_counter()
         out = compile_fresh(lowered)
-        entry = compiled[current["label"]]
+        entry = compiled[current.label]
         entry[0] += 1
         entry[1] += time.perf_counter() - start
         return out
