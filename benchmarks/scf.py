@@ -91,21 +91,24 @@ def component_split(mol, settings, builds):
 
     from dftgen import integrals, xc
     from dftgen import scf
+    from dftgen.scf.driver import _orbitals_needed
     from dftgen.scf.iterations import density, occupied, solve_fock
 
     p = scf.assemble(scf.setup(mol, settings), settings)
     w = p.work
     dm = w.dm0
     functional = xc.functional(settings.xc)
-    # G = J - a/2 K as the SCF's iterations form it: fitted exchange from the orbitals
+    # the builds take the density's orbitals where the SCF's do: fitted exchange, and the
+    # density on the grid in polarised bases
     orbitals = None
-    if p.setup.two_electron_method == "df":
+    n_orbitals = _orbitals_needed([w], settings)
+    if n_orbitals is not None:
         _, c = solve_fock(w.h, w.x)
-        dm, orbitals = density(c, w.occ), occupied(c, w.occ, p.setup.n_occ)
+        dm, orbitals = density(c, w.occ), occupied(c, w.occ, n_orbitals)
     jk = jax.jit(lambda eri, d, o: integrals.two_electron(eri, d, functional.hybrid,
                                                           functional.long_range, o))
-    vxc = jax.jit(lambda ao, wt, d: xc.vxc(settings.xc, ao, wt, d, precision=settings.precision,
-                                           ao_major=True))
+    vxc = jax.jit(lambda ao, wt, d, o: xc.vxc(settings.xc, ao, wt, d, orbitals=o,
+                                              precision=settings.precision, ao_major=True))
     eig = jax.jit(solve_fock)
 
     def seconds(fn, *args, repeat=5):
@@ -119,7 +122,7 @@ def component_split(mol, settings, builds):
 
     split = {"eri": p.timings["eri_s"], "jk": seconds(jk, w.eri, dm, orbitals) * builds,
              "eig": seconds(eig, w.h, w.x) * builds}
-    split["xc"] = seconds(vxc, w.ao, w.weights, dm) * builds if functional.terms else 0.0
+    split["xc"] = seconds(vxc, w.ao, w.weights, dm, orbitals) * builds if functional.terms else 0.0
     return split
 
 
