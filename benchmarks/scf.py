@@ -91,7 +91,7 @@ def component_split(mol, settings, builds):
 
     from dftgen import integrals, xc
     from dftgen import scf
-    from dftgen.scf.driver import _orbitals_needed
+    from dftgen.scf.driver import orbitals_needed
     from dftgen.scf.iterations import density, occupied, solve_fock
 
     p = scf.assemble(scf.setup(mol, settings), settings)
@@ -101,7 +101,7 @@ def component_split(mol, settings, builds):
     # the builds take the density's orbitals where the SCF's do: fitted exchange, and the
     # density on the grid in polarised bases
     orbitals = None
-    n_orbitals = _orbitals_needed([w], settings)
+    n_orbitals = orbitals_needed([w], settings)
     if n_orbitals is not None:
         _, c = solve_fock(w.h, w.x)
         dm, orbitals = density(c, w.occ), occupied(c, w.occ, n_orbitals)

@@ -148,7 +148,7 @@ def test_density_on_the_grid_from_orbitals_changes_nothing(monkeypatch):
     for basis, expected in (("6-31g*", 16), ("sto-3g", None)):
         s = resolve("accurate", basis=basis, **settings)
         inputs = problem.assemble(problem.setup(mol, s), s).work
-        assert driver._orbitals_needed([inputs], s) == expected
+        assert driver.orbitals_needed([inputs], s) == expected
     with_orbitals = run_dft(mol, "accurate", **settings)
     monkeypatch.setattr(driver, "ORBITAL_MULTIPLE", 1000)
     from_density = run_dft(mol, "accurate", **settings)

@@ -67,7 +67,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
 
     def run_share(indices: list[int]) -> None:
         group = [build(setups[i], settings) for i in indices]
-        n_orbitals = _orbitals_needed([p.work for p in group], settings)
+        n_orbitals = orbitals_needed([p.work for p in group], settings)
         start = time.perf_counter()
         states = jax.block_until_ready(iterate_bucket([p.work for p in group], settings,
                                                       map_batch))
@@ -94,7 +94,7 @@ def run_setups(setups: list[Setup], settings: Settings, *, forces: bool = False,
 def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: BatchMap | None = None):
     """The SCF states of one bucket, stacked on a leading axis: a single molecule directly,
     several through one vmapped program or `map_batch`."""
-    n_orbitals = _orbitals_needed(inputs, settings)
+    n_orbitals = orbitals_needed(inputs, settings)
     if len(inputs) == 1 and map_batch is None:
         return jax.tree.map(lambda a: np.asarray(a)[None], iterate(inputs[0], settings, n_orbitals))
     npts = max(i.weights.shape[0] for i in inputs)
@@ -108,7 +108,7 @@ def iterate_bucket(inputs: list[SCFInputs], settings: Settings, map_batch: Batch
     return _batched_iterate(settings, n_orbitals)(stacked)
 
 
-def _orbitals_needed(inputs: list[SCFInputs], settings: Settings) -> int | None:
+def orbitals_needed(inputs: list[SCFInputs], settings: Settings) -> int | None:
     """How many occupied orbitals the bucket's Fock builds take beside the density, or None.
 
     Fitted ERIs: the most occupied orbitals of the bucket (exchange from orbitals,
